@@ -179,8 +179,10 @@ def apply_flat(f: int, size: int, k: int) -> int:
     if f in (PASS, RESIGN) or f == size * size:
         return f
     if not 0 <= f < size * size:
-        raise ValueError(f"flat index {f} is not a point (0..{size * size - 1}), pass ({size * size} or {PASS}) "
-                         f"or resign ({RESIGN}) on a {size}x{size} board")
+        raise ValueError(
+            f"flat index {f} is not a point (0..{size * size - 1}), pass ({size * size} or {PASS}) "
+            f"or resign ({RESIGN}) on a {size}x{size} board"
+        )
     r, c = _rc_unchecked(*divmod(f, size), size, k)
     return r * size + c
 
@@ -194,8 +196,10 @@ def apply_padded(p: int, size: int, k: int) -> int:
         return p
     w = size + 2
     if not 0 <= p < w * w:
-        raise ValueError(f"padded index {p} is not a cell (0..{w * w - 1}), pass ({PASS}) or resign ({RESIGN}) "
-                         f"on a {size}x{size} board")
+        raise ValueError(
+            f"padded index {p} is not a cell (0..{w * w - 1}), pass ({PASS}) or resign ({RESIGN}) "
+            f"on a {size}x{size} board"
+        )
     r, c = _rc_unchecked(*divmod(p, w), w, k)  # the padded grid is itself a (N+2)x(N+2) square
     return r * w + c
 
@@ -271,6 +275,7 @@ def apply_policy(policy: np.ndarray, size: int, k: int) -> np.ndarray:
     k = check_symmetry(k)
     policy = np.asarray(policy)
     if policy.ndim < 1 or policy.shape[-1] != size * size + 1:
-        raise ValueError(f"policy for a {size}x{size} board must have shape (..., {size * size + 1}), "
-                         f"got {policy.shape}")
+        raise ValueError(
+            f"policy for a {size}x{size} board must have shape (..., {size * size + 1}), got {policy.shape}"
+        )
     return np.ascontiguousarray(policy[..., flat_permutation(size, k)])
