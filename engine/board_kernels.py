@@ -27,7 +27,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 # --- cell values and colours ---------------------------------------------------------------------------------------
 EMPTY = 0
@@ -92,6 +93,7 @@ class BoardState(NamedTuple):
     meta: np.ndarray  # int64[META_LEN]
     hist_hash: np.ndarray  # int64[H]  hash of every position of the game so far (for superko)
     hist_color: np.ndarray  # int8[H]  player to move in that position (situational superko)
+    scratch: np.ndarray  # int16[2P]  work space of flood fills (not part of the position)
 
 
 class UndoStack(NamedTuple):
@@ -120,6 +122,7 @@ def new_state(size: int, ko_rule: int = KO_POSITIONAL, suicide: bool = False, hi
         meta=np.zeros(META_LEN, np.int64),
         hist_hash=np.zeros(h, np.int64),
         hist_color=np.zeros(h, np.int8),
+        scratch=np.zeros(2 * p, np.int16),
     )
     init_state(s, size, ko_rule, 1 if suicide else 0)
     return s
@@ -143,7 +146,7 @@ def copy_state(s: BoardState, history: bool = True) -> BoardState:
     """A deep copy. ``history=False`` gives the copy a fresh, empty position history (for playouts and search)."""
     if history:
         return BoardState(*(a.copy() for a in s))
-    c = BoardState(*(a.copy() for a in s[:8]), np.zeros(1, np.int64), np.zeros(1, np.int8))
+    c = BoardState(*(a.copy() for a in s[:8]), np.zeros(1, np.int64), np.zeros(1, np.int8), s.scratch.copy())
     c.meta[M_NHIST] = 0
     c.meta[M_KO_RULE] = KO_SIMPLE  # without the history, only simple ko can be checked
     return c
@@ -152,15 +155,17 @@ def copy_state(s: BoardState, history: bool = True) -> BoardState:
 # --- construction --------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def init_state(s, n, ko_rule, suicide):
     w = n + 2
-    s.stones[:] = EDGE
-    s.chain[:] = 0
-    s.nxt[:] = 0
-    s.libs[:] = 0
-    s.size[:] = 0
-    s.meta[:] = 0
+    for p in range(s.stones.shape[0]):
+        s.stones[p] = EDGE
+        s.chain[p] = 0
+        s.nxt[p] = 0
+        s.libs[p] = 0
+        s.size[p] = 0
+    for i in range(s.meta.shape[0]):
+        s.meta[i] = 0
     k = 0
     for r in range(n):
         for c in range(n):
@@ -181,7 +186,7 @@ def init_state(s, n, ko_rule, suicide):
     record_position(s)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def _remove_empty(s, p):
     n = s.meta[M_NEMPTY] - 1
     i = s.epos[p]
@@ -191,7 +196,7 @@ def _remove_empty(s, p):
     s.meta[M_NEMPTY] = n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def _add_empty(s, p):
     n = s.meta[M_NEMPTY]
     s.empties[n] = p
@@ -199,7 +204,7 @@ def _add_empty(s, p):
     s.meta[M_NEMPTY] = n + 1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def record_position(s):
     """Append the current position (hash, player to move) to the history used by superko."""
     k = s.meta[M_NHIST]
@@ -212,7 +217,7 @@ def record_position(s):
 # --- making moves --------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _merge(s, a, b):
     """Merge the chains with heads a and b; return the new head (the larger chain's)."""
     if s.size[a] < s.size[b]:
@@ -231,7 +236,7 @@ def _merge(s, a, b):
     return a
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _remove_chain(s, head):
     """Take a chain off the board; give its neighbours their liberties back. Returns the number of stones."""
     w = s.meta[M_SIZE] + 2
@@ -258,7 +263,7 @@ def _remove_chain(s, head):
     return count
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def place(s, p, color):
     """Unchecked make: put a ``color`` stone on the empty point ``p`` and resolve captures (and suicide).
 
@@ -323,7 +328,7 @@ def place(s, p, color):
     return captured
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def play_pass(s):
     s.meta[M_TO_MOVE] = 3 - s.meta[M_TO_MOVE]
     s.meta[M_KO] = NO_POINT
@@ -333,7 +338,7 @@ def play_pass(s):
     s.meta[M_LAST] = PASS
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def play_recorded(s, p, color):
     """Make a move (``p`` may be PASS) for ``color`` and record the new position for superko."""
     if p == PASS:
@@ -347,7 +352,7 @@ def play_recorded(s, p, color):
 # --- legality -------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def basic_legality(s, p, color):
     """OK, OCCUPIED, SUICIDE or KO (simple ko only) for ``color`` playing at ``p``; suicide per the rule set."""
     v = s.stones[p]
@@ -372,7 +377,7 @@ def basic_legality(s, p, color):
     return SUICIDE
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _chain_hash(s, head, color):
     h = np.int64(0)
     r = head
@@ -384,7 +389,7 @@ def _chain_hash(s, head, color):
     return h
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _adjacency(s, p, head):
     """How many of p's neighbours belong to the chain ``head`` (= its pseudo-liberties at p)."""
     w = s.meta[M_SIZE] + 2
@@ -395,7 +400,7 @@ def _adjacency(s, p, head):
     return k
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def _neighbour_chains(s, p, color, heads):
     """Write the distinct heads of ``color`` chains next to p into ``heads``; return how many."""
     w = s.meta[M_SIZE] + 2
@@ -413,14 +418,14 @@ def _neighbour_chains(s, p, color, heads):
     return nh
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def hash_after(s, p, color):
     """Zobrist hash of the position after ``color`` plays the (basically legal) move ``p``, captures and (where the
     rules allow it) suicide included, without making the move."""
     w = s.meta[M_SIZE] + 2
     opp = 3 - color
     h = s.meta[M_HASH] ^ ZOBRIST[color, p]
-    heads = np.empty(4, np.int64)
+    heads = s.scratch[:4]
     captured = False
     nh = _neighbour_chains(s, p, opp, heads)
     for i in range(nh):
@@ -442,7 +447,7 @@ def hash_after(s, p, color):
     return h
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def repeats_position(s, h, color_after):
     """True if the position with hash ``h`` (``color_after`` to move) breaks the superko rule in force."""
     rule = s.meta[M_KO_RULE]
@@ -460,7 +465,7 @@ def repeats_position(s, h, color_after):
     return False
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def legality(s, p, color):
     """Full legality under the rule set in force: OK, OCCUPIED, OFF_BOARD, SUICIDE, KO or SUPERKO."""
     code = basic_legality(s, p, color)
@@ -471,7 +476,7 @@ def legality(s, p, color):
     return OK
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def legal_mask(s, color, out):
     """Fill ``out`` (bool[N*N], flat order) with the legality of every point for ``color``."""
     n = s.meta[M_SIZE]
@@ -484,14 +489,17 @@ def legal_mask(s, color, out):
 # --- scoring --------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def area(s):
     """Tromp-Taylor area: (black points, white points). A point counts for a colour if it holds such a stone or is
     empty and reaches only stones of that colour through empty points."""
     n = s.meta[M_SIZE]
     w = n + 2
-    mark = np.zeros(s.stones.shape[0], np.uint8)
-    stack = np.empty(n * n, np.int16)
+    P = s.stones.shape[0]
+    mark = s.scratch[:P]
+    stack = s.scratch[P:]
+    for i in range(P):
+        mark[i] = 0
     black = 0
     white = 0
     for r in range(n):
@@ -534,7 +542,7 @@ def area(s):
 # --- queries --------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def chain_liberties(s, p, out_mark):
     """Number of true liberties of the chain through stone ``p``. ``out_mark`` is a zeroed uint8[P] scratch array
     (left zeroed on return)."""
@@ -560,7 +568,7 @@ def chain_liberties(s, p, out_mark):
     return count
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def fresh_hash(s):
     h = np.int64(0)
     for p in range(s.stones.shape[0]):
@@ -570,7 +578,7 @@ def fresh_hash(s):
     return h
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def check_invariants(s):
     """Recompute chains, pseudo-liberties, sizes, hash and the empty list from the stones alone and compare.
 
@@ -637,27 +645,46 @@ def check_invariants(s):
 # --- undo -----------------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
+@kernel
+def _copy(dst, src):
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@kernel
+def copy_position(dst, src):
+    """Copy the position arrays and meta of ``src`` into ``dst`` (same size); histories and scratch are left alone."""
+    _copy(dst.stones, src.stones)
+    _copy(dst.chain, src.chain)
+    _copy(dst.nxt, src.nxt)
+    _copy(dst.libs, src.libs)
+    _copy(dst.size, src.size)
+    _copy(dst.empties, src.empties)
+    _copy(dst.epos, src.epos)
+    _copy(dst.meta, src.meta)
+
+
+@kernel
 def push(s, u, depth):
     """Save the state at ``u[depth]``."""
-    u.stones[depth, :] = s.stones
-    u.chain[depth, :] = s.chain
-    u.nxt[depth, :] = s.nxt
-    u.libs[depth, :] = s.libs
-    u.size[depth, :] = s.size
-    u.empties[depth, :] = s.empties
-    u.epos[depth, :] = s.epos
-    u.meta[depth, :] = s.meta
+    _copy(u.stones[depth], s.stones)
+    _copy(u.chain[depth], s.chain)
+    _copy(u.nxt[depth], s.nxt)
+    _copy(u.libs[depth], s.libs)
+    _copy(u.size[depth], s.size)
+    _copy(u.empties[depth], s.empties)
+    _copy(u.epos[depth], s.epos)
+    _copy(u.meta[depth], s.meta)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def pop(s, u, depth):
     """Restore the state saved at ``u[depth]``."""
-    s.stones[:] = u.stones[depth]
-    s.chain[:] = u.chain[depth]
-    s.nxt[:] = u.nxt[depth]
-    s.libs[:] = u.libs[depth]
-    s.size[:] = u.size[depth]
-    s.empties[:] = u.empties[depth]
-    s.epos[:] = u.epos[depth]
-    s.meta[:] = u.meta[depth]
+    _copy(s.stones, u.stones[depth])
+    _copy(s.chain, u.chain[depth])
+    _copy(s.nxt, u.nxt[depth])
+    _copy(s.libs, u.libs[depth])
+    _copy(s.size, u.size[depth])
+    _copy(s.empties, u.empties[depth])
+    _copy(s.epos, u.epos[depth])
+    _copy(s.meta, u.meta[depth])

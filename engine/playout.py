@@ -12,8 +12,6 @@ reproduces a playout exactly.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
 
 from .board_kernels import (
     BLACK,
@@ -29,15 +27,17 @@ from .board_kernels import (
     WHITE,
     area,
     basic_legality,
+    copy_position,
     place,
     play_pass,
     pop,
     push,
 )
+from .jit import kernel
 from .rng import randint
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def is_eye(s, p, color):
     """True if the empty point ``p`` is a single-point eye of ``color``: every orthogonal neighbour is ``color`` or
     the edge, and the opponent holds fewer than two diagonal points (none, on the edge) — otherwise it may be false."""
@@ -59,7 +59,7 @@ def is_eye(s, p, color):
     return bad + edge < 2
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def random_move(s, rng):
     """A random legal move for the player to move that fills none of its own eyes, or -1 (pass) if none exists."""
     color = s.meta[M_TO_MOVE]
@@ -80,7 +80,7 @@ def random_move(s, rng):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def playout(s, rng, max_moves):
     """Play a light random playout on ``s`` in place (simple ko) and return ``(black_area - white_area, moves)``.
 
@@ -97,22 +97,15 @@ def playout(s, rng, max_moves):
     return b - w, moves
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def playout_from(s, scratch, rng, max_moves):
     """Copy ``s`` into ``scratch`` (same board size) and run a playout there; ``s`` is left untouched."""
-    scratch.stones[:] = s.stones
-    scratch.chain[:] = s.chain
-    scratch.nxt[:] = s.nxt
-    scratch.libs[:] = s.libs
-    scratch.size[:] = s.size
-    scratch.empties[:] = s.empties
-    scratch.epos[:] = s.epos
-    scratch.meta[:] = s.meta
+    copy_position(scratch, s)
     scratch.meta[M_KO_RULE] = KO_SIMPLE
     return playout(scratch, rng, max_moves)
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def run_playouts(s, scratch, rng, count, max_moves):
     """Run ``count`` playouts from ``s``; return (black wins, total moves, sum of scores) — the benchmark loop."""
     wins = 0
@@ -127,7 +120,7 @@ def run_playouts(s, scratch, rng, count, max_moves):
     return wins, total_moves, total_score
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def make_undo_loop(s, undo, rng, count):
     """Benchmark kernel: ``count`` times, save the state, make one random move and take it back."""
     made = 0

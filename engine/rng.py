@@ -8,7 +8,8 @@ different seeds (seeds are scrambled by splitmix64, so seeds 0, 1, 2 ... give un
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .jit import kernel
 
 _MASK64 = (1 << 64) - 1
 
@@ -31,7 +32,7 @@ def make_rng(seed: int | None = None) -> np.ndarray:
     return np.array([state], dtype=np.uint64)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def next_u64(rng):
     """Advance the state and return 64 random bits (xorshift64*)."""
     x = rng[0]
@@ -42,13 +43,13 @@ def next_u64(rng):
     return x * np.uint64(0x2545F4914F6CDD1D)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@kernel
 def randint(rng, n):
     """A uniform integer in ``[0, n)`` for ``0 < n < 2**32`` (Lemire's multiply-shift, bias below 2**-32·n)."""
     return np.int64(((next_u64(rng) >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
 
 
-@njit(cache=True, nogil=True)
+@kernel
 def random_float(rng):
     """A uniform float in ``[0, 1)`` with 53 random bits."""
     return np.float64(next_u64(rng) >> np.uint64(11)) * (1.0 / 9007199254740992.0)

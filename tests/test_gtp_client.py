@@ -241,6 +241,10 @@ def test_write_to_dead_engine_raises_engine_died(fake_engine: list[str]) -> None
 def test_lots_of_stderr_does_not_deadlock(client: GTPClient) -> None:
     assert client.send("spam", timeout=5.0) == "done"
     assert client.send("spam", timeout=5.0) == "done"
+    # stderr is a separate pipe read by its own thread: its end may arrive a little after the reply
+    deadline = time.monotonic() + 10.0
+    while not client.stderr_tail.endswith("END-OF-SPAM\n") and time.monotonic() < deadline:
+        time.sleep(0.02)
     tail = client.stderr_tail
     assert tail.endswith("END-OF-SPAM\n")
     assert len(tail) <= STDERR_TAIL_BYTES
