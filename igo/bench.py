@@ -1,0 +1,151 @@
+"""``igo bench``: speed of the hot paths, measured on one core and printed (never asserted).
+
+``igo bench board`` measures, from the empty board:
+
+- light random playouts per second and moves per playout (:func:`engine.playout.run_playouts`);
+- make/undo pairs per second inside Numba (:func:`engine.playout.make_undo_loop`, positions of a random game);
+- checked ``Board.play`` + ``Board.undo`` pairs per second through the Python API, for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import sys
+import time
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="target", metavar="TARGET")
+    b = sub.add_parser(
+        "board",
+        help="light random playouts, make/undo",
+        description="Light random playouts per second and moves per playout on one core, plus make/undo per "
+        "second, from the empty board.",
+    )
+    b.add_argument("--size", type=int, default=9, help="board size (default 9)")
+    b.add_argument("--seconds", type=float, default=3.0, help="time spent on each measurement (default 3)")
+    b.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    b.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
+    b.set_defaults(run=run_board)
+    p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
+
+
+def _timed_loop(step, seconds: float) -> tuple[int, float, list]:
+    """Call ``step(n)`` with growing chunks until ``seconds`` have passed; return (count, elapsed, results)."""
+    chunk = 1
+    done = 0
+    results = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        results.append(step(chunk))
+        done += chunk
+        dt = time.perf_counter() - t0
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done, elapsed, results
+        if dt < 0.05:
+            chunk *= 2
+
+
+def run_board(args) -> int:
+    from engine import board_kernels as K
+    from engine import playout as P
+    from engine.board import Board
+    from engine.coords import check_size
+    from engine.rng import make_rng
+
+    size = check_size(args.size)
+    if args.seconds <= 0:
+        raise ValueError("--seconds must be positive")
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+
+    t0 = time.perf_counter()
+    state = K.new_state(size, K.KO_SIMPLE)
+    scratch = K.copy_state(state, history=False)
+    rng = make_rng(args.seed)
+    max_moves = 3 * size * size
+    P.run_playouts(state, scratch, rng, 2, max_moves)
+    undo = K.new_undo_stack(size, 1)
+    P.make_undo_loop(scratch, undo, rng, 2)
+    warmup = time.perf_counter() - t0
+    say(f"igo bench board: {size}x{size}, {args.seconds:g} s per measurement, one core (kernels ready in {warmup:.2f} s)")
+
+    # playouts
+    count, elapsed, res = _timed_loop(lambda n: P.run_playouts(state, scratch, rng, n, max_moves), args.seconds)
+    pps = count / elapsed
+    mpp = sum(r[1] for r in res) / count
+    say(f"  light playouts      {pps:12,.0f} /s   {mpp:6.1f} moves/playout   {1e6 / pps:8.2f} us/playout")
+    say(f"  moves in playouts   {pps * mpp:12,.0f} /s")
+
+    # make/undo inside Numba, from positions of a random game
+    positions = []
+    s = K.new_state(size, K.KO_SIMPLE)
+    for _ in range(size * size):
+        positions.append(K.copy_state(s, history=False))
+        p = P.random_move(s, rng)
+        if p < 0:
+            break
+        K.place(s, p, s.meta[K.M_TO_MOVE])
+    pos_i = [0]
+
+    def make_undo(n):
+        st = positions[pos_i[0] % len(positions)]
+        pos_i[0] += 1
+        return P.make_undo_loop(st, undo, rng, n)
+
+    count, elapsed, _ = _timed_loop(make_undo, args.seconds)
+    mups = count / elapsed
+    say(f"  make+undo (Numba)   {mups:12,.0f} /s   {1e9 / mups:8.1f} ns/pair")
+
+    # checked play + undo through the Python API
+    board = Board(size)
+    moves_list = []
+    b2 = Board(size, ko_rule="simple")
+    while len(moves_list) < min(40, size * size // 2):
+        legal = b2.legal_moves()
+        if not legal:
+            break
+        m = legal[len(moves_list) * 7919 % len(legal)]
+        b2.play(m)
+        moves_list.append(m)
+
+    def py_play_undo(n):
+        k = 0
+        while k < n:
+            for m in moves_list:
+                board.play(m)
+            for _ in moves_list:
+                board.undo()
+            k += len(moves_list)
+        return k
+
+    count, elapsed, res = _timed_loop(lambda n: py_play_undo(max(n, 1)), min(args.seconds, 2.0))
+    done = sum(res)
+    pyups = done / elapsed
+    say(f"  play+undo (Python)  {pyups:12,.0f} /s   {1e6 / pyups:8.2f} us/pair (checked, superko history)")
+
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "benchmark": "board",
+                    "size": size,
+                    "seconds": args.seconds,
+                    "playouts_per_sec": round(pps, 1),
+                    "moves_per_playout": round(mpp, 2),
+                    "us_per_playout": round(1e6 / pps, 3),
+                    "make_undo_per_sec": round(mups, 1),
+                    "python_play_undo_per_sec": round(pyups, 1),
+                    "warmup_sec": round(warmup, 3),
+                    "cpu": platform.processor() or platform.machine(),
+                    "python": platform.python_version(),
+                }
+            )
+        )
+    return 0

@@ -1,0 +1,80 @@
+"""The ``igo`` command.
+
+Each subcommand is one entry of :data:`COMMANDS`: a function that adds its arguments to a subparser and a function
+that runs it. Later features add entries here; nothing else dispatches commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from dataclasses import dataclass
+
+from . import __version__
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its module provides ``add_arguments(parser)``, which sets ``run`` (a function of the parsed
+    arguments returning an exit code) as a parser default."""
+
+    name: str
+    module: str
+    help: str
+    description: str = ""
+
+
+COMMANDS: list[Command] = [
+    Command(
+        "bench",
+        "igo.bench",
+        "measure the speed of the hot paths (board and playouts)",
+        "Benchmarks of igo's hot paths on one core. Figures are printed, never asserted.",
+    ),
+    Command(
+        "show",
+        "igo.show",
+        "replay an SGF game record and print the board and Tromp-Taylor result",
+        "Replay the main line of an SGF file under igo's rules and print the final position (or the position "
+        "after --move N) with its area score. Errors in the file are reported with the move that caused them.",
+    ),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="igo",
+        description="igo: an AlphaGo / AlphaGo Zero Go engine in Python.",
+        epilog="Run 'igo COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"igo {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.description or cmd.help)
+        importlib.import_module(cmd.module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as e:
+        print(f"igo {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
