@@ -27,7 +27,7 @@ def run(args) -> int:
             raise ValueError(f"--move must be in 0..{len(record.moves)}, the game has {len(record.moves)} moves")
         record.moves = record.moves[: args.move]
     board = replay(record, ko_rule=args.ko_rule)
-    names = f"{record.black or 'Black'} (B) vs {record.white or 'White'} (W)"
+    names = f"{record.black_player or 'Black'} (B) vs {record.white_player or 'White'} (W)"
     print(f"{names}, {record.size}x{record.size}, komi {record.komi:g}, handicap {record.handicap}")
     print(board)
     b, w = board.area()

@@ -1,0 +1,69 @@
+"""Smoke runs of the igo command in a subprocess, with tiny settings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+SGF_GAME = b"(;GM[1]FF[4]SZ[9]KM[7]PB[Alice]PW[Bob]RE[B+R];B[ee];W[gc];B[cg];W[dc];B[];W[])"
+
+
+def igo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "igo.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_help_lists_subcommands():
+    r = igo("--help")
+    assert r.returncode == 0
+    for name in ("bench", "show"):
+        assert name in r.stdout
+
+
+def test_version():
+    r = igo("--version")
+    assert r.returncode == 0 and r.stdout.startswith("igo ")
+
+
+def test_bench_board_json():
+    r = igo("bench", "board", "--size", "5", "--seconds", "0.2", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout.strip().splitlines()[-1])
+    assert data["size"] == 5
+    assert data["playouts_per_sec"] > 0
+    assert 5 <= data["moves_per_playout"] <= 3 * 25
+    assert data["make_undo_per_sec"] > 0
+    assert "light playouts" in r.stderr  # the human-readable lines go to stderr with --json
+
+
+@pytest.mark.parametrize("args", [["--size", "1"], ["--size", "30"], ["--seconds", "0"]])
+def test_bench_board_rejects_bad_arguments(args):
+    r = igo("bench", "board", *args)
+    assert r.returncode != 0
+    assert "error" in r.stderr
+
+
+def test_show_replays_sgf(tmp_path):
+    path = tmp_path / "game.sgf"
+    path.write_bytes(SGF_GAME)
+    r = igo("show", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "Alice" in r.stdout and "Bob" in r.stdout
+    assert "recorded result: B+R" in r.stdout
+    # 2 black and 2 white stones, the rest neutral: area B 2 W 2 -> W+7
+    assert "area B 2 W 2" in r.stdout and "W+7" in r.stdout
+
+
+def test_show_reports_bad_file(tmp_path):
+    path = tmp_path / "bad.sgf"
+    path.write_bytes(b"(;SZ[9];B[ee];W[ee])")  # a move on an occupied point
+    r = igo("show", str(path))
+    assert r.returncode == 1
+    assert "error" in r.stderr
+    assert "E5" in r.stderr or "[ee]" in r.stderr  # names the offending move
+    r = igo("show", str(tmp_path / "missing.sgf"))
+    assert r.returncode == 1 and "error" in r.stderr
