@@ -166,6 +166,15 @@ class Board:
         n = self.size
         return self._state.stones.reshape(n + 2, n + 2)[1:-1, 1:-1].copy()
 
+    def start_position(self) -> tuple[np.ndarray, int]:
+        """The stones (as :meth:`stones`) and the player to move where the undo history begins: the start of the game
+        or the last :meth:`setup`, so handicap and setup stones are there but no move is."""
+        if self._depth == 0:
+            return self.stones(), self.to_move
+        n = self.size
+        stones = self._undo.stones[0].reshape(n + 2, n + 2)[1:-1, 1:-1].copy()
+        return stones, int(self._undo.meta[0, K.M_TO_MOVE])
+
     def color_at(self, move) -> int:
         p = self._point(move)
         if p < 0:

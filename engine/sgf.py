@@ -600,13 +600,10 @@ def _apply_event(board: Board, ev: SetupEvent) -> None:
 def record_from_board(board: Board, **meta) -> GameRecord:
     """A GameRecord of ``board``'s game: its moves since the last setup, and as setup the stones it held then.
 
-    The setup position is found by undoing a copy of the board. A handicap is inferred when that position has only
+    The setup position is :meth:`Board.start_position`. A handicap is inferred when that position has only
     black stones (2 or more) and White was to move (as after :meth:`Board.place_handicap`). ``meta`` sets or
     overrides any GameRecord field (``result=board.result()``, ``black_player=...``, ``handicap=...``)."""
-    start = board.copy()
-    while start.can_undo:
-        start.undo()
-    stones = start.stones()
+    stones, start_to_move = board.start_position()
     n = board.size
     black = [(r, c) for r in range(n) for c in range(n) if stones[r, c] == BLACK]
     white = [(r, c) for r in range(n) for c in range(n) if stones[r, c] == WHITE]
@@ -615,11 +612,11 @@ def record_from_board(board: Board, **meta) -> GameRecord:
         rc = gtp_to_rc(vertex, n)
         moves.append((color, None if rc == PASS else rc))
     fields: dict = {"size": n, "komi": board.komi, "black_setup": black, "white_setup": white, "moves": moves}
-    fields["handicap"] = len(black) if len(black) >= 2 and not white and start.to_move == WHITE else 0
+    fields["handicap"] = len(black) if len(black) >= 2 and not white and start_to_move == WHITE else 0
     fields.update(meta)
     record = GameRecord(**fields)
-    if "first_player" not in meta and start.to_move != _usual_first_player(record):
-        record.first_player = start.to_move
+    if "first_player" not in meta and start_to_move != _usual_first_player(record):
+        record.first_player = start_to_move
     return record
 
 
