@@ -118,8 +118,10 @@ class Board:
     def to_move(self, color: int | str) -> None:
         c = parse_color(color)
         if c != self.to_move:
-            self._state.meta[K.M_TO_MOVE] = c
-            self._state.meta[K.M_KO] = K.NO_POINT  # the ko point binds only the player who was to move
+            s = self._state
+            s.meta[K.M_TO_MOVE] = c
+            s.meta[K.M_KO] = K.NO_POINT  # the ko point binds only the player who was to move
+            s.hist_color[s.meta[K.M_NHIST] - 1] = c  # the current position is now one with c to move
 
     @property
     def move_number(self) -> int:
@@ -407,7 +409,9 @@ class Board:
         return "\n".join(rows)
 
     def __repr__(self) -> str:
-        return f"<Board {self.size}x{self.size} komi={self.komi:g} move={self.move_number} hash={self.hash & 0xFFFF:04x}>"
+        return (
+            f"<Board {self.size}x{self.size} komi={self.komi:g} move={self.move_number} hash={self.hash & 0xFFFF:04x}>"
+        )
 
     @classmethod
     def from_ascii(cls, text: str, *, to_move: int | str = BLACK, komi: float = 7.5, **rules) -> Board:
@@ -441,13 +445,16 @@ class Board:
 def fixed_handicap_points(size: int, count: int) -> list[str]:
     """The GTP v2 spec's fixed handicap vertices (section 4.1.1), in its order.
 
-    Defined for boards of 7x7 and larger; at most 4 stones on even sizes and on 7x7, at most 9 otherwise."""
+    Defined for boards of 7x7 and larger; at most 4 stones on even sizes and on 7x7, at most 9 otherwise. Checked
+    against GNU Go's ``fixed_handicap`` on every size 2..19 (tests/test_gnugo_crosscheck.py)."""
     if size < 7:
         raise ValueError(f"fixed handicap is not defined on {size}x{size} (the GTP spec needs 7x7 or more)")
     limit = 4 if size % 2 == 0 or size == 7 else 9
     if not 2 <= count <= limit:
         raise ValueError(f"fixed handicap on {size}x{size} must be 2..{limit} stones, got {count}")
-    edge = 3 if size >= 13 else 2  # 4th line on big boards, 3rd line on small ones (0-based distance)
+    # 4th line from 12x12 up, else the 3rd (0-based distance from the edge). The spec tables only 9x9, 13x13 and 19x19;
+    # for other sizes we follow GNU Go, the protocol's reference implementation (gomill uses the 3rd line on 12x12).
+    edge = 3 if size >= 12 else 2
     lo, hi, mid = edge, size - 1 - edge, size // 2
     # (col, row-from-bottom) pairs, 0-based
     corner = [(lo, lo), (hi, hi), (lo, hi), (hi, lo)]

@@ -49,8 +49,8 @@ KO_SIMPLE = 0
 KO_POSITIONAL = 1
 KO_SITUATIONAL = 2
 
-NO_POINT = -1
 PASS = -1  # same constant as engine.coords.PASS
+NO_POINT = -3  # "no point": no ko, no last move yet (distinct from PASS and RESIGN = -2)
 
 # --- meta indices ---------------------------------------------------------------------------------------------------
 M_SIZE = 0  # board size N

@@ -103,12 +103,14 @@ def gtp_to_rc(text: str, size: int) -> tuple[int, int] | int:
     """Parse a GTP vertex. Returns ``(row, col)``, or :data:`PASS` / :data:`RESIGN`."""
     if not isinstance(text, str):
         raise InvalidMoveError(f"vertex must be a string, got {text!r}")
+    if not text.isascii():  # before upper(): "ſ".upper() is "S"
+        raise InvalidMoveError(f"invalid vertex {text!r}")
     t = text.strip().upper()
     if t == "PASS":
         return PASS
     if t == "RESIGN":
         return RESIGN
-    if len(t) < 2 or len(t) > 3 or t[0] not in GTP_COLUMNS or not t[1:].isdigit() or not t[1:].isascii():
+    if len(t) < 2 or len(t) > 3 or t[0] not in GTP_COLUMNS or not t[1:].isdigit():
         raise InvalidMoveError(f"invalid vertex {text!r}")
     col = GTP_COLUMNS.index(t[0])
     row = size - int(t[1:])

@@ -12,11 +12,8 @@ reproduces a playout exactly.
 
 from __future__ import annotations
 
-
 from .board_kernels import (
-    BLACK,
     EDGE,
-    EMPTY,
     KO_SIMPLE,
     M_KO_RULE,
     M_NEMPTY,
@@ -24,7 +21,6 @@ from .board_kernels import (
     M_SIZE,
     M_TO_MOVE,
     OK,
-    WHITE,
     area,
     basic_legality,
     copy_position,
@@ -134,5 +130,3 @@ def make_undo_loop(s, undo, rng, count):
         made += 1
         pop(s, undo, 0)
     return made
-
-

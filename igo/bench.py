@@ -74,7 +74,8 @@ def run_board(args) -> int:
     undo = K.new_undo_stack(size, 1)
     P.make_undo_loop(scratch, undo, rng, 2)
     warmup = time.perf_counter() - t0
-    say(f"igo bench board: {size}x{size}, {args.seconds:g} s per measurement, one core (kernels ready in {warmup:.2f} s)")
+    say(f"igo bench board: {size}x{size}, {args.seconds:g} s per measurement, one core")
+    say(f"  kernels ready in {warmup:.2f} s (compiled on the first run, then loaded from the Numba cache)")
 
     # playouts
     count, elapsed, res = _timed_loop(lambda n: P.run_playouts(state, scratch, rng, n, max_moves), args.seconds)
