@@ -32,6 +32,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     b.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
     b.set_defaults(run=run_board)
+    m = sub.add_parser(
+        "mcts",
+        help="simulations per second of the search",
+        description="Simulations per second of the rollout search (single thread) and of the tree alone with a "
+        "dummy evaluator (value 0, uniform priors), from the empty board, each search starting from a fresh tree.",
+    )
+    m.add_argument("--size", type=int, default=9, help="board size (default 9)")
+    m.add_argument("--seconds", type=float, default=3.0, help="time spent on each measurement (default 3)")
+    m.add_argument("--simulations", type=int, default=10_000, help="simulations per search (default 10000)")
+    m.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    m.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
+    m.set_defaults(run=run_mcts)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 
@@ -53,6 +65,65 @@ def _timed_loop(step, seconds: float) -> tuple[int, float, list]:
             chunk *= 2
 
 
+def _say(args):
+    return (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+
+
+def run_mcts(args) -> int:
+    from engine import board_kernels as K
+    from engine import playout as P
+    from engine.board import Board
+    from engine.coords import check_size
+    from engine.mcts import MCTS, SearchConfig
+    from engine.rng import make_rng
+
+    size = check_size(args.size)
+    if args.seconds <= 0 or args.simulations < 1:
+        raise ValueError("--seconds and --simulations must be positive")
+    say = _say(args)
+    board = Board(size)
+    search = MCTS(size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed)
+    t0 = time.perf_counter()
+    search.search(board, 10)
+    search.search(board, 10, rollouts=False)
+    say(f"igo bench mcts: {size}x{size}, {args.simulations} simulations per search, one thread")
+    say(f"  kernels ready in {time.perf_counter() - t0:.2f} s")
+    figures = {}
+    for label, rollouts in (("tree only (dummy evaluator)", False), ("rollout search", True)):
+
+        def one_search(n, rollouts=rollouts):
+            for _ in range(n):
+                search.search(board, args.simulations, rollouts=rollouts)
+            return n
+
+        count, elapsed, _ = _timed_loop(one_search, args.seconds)
+        sps = count * args.simulations / elapsed
+        figures[rollouts] = sps
+        say(f"  {label:28s} {sps:12,.0f} simulations/s   {1e6 / sps:8.2f} us/simulation")
+    state = K.new_state(size, K.KO_SIMPLE)
+    scratch = K.copy_state(state, history=False)
+    rng = make_rng(args.seed)
+    count, elapsed, _ = _timed_loop(lambda n: P.run_playouts(state, scratch, rng, n, 3 * size * size), args.seconds)
+    pps = count / elapsed
+    say(f"  raw light playouts           {pps:12,.0f} /s   (rollout search runs at {figures[True] / pps:.0%} of it)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "benchmark": "mcts",
+                    "size": size,
+                    "threads": 1,
+                    "simulations_per_search": args.simulations,
+                    "simulations_per_sec": round(figures[True], 1),
+                    "tree_simulations_per_sec": round(figures[False], 1),
+                    "playouts_per_sec": round(pps, 1),
+                    "rollout_search_vs_playouts": round(figures[True] / pps, 3),
+                }
+            )
+        )
+    return 0
+
+
 def run_board(args) -> int:
     from engine import board_kernels as K
     from engine import playout as P
@@ -63,7 +134,7 @@ def run_board(args) -> int:
     size = check_size(args.size)
     if args.seconds <= 0:
         raise ValueError("--seconds must be positive")
-    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    say = _say(args)
 
     t0 = time.perf_counter()
     state = K.new_state(size, K.KO_SIMPLE)

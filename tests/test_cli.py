@@ -67,3 +67,12 @@ def test_show_reports_bad_file(tmp_path):
     assert "E5" in r.stderr or "[ee]" in r.stderr  # names the offending move
     r = igo("show", str(tmp_path / "missing.sgf"))
     assert r.returncode == 1 and "error" in r.stderr
+
+
+def test_bench_mcts_json():
+    r = igo("bench", "mcts", "--size", "5", "--seconds", "0.2", "--simulations", "200", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout.strip().splitlines()[-1])
+    assert data["size"] == 5 and data["simulations_per_search"] == 200
+    assert data["simulations_per_sec"] > 0 and data["tree_simulations_per_sec"] > 0
+    assert 0 < data["rollout_search_vs_playouts"]
