@@ -8,7 +8,7 @@ class InvalidMoveError(ValueError):
 class IllegalMoveError(ValueError):
     """A well-formed move that the rules forbid. ``reason`` is one of :data:`REASONS`."""
 
-    REASONS = ("occupied", "suicide", "ko", "superko", "game over")
+    REASONS = ("occupied", "suicide", "ko", "superko", "off board")
 
     def __init__(self, message: str, reason: str, move: str | None = None):
         super().__init__(message)

@@ -40,6 +40,13 @@ COMMANDS: list[Command] = [
         "Replay the main line of an SGF file under igo's rules and print the final position (or the position "
         "after --move N) with its area score. Errors in the file are reported with the move that caused them.",
     ),
+    Command(
+        "gtp",
+        "igo.gtp_cmd",
+        "run igo as a GTP engine on stdin/stdout (for Sabaki, GoGui, match referees)",
+        "Speak the Go Text Protocol v2 on stdin/stdout; logs go to stderr (-vv shows every GTP line). Until the "
+        "search player arrives igo plays random legal moves that fill none of its own eyes.",
+    ),
 ]
 
 

@@ -1,0 +1,721 @@
+"""igo's GTP engine: the Go Text Protocol, version 2, over a :class:`~engine.board.Board`.
+
+:class:`GTPEngine` owns the game (board, komi, clock) and asks a *player* (:mod:`gtp.player`) for moves. It speaks
+GTP v2 (Gunnar Farnebäck's specification, draft 2)::
+
+    >>> engine = GTPEngine(RandomPlayer(seed=1), size=9)
+    >>> engine.handle("1 play black E5")
+    '=1 \\n\\n'
+    >>> engine.handle("2 play white E5")
+    '?2 illegal move\\n\\n'
+    >>> engine.handle("# a comment") is None
+    True
+
+**Input** (spec section 2): every control character except HT and LF is removed, everything from ``#`` on is
+discarded, HT becomes a space, and lines that are then empty are skipped. A command is ``[id] name [arguments]``; the
+id, all ASCII digits, is echoed in the reply. Lines longer than :data:`MAX_LINE_BYTES` are refused with ``syntax
+error`` without being parsed (:meth:`GTPEngine.serve` reads them in bounded pieces, so a huge line costs no memory).
+Bytes that are not UTF-8 are decoded with replacement characters; such a line is just an unknown command or bad
+argument.
+
+**Replies**: ``=id text`` or ``?id message``, ended by a blank line. Multi-line replies never contain an empty line
+(it would end the reply early). Failures use the spec's canonical texts exactly — ``unknown command``, ``syntax
+error`` (a missing, extra or unreadable argument, an unknown colour, a vertex that is not on the board),
+``unacceptable size``, ``illegal move``, ``cannot undo``, ``board not empty``, ``invalid number of stones``, ``bad
+vertex list``, ``cannot load file`` — and the detail goes to the log (INFO). ``printsgf FILE`` that cannot write
+answers ``cannot save file`` (the command is GNU Go's, not the spec's).
+
+**Never dies**: a command that raises is answered ``? internal error: ...`` (logged with its traceback) and the game
+is rolled back to where it was before the command: commands check their arguments before they change anything, and
+every command not in :data:`READ_ONLY_COMMANDS` runs against a snapshot that is restored on an unexpected error.
+
+**Commands** are the methods named ``cmd_<name>`` (a subclass adds commands by defining more); GTP names with a dash
+are private extensions whose prefix is one of :data:`EXTENSION_PREFIXES`, so ``cmd_kgs_time_settings`` is
+``kgs-time_settings``. Each takes the list of argument strings and returns the reply text or raises
+:class:`GTPFailure`. ``list_commands`` lists exactly the registered commands.
+
+Scoring is Tromp-Taylor area counting with komi. Until the search player estimates dead stones (issue 3),
+``final_score`` counts every stone on the board as alive, and ``final_status_list`` says so: every stone is
+``alive``, the ``dead`` and ``seki`` lists are empty.
+
+Clock commands (``time_settings``, ``kgs-time_settings``, ``time_left``) are parsed, validated and kept in
+:attr:`GTPEngine.clock` (a :class:`Clock`) for the player's time management; the random player ignores them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import math
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, TextIO
+
+import numpy as np
+
+from engine.board import BLACK, WHITE, Board, color_name, fixed_handicap_points
+from engine.coords import MAX_SIZE, MIN_SIZE, gtp_to_rc, rc_to_gtp
+from engine.errors import InvalidMoveError, SGFError
+from igo import __version__
+
+from .player import Player, RandomPlayer
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 64 * 1024
+"""Longest command line accepted (without its newline); longer lines get ``syntax error``."""
+
+EXTENSION_PREFIXES = ("kgs", "gogui", "lz", "kata", "igo")
+"""Prefixes of private GTP extensions: ``cmd_<prefix>_<rest>`` is the command ``<prefix>-<rest>``."""
+
+READ_ONLY_COMMANDS = frozenset(
+    {
+        "protocol_version",
+        "name",
+        "version",
+        "known_command",
+        "list_commands",
+        "quit",
+        "showboard",
+        "final_score",
+        "final_status_list",
+        "printsgf",
+    }
+)
+"""Commands that never change the game, so they run without a rollback snapshot. Any other command gets one."""
+
+_CHUNK = 64 * 1024  # how much of an overlong line is read (and dropped) at a time
+# Control characters other than HT (9) and LF (10) are removed; HT becomes a space. LF is kept here only so that
+# serve() can see line ends; inside one line it is whitespace.
+_CLEAN = {c: None for c in (*range(0, 9), *range(11, 32), 127)} | {9: " "}
+_COLORS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
+_VERTEX_RE = re.compile(r"[A-HJ-Za-hj-z][0-9]{1,2}")
+
+
+def gtp_command_name(method_name: str) -> str:
+    """``cmd_kgs_time_settings`` -> ``kgs-time_settings``, ``cmd_play`` -> ``play``."""
+    name = method_name.removeprefix("cmd_")
+    prefix, sep, rest = name.partition("_")
+    return f"{prefix}-{rest}" if sep and prefix in EXTENSION_PREFIXES else name
+
+
+class GTPFailure(Exception):
+    """A command failed in an expected way: ``message`` is the reply text (canonical where the spec has one),
+    ``detail`` says why, for the log."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message if not detail else f"{message} ({detail})")
+        self.message = message
+        self.detail = detail
+
+
+# --- the clock ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeLeft:
+    """What ``time_left`` reported for one colour: seconds left, and stones left in the current overtime period
+    (0 while in main time)."""
+
+    seconds: float
+    stones: int
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The time control of the game and the last reported time left of each side.
+
+    ``system`` is ``"none"`` (no limit), ``"absolute"`` (``main_time`` only), ``"byoyomi"`` (``main_time``, then
+    ``periods`` periods of ``period_time`` each, one move per period) or ``"canadian"`` (``main_time``, then
+    ``period_time`` seconds for every ``stones`` moves). Times are seconds."""
+
+    system: str = "none"
+    main_time: float = 0.0
+    period_time: float = 0.0
+    periods: int = 0
+    stones: int = 0
+    black: TimeLeft | None = None
+    white: TimeLeft | None = None
+
+    @classmethod
+    def from_time_settings(cls, main_time: float, byo_yomi_time: float, byo_yomi_stones: int) -> Clock:
+        """GTP ``time_settings`` (spec section 4.2): byo-yomi time 0 is absolute time; byo-yomi time with 0 stones
+        means no limit; otherwise Canadian overtime."""
+        if byo_yomi_time > 0 and byo_yomi_stones == 0:
+            return cls("none")
+        if byo_yomi_time == 0:
+            return cls("absolute", main_time)
+        return cls("canadian", main_time, byo_yomi_time, stones=byo_yomi_stones)
+
+    def left(self, color: int) -> TimeLeft | None:
+        return self.black if color == BLACK else self.white
+
+    def with_left(self, color: int, left: TimeLeft) -> Clock:
+        return dataclasses.replace(self, **{"black" if color == BLACK else "white": left})
+
+
+# --- argument parsing ----------------------------------------------------------------------------------------------
+
+
+def _expect(args: list[str], count: int | tuple[int, int], usage: str) -> None:
+    lo, hi = (count, count) if isinstance(count, int) else count
+    if not lo <= len(args) <= hi:
+        raise GTPFailure("syntax error", f"expected {usage}, got {len(args)} argument(s)")
+
+
+def _parse_int(text: str, what: str) -> int:
+    if not (text.isascii() and re.fullmatch(r"[+-]?[0-9]{1,100}", text)):
+        raise GTPFailure("syntax error", f"{what} must be an integer, got {text!r}")
+    return int(text)
+
+
+def _parse_float(text: str, what: str) -> float:
+    if not (text.isascii() and re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text)):
+        raise GTPFailure("syntax error", f"{what} must be a number, got {text!r}")
+    value = float(text)
+    if not math.isfinite(value):
+        raise GTPFailure("syntax error", f"{what} must be finite, got {text!r}")
+    return value
+
+
+def _parse_seconds(text: str, what: str) -> float:
+    value = _parse_float(text, what)
+    if value < 0:
+        raise GTPFailure("syntax error", f"{what} must not be negative, got {text!r}")
+    return value
+
+
+def _parse_count(text: str, what: str) -> int:
+    value = _parse_int(text, what)
+    if value < 0:
+        raise GTPFailure("syntax error", f"{what} must not be negative, got {text!r}")
+    return value
+
+
+def _parse_color(text: str) -> int:
+    color = _COLORS.get(text.lower()) if text.isascii() else None
+    if color is None:
+        raise GTPFailure("syntax error", f"invalid color {text!r}")
+    return color
+
+
+def _parse_vertex(text: str, size: int) -> str:
+    """An upper-case vertex on the board, or ``"pass"``; anything else is a syntax error."""
+    if text.isascii() and text.lower() == "pass":
+        return "pass"
+    if not _VERTEX_RE.fullmatch(text):
+        raise GTPFailure("syntax error", f"invalid vertex {text!r}")
+    try:
+        gtp_to_rc(text, size)
+    except InvalidMoveError as e:
+        raise GTPFailure("syntax error", str(e)) from None
+    return text.upper()
+
+
+# --- handicap placement ------------------------------------------------------------------------------------------
+
+
+def _fixed_limit(size: int) -> int:
+    """Most fixed handicap stones on ``size`` (0 when the spec defines none)."""
+    if size < 7:
+        return 0
+    return 4 if size % 2 == 0 or size == 7 else 9
+
+
+def free_handicap_points(size: int, count: int) -> list[str]:
+    """Where igo puts ``count`` free handicap stones (2 .. size*size-1): the fixed points while they suffice, then
+    each further stone as far as possible (Euclidean) from those already placed, off the first line while there is
+    room, preferring the third and fourth lines. Deterministic."""
+    if not 2 <= count <= size * size - 1:
+        raise ValueError(f"free handicap on {size}x{size} must be 2..{size * size - 1} stones, got {count}")
+    limit = _fixed_limit(size)
+    if count <= limit:
+        return fixed_handicap_points(size, count)
+    chosen = [gtp_to_rc(v, size) for v in fixed_handicap_points(size, limit)] if limit else []
+    rows, cols = np.mgrid[0:size, 0:size]
+    edge = np.minimum(np.minimum(rows, cols), np.minimum(size - 1 - rows, size - 1 - cols))
+    free = np.ones((size, size), bool)
+    far = np.full((size, size), 4 * size * size, np.int64)  # squared distance to the nearest chosen stone
+    for r, c in chosen:
+        free[r, c] = False
+        far = np.minimum(far, (rows - r) ** 2 + (cols - c) ** 2)
+    while len(chosen) < count:
+        inner = free & (edge >= 1)
+        allowed = inner if inner.any() else free
+        score = np.where(allowed, far * 4 + np.minimum(edge, 3), -1)
+        r, c = divmod(int(np.argmax(score)), size)
+        chosen.append((r, c))
+        free[r, c] = False
+        far = np.minimum(far, (rows - r) ** 2 + (cols - c) ** 2)
+    return [rc_to_gtp(r, c, size) for r, c in chosen]
+
+
+def _chains(stones: np.ndarray, color: int) -> list[list[tuple[int, int]]]:
+    """The chains of ``color`` as lists of (row, col), each sorted, in board order."""
+    n = stones.shape[0]
+    seen = np.zeros_like(stones, bool)
+    out = []
+    for r0 in range(n):
+        for c0 in range(n):
+            if stones[r0, c0] != color or seen[r0, c0]:
+                continue
+            chain, todo = [], [(r0, c0)]
+            seen[r0, c0] = True
+            while todo:
+                r, c = todo.pop()
+                chain.append((r, c))
+                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                    if 0 <= rr < n and 0 <= cc < n and not seen[rr, cc] and stones[rr, cc] == color:
+                        seen[rr, cc] = True
+                        todo.append((rr, cc))
+            out.append(sorted(chain))
+    return out
+
+
+# --- the engine --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Snapshot:
+    board: Board
+    clock: Clock
+
+
+class GTPEngine:
+    """A GTP v2 engine over a :class:`Board`; see the module docstring.
+
+    ``player`` chooses moves for ``genmove`` (default: :class:`~gtp.player.RandomPlayer`). ``size``, ``komi``,
+    ``ko_rule`` and ``suicide`` set up the board; ``boardsize`` and ``clear_board`` keep the rules and komi."""
+
+    name = "igo"
+
+    def __init__(
+        self,
+        player: Player | None = None,
+        *,
+        size: int = 19,
+        komi: float = 7.5,
+        ko_rule: str = "positional",
+        suicide: bool = False,
+    ):
+        self.player: Player = player if player is not None else RandomPlayer()
+        self.ko_rule = ko_rule
+        self.suicide = suicide
+        self.board = Board(size, komi, ko_rule=ko_rule, suicide=suicide)
+        self.clock = Clock()
+        self.quit_requested = False
+        self.commands: dict[str, Callable[[list[str]], str]] = {
+            gtp_command_name(attr): getattr(self, attr) for attr in dir(type(self)) if attr.startswith("cmd_")
+        }
+
+    # --- protocol ----------------------------------------------------------------------------------------------
+
+    def handle(self, line: str) -> str | None:
+        """The full reply (``"=id text\\n\\n"`` or ``"?id message\\n\\n"``) to one input line, or None for a line
+        that pre-processing leaves empty (blank or comment). Never raises for any input."""
+        if len(line) > MAX_LINE_BYTES:
+            return self._process(line[:MAX_LINE_BYTES], truncated=True)
+        return self._process(line, truncated=False)
+
+    def serve(self, inp: BinaryIO | TextIO, out: BinaryIO | TextIO) -> None:
+        """Answer commands from ``inp`` on ``out`` until ``quit`` or end of input. Both may be binary or text
+        streams; replies are flushed one by one; a closed ``out`` ends the loop quietly."""
+        binary_out = not isinstance(out, io.TextIOBase)
+        while not self.quit_requested:
+            item = _read_line(inp)
+            if item is None:
+                log.info("end of input without quit")
+                return
+            line, truncated = item
+            try:
+                reply = self._process(line, truncated=truncated)
+            except Exception as e:  # a bug outside any command: answer and go on
+                log.exception("GTP engine failed on input %r", line[:200])
+                reply = f"? internal error: {_one_line(f'{type(e).__name__}: {e}')}\n\n"
+            if reply is None:
+                continue
+            try:
+                out.write(reply.encode("utf-8", errors="replace") if binary_out else reply)
+                out.flush()
+            except (BrokenPipeError, ConnectionResetError, ValueError) as e:
+                log.warning("GTP output closed (%s); stopping", e)
+                return
+
+    def _process(self, line: str, *, truncated: bool) -> str | None:
+        text = line.translate(_CLEAN).replace("\n", " ")
+        hash_at = text.find("#")
+        if hash_at >= 0:
+            text, truncated = text[:hash_at], False  # what was cut off was comment anyway
+        parts = text.split()
+        if not parts:
+            return None
+        ident = ""
+        if parts[0].isascii() and parts[0].isdigit():
+            ident = parts[0].lstrip("0") or "0"
+            parts = parts[1:]
+        if truncated:
+            log.warning("GTP line longer than %d bytes refused (id %s)", MAX_LINE_BYTES, ident or "none")
+            return _reply(False, ident, "syntax error")
+        log.debug("<< %s", text.strip())
+        if not parts:
+            reply = _reply(False, ident, "syntax error")
+        else:
+            reply = self._dispatch(ident, parts[0], parts[1:])
+        log.debug(">> %s", reply.rstrip("\n"))
+        return reply
+
+    def _dispatch(self, ident: str, name: str, args: list[str]) -> str:
+        method = self.commands.get(name)
+        if method is None:
+            log.info("unknown GTP command %r", name[:100])
+            return _reply(False, ident, "unknown command")
+        snapshot = None if name in READ_ONLY_COMMANDS else _Snapshot(self.board.copy(), self.clock)
+        try:
+            return _reply(True, ident, method(args))
+        except GTPFailure as e:  # raised before the command changed anything
+            log.info("GTP %s %s: %s%s", name, " ".join(args)[:200], e.message, f" ({e.detail})" if e.detail else "")
+            return _reply(False, ident, e.message)
+        except Exception as e:
+            log.exception("GTP command %r failed; the game is rolled back", " ".join([name, *args])[:200])
+            if snapshot is not None:
+                self._rollback(snapshot)
+            return _reply(False, ident, f"internal error: {type(e).__name__}: {e}")
+
+    def _rollback(self, snapshot: _Snapshot) -> None:
+        self.board, self.clock = snapshot.board, snapshot.clock
+        try:
+            self._notify("new_game", self.board)
+        except Exception:
+            log.exception("the player failed to follow the rolled-back position")
+
+    def _notify(self, event: str, *args) -> None:
+        hook = getattr(self.player, event, None)
+        if hook is not None:
+            hook(*args)
+
+    def _new_board(self, size: int | None = None) -> None:
+        size = self.board.size if size is None else size
+        self.board = Board(size, self.board.komi, ko_rule=self.ko_rule, suicide=self.suicide)
+        self._notify("new_game", self.board)
+
+    def _require_empty(self) -> None:
+        if self.board.move_number or self.board.stones().any():
+            raise GTPFailure("board not empty")
+
+    # --- administrative commands ---------------------------------------------------------------------------------
+
+    def cmd_protocol_version(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        return "2"
+
+    def cmd_name(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        return self.name
+
+    def cmd_version(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        return __version__
+
+    def cmd_known_command(self, args: list[str]) -> str:
+        _expect(args, 1, "a command name")
+        return "true" if args[0] in self.commands else "false"
+
+    def cmd_list_commands(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        return "\n".join(sorted(self.commands))
+
+    def cmd_quit(self, args: list[str]) -> str:
+        self.quit_requested = True  # quit never fails, whatever follows it
+        return ""
+
+    # --- setup ---------------------------------------------------------------------------------------------------
+
+    def cmd_boardsize(self, args: list[str]) -> str:
+        _expect(args, 1, "a board size")
+        size = _parse_int(args[0], "board size")
+        if not MIN_SIZE <= size <= MAX_SIZE:
+            raise GTPFailure("unacceptable size", f"igo plays {MIN_SIZE}x{MIN_SIZE} to {MAX_SIZE}x{MAX_SIZE}")
+        self._new_board(size)
+        return ""
+
+    def cmd_clear_board(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        self._new_board()
+        return ""
+
+    def cmd_komi(self, args: list[str]) -> str:
+        _expect(args, 1, "a komi")
+        self.board.komi = _parse_float(args[0], "komi")
+        return ""
+
+    def cmd_fixed_handicap(self, args: list[str]) -> str:
+        _expect(args, 1, "a number of stones")
+        count = _parse_int(args[0], "number of stones")
+        self._require_empty()
+        try:
+            vertices = fixed_handicap_points(self.board.size, count)
+        except ValueError as e:
+            raise GTPFailure("invalid number of stones", str(e)) from None
+        return self._place_handicap(vertices)
+
+    def cmd_place_free_handicap(self, args: list[str]) -> str:
+        _expect(args, 1, "a number of stones")
+        count = _parse_int(args[0], "number of stones")
+        self._require_empty()
+        try:
+            vertices = free_handicap_points(self.board.size, count)
+        except ValueError as e:
+            raise GTPFailure("invalid number of stones", str(e)) from None
+        return self._place_handicap(vertices)
+
+    def cmd_set_free_handicap(self, args: list[str]) -> str:
+        if not args:
+            raise GTPFailure("syntax error", "expected a list of vertices")
+        for text in args:
+            if not (text.isascii() and (text.lower() == "pass" or _VERTEX_RE.fullmatch(text))):
+                raise GTPFailure("syntax error", f"invalid vertex {text!r}")
+        self._require_empty()
+        n = self.board.size
+        vertices = [v.upper() for v in args]
+        if not 2 <= len(vertices) <= n * n - 1:
+            raise GTPFailure("bad vertex list", f"{len(vertices)} stones; a free handicap is 2..{n * n - 1}")
+        if len(set(vertices)) != len(vertices) or "PASS" in vertices:
+            raise GTPFailure("bad vertex list", "duplicate vertex or pass")
+        try:
+            for v in vertices:
+                gtp_to_rc(v, n)
+        except InvalidMoveError as e:
+            raise GTPFailure("bad vertex list", str(e)) from None
+        self._place_handicap(vertices)
+        return ""  # the controller chose the stones: nothing to tell it
+
+    def _place_handicap(self, vertices: list[str]) -> str:
+        board = self.board.copy()
+        board.setup(black=vertices)
+        board.to_move = WHITE
+        self.board = board
+        self._notify("new_game", self.board)
+        return " ".join(vertices)
+
+    # --- moves ---------------------------------------------------------------------------------------------------
+
+    def cmd_play(self, args: list[str]) -> str:
+        _expect(args, 2, "a color and a vertex")
+        color = _parse_color(args[0])
+        vertex = _parse_vertex(args[1], self.board.size)
+        reason = self.board.illegal_reason(vertex, color)
+        if reason is not None:
+            raise GTPFailure("illegal move", f"{color_name(color)} {vertex}: {reason}")
+        self.board.play(vertex, color)
+        self._notify("played", self.board, color, vertex)
+        return ""
+
+    def cmd_genmove(self, args: list[str]) -> str:
+        _expect(args, 1, "a color")
+        return self._genmove(_parse_color(args[0]), play=True)
+
+    def cmd_kgs_genmove_cleanup(self, args: list[str]) -> str:
+        """KGS's cleanup phase (remove dead stones before passing). Under area scoring the player's pass policy
+        already refuses to pass while passing loses, so this is ``genmove``."""
+        _expect(args, 1, "a color")
+        return self._genmove(_parse_color(args[0]), play=True)
+
+    def cmd_reg_genmove(self, args: list[str]) -> str:
+        _expect(args, 1, "a color")
+        return self._genmove(_parse_color(args[0]), play=False)
+
+    def _genmove(self, color: int, *, play: bool) -> str:
+        answer = self.player.genmove(self.board, color)
+        if not isinstance(answer, str):
+            raise TypeError(f"player {self.player!r} returned {answer!r}, not a GTP vertex")
+        move = answer.strip().lower()
+        if move == "resign":
+            return "resign"
+        if move != "pass":
+            if not _VERTEX_RE.fullmatch(move):
+                raise ValueError(f"player {self.player!r} returned {answer!r}, not a GTP vertex")
+            move = move.upper()
+            reason = self.board.illegal_reason(move, color)  # raises for a vertex off the board
+            if reason is not None:
+                raise ValueError(f"player {self.player!r} chose an illegal move {move} ({reason})")
+        if play:
+            self.board.play(None if move == "pass" else move, color)
+            self._notify("played", self.board, color, move)
+        return move
+
+    def cmd_undo(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        if not self.board.can_undo:
+            raise GTPFailure("cannot undo", "no move since the start or the handicap")
+        self.board.undo()
+        self._notify("new_game", self.board)
+        return ""
+
+    # --- the position and the score ----------------------------------------------------------------------------
+
+    def cmd_showboard(self, args: list[str]) -> str:
+        _expect(args, 0, "no arguments")
+        return "\n" + str(self.board)
+
+    def cmd_final_score(self, args: list[str]) -> str:
+        """Tromp-Taylor area score with komi, every stone counted as alive."""
+        _expect(args, 0, "no arguments")
+        return self.board.result()
+
+    def cmd_final_status_list(self, args: list[str]) -> str:
+        """One chain per line. With no dead-stone estimation yet every stone is alive; the search player will
+        refine this (issue 3)."""
+        _expect(args, 1, "a status (alive, dead or seki)")
+        status = args[0].lower()
+        if status not in ("alive", "dead", "seki"):
+            raise GTPFailure("syntax error", f"unknown status {args[0]!r}")
+        if status != "alive":
+            return ""
+        n = self.board.size
+        stones = self.board.stones()
+        chains = _chains(stones, BLACK) + _chains(stones, WHITE)
+        chains.sort(key=lambda chain: chain[0])
+        return "\n".join(" ".join(rc_to_gtp(r, c, n) for r, c in chain) for chain in chains)
+
+    # --- game records --------------------------------------------------------------------------------------------
+
+    def cmd_loadsgf(self, args: list[str]) -> str:
+        """``loadsgf FILE [MOVE_NUMBER]``: the position of the file's main line before move MOVE_NUMBER (all moves
+        without it), with its size, komi, handicap and setup stones."""
+        from engine.sgf import load_sgf_file, replay  # sgfmill is imported on first use: a quicker start
+
+        _expect(args, (1, 2), "a file name and an optional move number")
+        path = args[0]
+        keep = None
+        if len(args) == 2:
+            number = _parse_int(args[1], "move number")
+            if number < 1:
+                raise GTPFailure("syntax error", f"move number must be 1 or more, got {number}")
+            keep = number - 1
+        if not os.path.isfile(path):
+            raise GTPFailure("cannot load file", f"{path!r} is not a readable file")
+        try:
+            record = load_sgf_file(path, check_legal=False)
+            if keep is not None and keep < len(record.moves):
+                record = dataclasses.replace(
+                    record,
+                    moves=record.moves[:keep],
+                    comments=record.comments[:keep],
+                    setup_events=[ev for ev in record.setup_events if ev.move_index <= keep],
+                )
+            board = replay(record, ko_rule=self.ko_rule, suicide=self.suicide)
+        except (OSError, SGFError, ValueError) as e:
+            raise GTPFailure("cannot load file", f"{path}: {e}") from None
+        self.board = board
+        self._notify("new_game", self.board)
+        return ""
+
+    def cmd_printsgf(self, args: list[str]) -> str:
+        """``printsgf [FILE]``: the game as SGF; with FILE (other than ``-``), written there atomically instead."""
+        from engine.sgf import dump_sgf, save_sgf
+
+        _expect(args, (0, 1), "an optional file name")
+        meta = {"result": self.board.result()} if self.board.is_over else {}
+        try:
+            if args and args[0] != "-":
+                save_sgf(args[0], self.board, **meta)
+                return ""
+            return dump_sgf(self.board, **meta).decode("utf-8")
+        except (OSError, ValueError) as e:
+            raise GTPFailure("cannot save file", str(e)) from None
+
+    # --- time ----------------------------------------------------------------------------------------------------
+
+    def cmd_time_settings(self, args: list[str]) -> str:
+        _expect(args, 3, "main_time byo_yomi_time byo_yomi_stones")
+        main = _parse_seconds(args[0], "main time")
+        byo = _parse_seconds(args[1], "byo-yomi time")
+        stones = _parse_count(args[2], "byo-yomi stones")
+        self.clock = Clock.from_time_settings(main, byo, stones)
+        return ""
+
+    def cmd_kgs_time_settings(self, args: list[str]) -> str:
+        """``none``, ``absolute MAIN``, ``byoyomi MAIN PERIOD_TIME PERIODS`` or ``canadian MAIN PERIOD_TIME STONES``."""
+        if not args:
+            raise GTPFailure("syntax error", "expected a time system")
+        system, rest = args[0].lower(), args[1:]
+        if system == "none":
+            _expect(rest, 0, "nothing after 'none'")
+            clock = Clock("none")
+        elif system == "absolute":
+            _expect(rest, 1, "absolute MAIN_TIME")
+            clock = Clock("absolute", _parse_seconds(rest[0], "main time"))
+        elif system in ("byoyomi", "canadian"):
+            _expect(rest, 3, f"{system} MAIN_TIME PERIOD_TIME {'PERIODS' if system == 'byoyomi' else 'STONES'}")
+            main = _parse_seconds(rest[0], "main time")
+            period = _parse_seconds(rest[1], "period time")
+            count = _parse_count(rest[2], "periods" if system == "byoyomi" else "stones")
+            if system == "byoyomi":
+                clock = Clock("byoyomi", main, period, periods=count)
+            else:
+                clock = Clock("canadian", main, period, stones=count)
+        else:
+            raise GTPFailure("syntax error", f"unknown time system {args[0]!r}")
+        self.clock = clock
+        return ""
+
+    def cmd_time_left(self, args: list[str]) -> str:
+        _expect(args, 3, "color time stones")
+        color = _parse_color(args[0])
+        left = TimeLeft(_parse_seconds(args[1], "time"), _parse_count(args[2], "stones"))
+        self.clock = self.clock.with_left(color, left)
+        return ""
+
+
+# --- I/O helpers ---------------------------------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).translate(_CLEAN).split())[:1000]
+
+
+def _reply(ok: bool, ident: str, text: str) -> str:
+    """A GTP reply: single-line failures; success text without control characters or empty lines."""
+    if not ok:
+        return f"?{ident} {_one_line(text)}\n\n"
+    lines = text.translate(_CLEAN).split("\n")
+    body = "\n".join([lines[0].rstrip()] + [ln.rstrip() for ln in lines[1:] if ln.strip()])
+    return f"={ident} {body}\n\n"
+
+
+def _read_line(inp: BinaryIO | TextIO) -> tuple[str, bool] | None:
+    """The next line (without its newline) and whether it was longer than MAX_LINE_BYTES (then only its start is
+    returned and the rest has been read and dropped); None at end of input."""
+    chunk = inp.readline(MAX_LINE_BYTES + 1)
+    if not chunk:
+        return None
+    newline = b"\n" if isinstance(chunk, bytes) else "\n"
+    truncated = False
+    if chunk.endswith(newline):
+        chunk = chunk[:-1]
+    elif len(chunk) > MAX_LINE_BYTES:
+        truncated = True
+        while True:
+            more = inp.readline(_CHUNK)
+            if not more or more.endswith(newline):
+                break
+    if len(chunk) > MAX_LINE_BYTES:
+        truncated = True
+    text = chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+    return text[:MAX_LINE_BYTES], truncated
+
+
+__all__ = [
+    "GTPEngine",
+    "GTPFailure",
+    "Clock",
+    "TimeLeft",
+    "MAX_LINE_BYTES",
+    "EXTENSION_PREFIXES",
+    "READ_ONLY_COMMANDS",
+    "free_handicap_points",
+    "gtp_command_name",
+]
