@@ -583,17 +583,7 @@ class MCTS:
         if simulations < 0:
             raise ValueError("simulations must be >= 0")
         self.set_root(board)
-        run_simulations(
-            self._tree,
-            board.state,
-            self._scratch,
-            self.rng,
-            self.params,
-            self._path,
-            self._no_priors,
-            simulations,
-            rollouts,
-        )
+        self.run(board, simulations, rollouts)
         return self.root_moves()
 
     def run(self, board, simulations: int, rollouts: bool = True) -> int:
