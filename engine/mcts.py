@@ -395,6 +395,18 @@ def principal_variation(t, e, out):
 
 
 @kernel
+def _copy_edge(src, se, dst, de):
+    """Copy edge ``se`` of ``src`` to ``de`` of ``dst``: move, prior and statistics (not vl or child)."""
+    dst.move[de] = src.move[se]
+    dst.prior[de] = src.prior[se]
+    dst.n[de] = src.n[se]
+    dst.nv[de] = src.nv[se]
+    dst.wv[de] = src.wv[se]
+    dst.nr[de] = src.nr[se]
+    dst.wr[de] = src.wr[se]
+
+
+@kernel
 def compact(src, dst, new_root):
     """Copy the subtree under ``new_root`` of ``src`` into ``dst`` (breadth first), where it becomes the root.
 
@@ -420,13 +432,7 @@ def compact(src, dst, new_root):
         for i in range(m):
             se = first + i
             de = edges + i
-            dst.move[de] = src.move[se]
-            dst.prior[de] = src.prior[se]
-            dst.n[de] = src.n[se]
-            dst.nv[de] = src.nv[se]
-            dst.wv[de] = src.wv[se]
-            dst.nr[de] = src.nr[se]
-            dst.wr[de] = src.wr[se]
+            _copy_edge(src, se, dst, de)
             dst.vl[de] = 0
             total += src.n[se]
             c = src.child[se]
@@ -458,13 +464,7 @@ def prune_root(t, s):
         p = t.move[e]
         if p != K.PASS and K.legality(s, p, color) != K.OK:
             continue
-        t.move[k] = t.move[e]
-        t.prior[k] = t.prior[e]
-        t.n[k] = t.n[e]
-        t.nv[k] = t.nv[e]
-        t.wv[k] = t.wv[e]
-        t.nr[k] = t.nr[e]
-        t.wr[k] = t.wr[e]
+        _copy_edge(t, e, t, k)
         t.vl[k] = t.vl[e]
         t.child[k] = t.child[e]
         if t.child[k] >= 0:

@@ -1,5 +1,7 @@
 """``igo bench``: speed of the hot paths, measured on one core and printed (never asserted).
 
+``igo bench mcts`` measures simulations per second of the rollout search and of the tree alone (dummy evaluator).
+
 ``igo bench board`` measures, from the empty board:
 
 - light random playouts per second and moves per playout (:func:`engine.playout.run_playouts`);
@@ -19,6 +21,13 @@ import time
 log = logging.getLogger(__name__)
 
 
+def _common_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--size", type=int, default=9, help="board size (default 9)")
+    p.add_argument("--seconds", type=float, default=3.0, help="time spent on each measurement (default 3)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="target", metavar="TARGET")
     b = sub.add_parser(
@@ -27,10 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description="Light random playouts per second and moves per playout on one core, plus make/undo per "
         "second, from the empty board.",
     )
-    b.add_argument("--size", type=int, default=9, help="board size (default 9)")
-    b.add_argument("--seconds", type=float, default=3.0, help="time spent on each measurement (default 3)")
-    b.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    b.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
+    _common_arguments(b)
     b.set_defaults(run=run_board)
     m = sub.add_parser(
         "mcts",
@@ -38,11 +44,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description="Simulations per second of the rollout search (single thread) and of the tree alone with a "
         "dummy evaluator (value 0, uniform priors), from the empty board, each search starting from a fresh tree.",
     )
-    m.add_argument("--size", type=int, default=9, help="board size (default 9)")
-    m.add_argument("--seconds", type=float, default=3.0, help="time spent on each measurement (default 3)")
+    _common_arguments(m)
     m.add_argument("--simulations", type=int, default=10_000, help="simulations per search (default 10000)")
-    m.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    m.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
     m.set_defaults(run=run_mcts)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
