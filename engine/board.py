@@ -177,6 +177,21 @@ class Board:
         stones = self._undo.stones[0].reshape(n + 2, n + 2)[1:-1, 1:-1].copy()
         return stones, int(self._undo.meta[0, K.M_TO_MOVE])
 
+    def history(self, length: int) -> np.ndarray:
+        """The last ``length`` positions as an ``(length, N, N)`` int8 array like :meth:`stones`: index 0 is the
+        current position, 1 the one before the last move, and so on. Positions before the start of the undo history
+        (the game's start or the last :meth:`setup`) repeat the earliest one known."""
+        n = self.size
+        out = np.empty((length, n, n), np.int8)
+        for k in range(length):
+            if k == 0:
+                out[0] = self.stones()
+            elif k <= self._depth:
+                out[k] = self._undo.stones[self._depth - k].reshape(n + 2, n + 2)[1:-1, 1:-1]
+            else:
+                out[k] = out[k - 1]
+        return out
+
     def color_at(self, move) -> int:
         p = self._point(move)
         if p < 0:

@@ -45,6 +45,17 @@ T_ROOT = 2  # root node index
 T_FULL = 3  # expansions refused because the tree was full
 T_META_LEN = 4
 
+# root statistics of rollouts (see _record_final)
+S_COUNT = 0  # rollouts finished
+S_SCORE = 1  # sum of Black's area margin minus komi
+S_SCORE2 = 2  # sum of its square
+S_LEN = 4
+
+# leaf status in a batch (select_leaves)
+LEAF_TERMINAL = 0  # the game ended at the leaf (two passes): its value is the exact area result
+LEAF_READY = 1  # to evaluate; expanded already, or not due for expansion
+LEAF_EXPAND = 2  # due for expansion once the evaluator has given priors
+
 # search parameters, packed for the kernels (see SearchConfig)
 P_CPUCT = 0
 P_LAMBDA = 1
@@ -54,7 +65,8 @@ P_NTHR = 4
 P_KOMI = 5
 P_PASS_PRIOR = 6
 P_MAX_MOVES = 7
-P_LEN = 8
+P_HEURISTIC = 8
+P_LEN = 9
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,19 @@ class SearchConfig:
     n_thr: int = 1  # expand an edge's position after this many visits (AlphaGo: 40; <= 1: at once)
     pass_prior: float = 0.1  # prior weight of pass relative to a board move under the uniform prior
     max_rollout_moves: int = 0  # rollout length cap; 0 = 3 * points
+    dirichlet_weight: float = 0.0  # share of Dirichlet noise in the root priors (AlphaGo Zero: 0.25; 0 = none)
+    dirichlet_alpha: float = 0.0  # its concentration; 0 = scaled to the board, 0.03 * 361 / points
+    heuristic_prior: bool = True  # without an evaluator: the cheap Go prior of heuristic_prior(), else uniform
+
+    @classmethod
+    def zero(cls, **overrides) -> SearchConfig:
+        """AlphaGo Zero's search: value network only (λ = 0), expansion at once, Dirichlet noise 0.25 at the root,
+        c_puct and virtual loss as for the rest (override any field)."""
+        fields = {"lam": 0.0, "n_thr": 1, "dirichlet_weight": 0.25, "c_puct": 1.5, "n_vl": 1} | overrides
+        return cls(**fields)
+
+    def alpha(self, size: int) -> float:
+        return self.dirichlet_alpha or 0.03 * 361 / (size * size)
 
     def __post_init__(self):
         if self.c_puct <= 0:
@@ -81,6 +106,10 @@ class SearchConfig:
             raise ValueError(f"n_vl must be >= 0, got {self.n_vl}")
         if self.pass_prior < 0:
             raise ValueError(f"pass_prior must be >= 0, got {self.pass_prior}")
+        if not 0.0 <= self.dirichlet_weight <= 1.0:
+            raise ValueError(f"dirichlet_weight must be in [0, 1], got {self.dirichlet_weight}")
+        if self.dirichlet_alpha < 0:
+            raise ValueError(f"dirichlet_alpha must be >= 0, got {self.dirichlet_alpha}")
 
     def pack(self, size: int, komi: float) -> np.ndarray:
         p = np.zeros(P_LEN, np.float64)
@@ -92,6 +121,7 @@ class SearchConfig:
         p[P_KOMI] = komi
         p[P_PASS_PRIOR] = self.pass_prior
         p[P_MAX_MOVES] = self.max_rollout_moves or 3 * size * size
+        p[P_HEURISTIC] = 1.0 if self.heuristic_prior else 0.0
         return p
 
 
@@ -149,6 +179,56 @@ def clear(t):
 
 
 @kernel
+def heuristic_prior(s, p, color):
+    """A cheap prior weight of the move ``p`` for ``color`` (the search's prior without a network): captures and
+    escapes from atari are urgent, answers next to the last move likely, self-ataris and first-line moves early in
+    the game unlikely. Uses pseudo-liberties: a chain with one pseudo-liberty has exactly one liberty."""
+    n = s.meta[K.M_SIZE]
+    w = n + 2
+    st = s.stones
+    opp = 3 - color
+    weight = 1.0
+    empties = 0
+    captures = 0
+    saves = 0
+    own_libs = 0
+    for q in (p - w, p - 1, p + 1, p + w):
+        v = st[q]
+        if v == K.EMPTY:
+            empties += 1
+        elif v == opp:
+            h = s.chain[q]
+            if s.libs[h] == 1:
+                captures += s.size[h]
+        elif v == color:
+            h = s.chain[q]
+            if s.libs[h] == 1:
+                saves += s.size[h]
+            else:
+                own_libs += s.libs[h] - 1
+    if captures > 0:
+        weight *= 6.0 + 2.0 * min(captures, 10)
+    elif saves > 0 and empties + own_libs >= 2:
+        weight *= 4.0 + min(saves, 10)
+    if captures == 0 and empties + own_libs <= 1:
+        weight *= 0.15  # self-atari (or suicide-like filling)
+    last = s.meta[K.M_LAST]
+    if last >= 0:
+        dr = abs(p // w - last // w)
+        dc = abs(p % w - last % w)
+        if dr <= 1 and dc <= 1:
+            weight *= 2.5
+        elif dr + dc <= 3:
+            weight *= 1.5
+    r = p // w
+    c = p % w
+    line = min(min(r, c), min(n + 1 - r, n + 1 - c))
+    if line == 1 and captures == 0 and saves == 0 and s.meta[K.M_NEMPTY] > (n * n * 2) // 3:
+        weight *= 0.3
+    return weight
+
+
+@kernel
 def expand(t, s, parent_edge, priors, params):
     """Make the position ``s`` a node with one edge per legal move (simple ko) and pass.
 
@@ -173,7 +253,7 @@ def expand(t, s, parent_edge, priors, params):
         if uniform:
             if is_eye(s, p, color):
                 continue
-            pr = 1.0
+            pr = 1.0 if params[P_HEURISTIC] == 0.0 else heuristic_prior(s, p, color)
         else:
             r = p // w - 1
             c = p % w - 1
@@ -332,10 +412,52 @@ def outcome_of(s, komi):
 
 
 @kernel
-def simulate(t, root, s, rng, params, path, no_priors, use_rollout):
+def add_ownership(s, own):
+    """Add the owner of every point of the finished position ``s`` to ``own`` (float64[P], padded): +1 Black, -1 White,
+    0 neither. A stone belongs to its colour; an empty point to the colour of its orthogonal neighbours when they
+    are all one colour (after a playout the empty points left are eyes)."""
+    n = s.meta[K.M_SIZE]
+    w = n + 2
+    st = s.stones
+    for r in range(1, n + 1):
+        for c in range(1, n + 1):
+            p = r * w + c
+            v = st[p]
+            if v == K.BLACK:
+                own[p] += 1.0
+            elif v == K.WHITE:
+                own[p] -= 1.0
+            else:
+                b = False
+                wh = False
+                for q in (p - w, p - 1, p + 1, p + w):
+                    if st[q] == K.BLACK:
+                        b = True
+                    elif st[q] == K.WHITE:
+                        wh = True
+                if b and not wh:
+                    own[p] += 1.0
+                elif wh and not b:
+                    own[p] -= 1.0
+
+
+@kernel
+def _record_final(s, score, komi, own, stats):
+    """Root statistics of one finished rollout: ownership, and the score (Black's area margin minus komi)."""
+    add_ownership(s, own)
+    d = score - komi
+    stats[S_COUNT] += 1.0
+    stats[S_SCORE] += d
+    stats[S_SCORE2] += d * d
+
+
+@kernel
+def simulate(t, root, s, rng, params, path, no_priors, use_rollout, own, stats):
     """One simulation: descend, expand the leaf if its edge reached ``n_thr`` visits, evaluate by a rollout (or, with
-    ``use_rollout`` False, by a dummy value 0 — the tree-overhead benchmark), back up. ``s`` is scratch."""
+    ``use_rollout`` False, by a dummy value 0 — the tree-overhead benchmark), back up. ``s`` is scratch. Rollouts
+    add their final position's ownership and score to ``own`` and ``stats``."""
     K.copy_position(s, root)
+    s.meta[K.M_KO_RULE] = K.KO_SIMPLE
     depth = descend(t, s, params, path)
     e = path[depth - 1]
     if t.child[e] < 0 and s.meta[K.M_PASSES] < 2 and t.n[e] + 1 >= params[P_NTHR]:
@@ -344,15 +466,204 @@ def simulate(t, root, s, rng, params, path, no_priors, use_rollout):
         backup(t, path, depth, 0.0, True, 0.0, False)
         return
     if s.meta[K.M_PASSES] < 2:
-        playout(s, rng, np.int64(params[P_MAX_MOVES]))
-    backup(t, path, depth, 0.0, False, outcome_of(s, params[P_KOMI]), True)
+        score, _ = playout(s, rng, np.int64(params[P_MAX_MOVES]))
+    else:
+        b, w = K.area(s)
+        score = b - w
+    _record_final(s, score, params[P_KOMI], own, stats)
+    backup(t, path, depth, 0.0, False, _sign(score - params[P_KOMI]), True)
 
 
 @kernel
-def run_simulations(t, root, s, rng, params, path, no_priors, count, use_rollout):
+def _sign(d):
+    if d > 0:
+        return 1.0
+    if d < 0:
+        return -1.0
+    return 0.0
+
+
+@kernel
+def run_simulations(t, root, s, rng, params, path, no_priors, count, use_rollout, own, stats):
     for _ in range(count):
-        simulate(t, root, s, rng, params, path, no_priors, use_rollout)
+        simulate(t, root, s, rng, params, path, no_priors, use_rollout, own, stats)
     return count
+
+
+@kernel
+def ownership_playouts(s, scratch, rng, count, max_moves, own):
+    """Add the final ownership of ``count`` random playouts from ``s`` to ``own`` (the dead-stone estimate)."""
+    for _ in range(count):
+        K.copy_position(scratch, s)
+        scratch.meta[K.M_KO_RULE] = K.KO_SIMPLE
+        if scratch.meta[K.M_PASSES] >= 2:
+            scratch.meta[K.M_PASSES] = 0
+        playout(scratch, rng, max_moves)
+        add_ownership(scratch, own)
+    return count
+
+
+# --- batched simulations (an evaluator, or rollouts on several threads) ----------------------------------------------
+
+
+def new_pool(size: int, count: int) -> K.BoardState:
+    """``count`` board states of ``size`` in one :class:`~engine.board_kernels.BoardState` whose arrays have a
+    leading batch axis; :func:`pool_slot` is one of them. The leaves of a batch live here."""
+    p = (size + 2) * (size + 2)
+    h = 4 * size * size + 16
+    pool = K.BoardState(
+        stones=np.zeros((count, p), np.int8),
+        chain=np.zeros((count, p), np.int16),
+        nxt=np.zeros((count, p), np.int16),
+        libs=np.zeros((count, p), np.int16),
+        size=np.zeros((count, p), np.int16),
+        empties=np.zeros((count, p), np.int16),
+        epos=np.zeros((count, p), np.int16),
+        meta=np.zeros((count, K.META_LEN), np.int64),
+        hist_hash=np.zeros((count, h), np.int64),
+        hist_color=np.zeros((count, h), np.int8),
+        scratch=np.zeros((count, 2 * p), np.int16),
+    )
+    return pool
+
+
+def slot_view(pool: K.BoardState, i: int) -> K.BoardState:
+    """The ``i``-th state of a pool as numpy views, for Python code (kernels use :func:`pool_slot`)."""
+    return K.BoardState(*(a[i] for a in pool))
+
+
+@kernel
+def pool_slot(pool, i):
+    """The ``i``-th state of a pool (views, no copy), inside kernels only: never return it to Python."""
+    return K.BoardState(
+        pool.stones[i],
+        pool.chain[i],
+        pool.nxt[i],
+        pool.libs[i],
+        pool.size[i],
+        pool.empties[i],
+        pool.epos[i],
+        pool.meta[i],
+        pool.hist_hash[i],
+        pool.hist_color[i],
+        pool.scratch[i],
+    )
+
+
+@kernel
+def select_leaves(t, root, pool, params, paths, depths, status, count, expand_now, no_priors):
+    """Select ``count`` leaves one after another (virtual loss spreads them), leaving leaf ``i``'s position in pool
+    slot ``i``, its path in ``paths[i, :depths[i]]`` and its :data:`LEAF_*` status in ``status[i]``. With
+    ``expand_now`` leaves that reached the expansion threshold are expanded at once with the uniform prior;
+    otherwise they are marked ``LEAF_EXPAND`` for :func:`expand_leaves` once an evaluator has given priors."""
+    for i in range(count):
+        s = pool_slot(pool, i)
+        K.copy_position(s, root)
+        s.meta[K.M_KO_RULE] = K.KO_SIMPLE
+        path = paths[i]
+        d = descend(t, s, params, path)
+        depths[i] = d
+        e = path[d - 1]
+        if s.meta[K.M_PASSES] >= 2:
+            status[i] = LEAF_TERMINAL
+        elif t.child[e] < 0 and t.n[e] + 1 >= params[P_NTHR]:
+            if expand_now:
+                expand(t, s, e, no_priors, params)
+                status[i] = LEAF_READY
+            else:
+                status[i] = LEAF_EXPAND
+        else:
+            status[i] = LEAF_READY
+    return count
+
+
+@kernel
+def expand_leaves(t, pool, paths, depths, status, count, priors, params):
+    """Expand the ``LEAF_EXPAND`` leaves with the evaluator's ``priors[i]`` (unless an earlier leaf of the batch
+    expanded the same position). Returns how many nodes were made."""
+    made = 0
+    for i in range(count):
+        if status[i] != LEAF_EXPAND:
+            continue
+        e = paths[i, depths[i] - 1]
+        if t.child[e] < 0:
+            if expand(t, pool_slot(pool, i), e, priors[i], params) >= 0:
+                made += 1
+    return made
+
+
+@kernel
+def rollout_slots(pool, lo, hi, status, rng, max_moves, scores):
+    """Play out the leaves ``lo .. hi-1`` of a pool in place and store Black's area margin in ``scores`` (terminal
+    leaves are just counted). Runs without the GIL: threads take disjoint ranges, each with its own ``rng``."""
+    for i in range(lo, hi):
+        s = pool_slot(pool, i)
+        if status[i] == LEAF_TERMINAL:
+            b, w = K.area(s)
+            scores[i] = b - w
+        else:
+            score, _ = playout(s, rng, max_moves)
+            scores[i] = score
+    return hi - lo
+
+
+@kernel
+def backup_leaves(t, pool, paths, depths, status, count, values, has_value, scores, has_rollout, params, own, stats):
+    """Back up a batch: ``values[i]`` (evaluator, for the player to move at leaf ``i``) and/or the rollout
+    ``scores[i]``. A terminal leaf's value is its exact area result."""
+    komi = params[P_KOMI]
+    for i in range(count):
+        s = pool_slot(pool, i)
+        v = 0.0
+        if has_value:
+            if status[i] == LEAF_TERMINAL:
+                b, w = K.area(s)
+                v = _sign(b - w - komi)
+            else:
+                v = values[i]
+                if s.meta[K.M_TO_MOVE] == K.WHITE:
+                    v = -v
+        outcome = 0.0
+        if has_rollout:
+            outcome = _sign(scores[i] - komi)
+            _record_final(s, scores[i], komi, own, stats)
+        backup(t, paths[i], depths[i], v, has_value, outcome, has_rollout)
+    return count
+
+
+@kernel
+def leaf_history(t, root, root_hist, paths, depths, count, scratch, out):
+    """Stones of the last ``H = out.shape[1]`` positions of each leaf: ``out[i, 0]`` the leaf, ``out[i, k]`` the
+    position ``k`` moves earlier, going back through the path and then the game (``root_hist[j]`` is the root ``j``
+    moves earlier). Padded layout, int8."""
+    hlen = out.shape[1]
+    for i in range(count):
+        d = depths[i]
+        K.copy_position(scratch, root)
+        # position after j path moves is leaf - (d - j); record those within reach
+        for j in range(d + 1):
+            k = d - j
+            if k < hlen:
+                _copy8(out[i, k], scratch.stones)
+            if j < d:
+                p = t.move[paths[i, j]]
+                if p == K.PASS:
+                    K.play_pass(scratch)
+                else:
+                    K.place(scratch, p, scratch.meta[K.M_TO_MOVE])
+        for k in range(d + 1, hlen):
+            j = k - d
+            if j < root_hist.shape[0]:
+                _copy8(out[i, k], root_hist[j])
+            else:
+                _copy8(out[i, k], out[i, k - 1])
+    return count
+
+
+@kernel
+def _copy8(dst, src):
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
 
 
 # --- reading the root -------------------------------------------------------------------------------------------------
@@ -478,173 +789,28 @@ def prune_root(t, s):
     return k - first
 
 
-# --- the Python API ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MoveStats:
-    """One root move after a search: visits, Q for the player to move (in [-1, 1]), prior and principal variation."""
-
-    move: str
-    visits: int
-    q: float
-    prior: float
-    pv: tuple[str, ...]
-
-    @property
-    def winrate(self) -> float:
-        return (self.q + 1.0) / 2.0
-
-
-class MCTS:
-    """A search tree bound to one board size: rollout search with the uniform prior (λ = 1), or the tree alone with a
-    dummy value (for benchmarks). The batched network evaluation path builds on :func:`descend`, :func:`expand` and
-    :func:`backup`.
-
-    ``search(board, simulations)`` runs simulations from ``board``'s position, reusing the statistics of the subtree
-    when the board is the previous root plus the moves given to :meth:`advance`. A seed makes a single-threaded
-    search reproducible."""
-
-    def __init__(
-        self,
-        size: int,
-        komi: float = 7.5,
-        config: SearchConfig | None = None,
-        *,
-        max_nodes: int = 200_000,
-        seed: int | None = None,
-    ):
-        from .rng import make_rng
-
-        self.size = size
-        self.komi = float(komi)
-        self.config = config or SearchConfig()
-        self.params = self.config.pack(size, self.komi)
-        edges = max_nodes * min(size * size + 1, 64)
-        self._tree = new_tree(max_nodes, max(edges, size * size + 1))
-        self._spare = new_tree(max_nodes, max(edges, size * size + 1))
-        self._root_hash: int | None = None
-        self._root_to_move: int | None = None
-        self._scratch = K.new_state(size, K.KO_SIMPLE)
-        self._path = np.zeros(4 * size * size + 8, np.int32)
-        self._no_priors = np.zeros(0, np.float32)
-        self._pv = np.zeros(64, np.int16)
-        self.rng = make_rng(seed)
-
-    @property
-    def tree(self) -> Tree:
-        return self._tree
-
-    @property
-    def root_visits(self) -> int:
-        root = int(self._tree.meta[T_ROOT])
-        return 0 if root < 0 else int(self._tree.node_n[root])
-
-    def set_root(self, board) -> None:
-        """Make ``board``'s position the root: keep the tree if it already is, else start afresh."""
-        if board.size != self.size:
-            raise ValueError(f"this search is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
-        s = board.state
-        if self._tree.meta[T_ROOT] >= 0 and self._root_hash == board.hash and self._root_to_move == board.to_move:
-            prune_root(self._tree, s)
-            return
-        clear(self._tree)
-        root = expand(self._tree, s, -1, self._no_priors, self.params)
-        if root < 0:
-            raise RuntimeError("search tree too small for one node")
-        self._tree.meta[T_ROOT] = root
-        prune_root(self._tree, s)
-        self._root_hash, self._root_to_move = board.hash, board.to_move
-
-    def advance(self, board) -> bool:
-        """Tree reuse: ``board`` is the old root after one more move (its last move). Keep that move's subtree;
-        returns whether anything was kept."""
-        t = self._tree
-        root = int(t.meta[T_ROOT])
-        if root < 0 or not board.moves:
-            return False
-        from .coords import gtp_to_padded
-
-        color, vertex = board.moves[-1]
-        p = gtp_to_padded(vertex, self.size)
-        first, m = int(t.node_first[root]), int(t.node_nedges[root])
-        for e in range(first, first + m):
-            if int(t.move[e]) == p and int(t.child[e]) >= 0 and int(t.node_color[root]) == color:
-                compact(t, self._spare, int(t.child[e]))
-                self._tree, self._spare = self._spare, self._tree
-                self._root_hash, self._root_to_move = board.hash, board.to_move
-                return True
-        clear(t)
-        self._root_hash = None
-        return False
-
-    def search(self, board, simulations: int, *, rollouts: bool = True) -> list[MoveStats]:
-        """Run ``simulations`` simulations from ``board`` and return the root's moves, most visited first."""
-        if simulations < 0:
-            raise ValueError("simulations must be >= 0")
-        self.set_root(board)
-        self.run(board, simulations, rollouts)
-        return self.root_moves()
-
-    def run(self, board, simulations: int, rollouts: bool = True) -> int:
-        """Run more simulations on the current root (already set for ``board``); returns the count."""
-        return int(
-            run_simulations(
-                self._tree,
-                board.state,
-                self._scratch,
-                self.rng,
-                self.params,
-                self._path,
-                self._no_priors,
-                simulations,
-                rollouts,
-            )
-        )
-
-    def root_moves(self) -> list[MoveStats]:
-        from .coords import padded_to_gtp
-
-        t = self._tree
-        root = int(t.meta[T_ROOT])
-        if root < 0:
-            return []
-        m = int(t.node_nedges[root])
-        moves = np.zeros(m, np.int16)
-        visits = np.zeros(m, np.int32)
-        q = np.zeros(m, np.float64)
-        prior = np.zeros(m, np.float64)
-        root_counts(t, moves, visits, q, prior, self.params)
-        out = []
-        first = int(t.node_first[root])
-        for i in np.argsort(-visits, kind="stable"):
-            k = principal_variation(t, first + int(i), self._pv)
-            pv = tuple(padded_to_gtp(int(x), self.size) for x in self._pv[:k])
-            out.append(
-                MoveStats(padded_to_gtp(int(moves[i]), self.size), int(visits[i]), float(q[i]), float(prior[i]), pv)
-            )
-        return out
-
-    def best_move(self) -> str:
-        moves = self.root_moves()
-        if not moves:
-            raise RuntimeError("no search has been run")
-        return moves[0].move
-
-
 __all__ = [
-    "MCTS",
-    "MoveStats",
     "SearchConfig",
     "Tree",
     "new_tree",
     "clear",
     "expand",
+    "heuristic_prior",
     "select_edge",
     "descend",
     "backup",
     "simulate",
     "run_simulations",
+    "new_pool",
+    "pool_slot",
+    "slot_view",
+    "select_leaves",
+    "expand_leaves",
+    "rollout_slots",
+    "backup_leaves",
+    "leaf_history",
+    "add_ownership",
+    "ownership_playouts",
     "root_counts",
     "principal_variation",
     "compact",

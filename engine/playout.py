@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from .board_kernels import (
     EDGE,
+    EMPTY,
     KO_SIMPLE,
     M_KO_RULE,
+    M_LAST,
     M_NEMPTY,
     M_PASSES,
     M_SIZE,
@@ -77,13 +79,61 @@ def random_move(s, rng):
 
 
 @kernel
+def _liberty(s, head):
+    """A liberty of the chain ``head`` (its only one when it is in atari), or -1."""
+    w = s.meta[M_SIZE] + 2
+    st = s.stones
+    p = head
+    while True:
+        for q in (p - w, p - 1, p + 1, p + w):
+            if st[q] == EMPTY:
+                return q
+        p = s.nxt[p]
+        if p == head:
+            return -1
+
+
+@kernel
+def tactical_move(s):
+    """The urgent answer to the last move, as in MoGo's playouts, or -1: capture a chain next to it that is in atari
+    (the last stone itself included), else extend a chain of the player to move that it put in atari when the
+    extension has at least two empty neighbours."""
+    last = s.meta[M_LAST]
+    if last < 0:
+        return -1
+    w = s.meta[M_SIZE] + 2
+    color = s.meta[M_TO_MOVE]
+    opp = 3 - color
+    st = s.stones
+    for q in (last, last - w, last - 1, last + 1, last + w):
+        if st[q] == opp and s.libs[s.chain[q]] == 1:
+            lib = _liberty(s, s.chain[q])
+            if lib >= 0 and basic_legality(s, lib, color) == OK:
+                return lib
+    for q in (last - w, last - 1, last + 1, last + w):
+        if st[q] == color and s.libs[s.chain[q]] == 1:
+            lib = _liberty(s, s.chain[q])
+            if lib < 0:
+                continue
+            free = 0
+            for r in (lib - w, lib - 1, lib + 1, lib + w):
+                if st[r] == EMPTY:
+                    free += 1
+            if free >= 2 and basic_legality(s, lib, color) == OK:
+                return lib
+    return -1
+
+
+@kernel
 def playout(s, rng, max_moves):
     """Play a light random playout on ``s`` in place (simple ko) and return ``(black_area - white_area, moves)``.
 
     ``max_moves`` caps the length; the game normally ends earlier by two consecutive passes."""
     moves = 0
     while s.meta[M_PASSES] < 2 and moves < max_moves:
-        p = random_move(s, rng)
+        p = tactical_move(s)
+        if p < 0:
+            p = random_move(s, rng)
         if p < 0:
             play_pass(s)
         else:

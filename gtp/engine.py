@@ -49,7 +49,9 @@ import io
 import logging
 import math
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, TextIO
@@ -59,8 +61,10 @@ import numpy as np
 from engine.board import BLACK, WHITE, Board, color_name, fixed_handicap_points
 from engine.coords import MAX_SIZE, MIN_SIZE, gtp_to_rc, rc_to_gtp
 from engine.errors import InvalidMoveError, SGFError
+from engine.timecontrol import Clock, TimeLeft
 from igo import __version__
 
+from .analysis import AnalysisCommands, RawReply
 from .player import Player, RandomPlayer
 
 log = logging.getLogger(__name__)
@@ -110,51 +114,6 @@ class GTPFailure(Exception):
         super().__init__(message if not detail else f"{message} ({detail})")
         self.message = message
         self.detail = detail
-
-
-# --- the clock ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimeLeft:
-    """What ``time_left`` reported for one colour: seconds left, and stones left in the current overtime period
-    (0 while in main time)."""
-
-    seconds: float
-    stones: int
-
-
-@dataclass(frozen=True)
-class Clock:
-    """The time control of the game and the last reported time left of each side.
-
-    ``system`` is ``"none"`` (no limit), ``"absolute"`` (``main_time`` only), ``"byoyomi"`` (``main_time``, then
-    ``periods`` periods of ``period_time`` each, one move per period) or ``"canadian"`` (``main_time``, then
-    ``period_time`` seconds for every ``stones`` moves). Times are seconds."""
-
-    system: str = "none"
-    main_time: float = 0.0
-    period_time: float = 0.0
-    periods: int = 0
-    stones: int = 0
-    black: TimeLeft | None = None
-    white: TimeLeft | None = None
-
-    @classmethod
-    def from_time_settings(cls, main_time: float, byo_yomi_time: float, byo_yomi_stones: int) -> Clock:
-        """GTP ``time_settings`` (spec section 4.2): byo-yomi time 0 is absolute time; byo-yomi time with 0 stones
-        means no limit; otherwise Canadian overtime."""
-        if byo_yomi_time > 0 and byo_yomi_stones == 0:
-            return cls("none")
-        if byo_yomi_time == 0:
-            return cls("absolute", main_time)
-        return cls("canadian", main_time, byo_yomi_time, stones=byo_yomi_stones)
-
-    def left(self, color: int) -> TimeLeft | None:
-        return self.black if color == BLACK else self.white
-
-    def with_left(self, color: int, left: TimeLeft) -> Clock:
-        return dataclasses.replace(self, **{"black" if color == BLACK else "white": left})
 
 
 # --- argument parsing ----------------------------------------------------------------------------------------------
@@ -284,7 +243,7 @@ class _Snapshot:
     clock: Clock
 
 
-class GTPEngine:
+class GTPEngine(AnalysisCommands):
     """A GTP v2 engine over a :class:`Board`; see the module docstring.
 
     ``player`` chooses moves for ``genmove`` (default: :class:`~gtp.player.RandomPlayer`). ``size``, ``komi``,
@@ -307,6 +266,10 @@ class GTPEngine:
         self.board = Board(size, komi, ko_rule=ko_rule, suicide=suicide)
         self.clock = Clock()
         self.quit_requested = False
+        self.input_pending: Callable[[], bool] = lambda: True  # serve() replaces it; handle() stops analysis at once
+        self._writer: Callable[[str], None] | None = None
+        self._emitted: list[str] = []
+        self._streamed = False
         self.commands: dict[str, Callable[[list[str]], str]] = {
             gtp_command_name(attr): getattr(self, attr) for attr in dir(type(self)) if attr.startswith("cmd_")
         }
@@ -322,27 +285,60 @@ class GTPEngine:
 
     def serve(self, inp: BinaryIO | TextIO, out: BinaryIO | TextIO) -> None:
         """Answer commands from ``inp`` on ``out`` until ``quit`` or end of input. Both may be binary or text
-        streams; replies are flushed one by one; a closed ``out`` ends the loop quietly."""
+        streams; replies are flushed one by one; a closed ``out`` ends the loop quietly.
+
+        Input is read by a thread into a queue, so that a streaming analysis (``lz-analyze``) can stop the moment the
+        next line arrives."""
         binary_out = not isinstance(out, io.TextIOBase)
-        while not self.quit_requested:
-            item = _read_line(inp)
-            if item is None:
-                log.info("end of input without quit")
-                return
-            line, truncated = item
+        lines: queue.Queue = queue.Queue()
+
+        def read() -> None:
             try:
-                reply = self._process(line, truncated=truncated)
-            except Exception as e:  # a bug outside any command: answer and go on
-                log.exception("GTP engine failed on input %r", line[:200])
-                reply = f"? internal error: {_one_line(f'{type(e).__name__}: {e}')}\n\n"
-            if reply is None:
-                continue
-            try:
-                out.write(reply.encode("utf-8", errors="replace") if binary_out else reply)
-                out.flush()
-            except (BrokenPipeError, ConnectionResetError, ValueError) as e:
-                log.warning("GTP output closed (%s); stopping", e)
-                return
+                while True:
+                    item = _read_line(inp)
+                    lines.put(item)
+                    if item is None:
+                        return
+            except Exception as e:  # a broken input stream ends the session like EOF
+                log.warning("GTP input failed (%s); stopping", e)
+                lines.put(None)
+
+        threading.Thread(target=read, name="gtp-input", daemon=True).start()
+
+        def write(text: str) -> None:
+            out.write(text.encode("utf-8", errors="replace") if binary_out else text)
+            out.flush()
+
+        self._writer = write
+        self.input_pending = lambda: not lines.empty()
+        try:
+            while not self.quit_requested:
+                item = lines.get()
+                if item is None:
+                    log.info("end of input without quit")
+                    return
+                line, truncated = item
+                try:
+                    reply = self._process(line, truncated=truncated)
+                except Exception as e:  # a bug outside any command: answer and go on
+                    log.exception("GTP engine failed on input %r", line[:200])
+                    reply = f"? internal error: {_one_line(f'{type(e).__name__}: {e}')}\n\n"
+                if reply is None:
+                    continue
+                write(reply)
+        except (BrokenPipeError, ConnectionResetError, ValueError, OSError) as e:
+            log.warning("GTP output closed (%s); stopping", e)
+        finally:
+            self._writer = None
+            self.input_pending = lambda: True
+
+    def emit(self, text: str) -> None:
+        """Send part of a reply now (streaming commands); without :meth:`serve`, keep it for the returned reply."""
+        self._streamed = True
+        if self._writer is not None:
+            self._writer(text)
+        else:
+            self._emitted.append(text)
 
     def _process(self, line: str, *, truncated: bool) -> str | None:
         text = line.translate(_CLEAN).replace("\n", " ")
@@ -373,8 +369,13 @@ class GTPEngine:
             log.info("unknown GTP command %r", name[:100])
             return _reply(False, ident, "unknown command")
         snapshot = None if name in READ_ONLY_COMMANDS else _Snapshot(self.board.copy(), self.clock)
+        self._ident = ident
+        self._emitted = []
         try:
-            return _reply(True, ident, method(args))
+            result = method(args)
+            if isinstance(result, RawReply):
+                return "".join(self._emitted) + str(result)
+            return _reply(True, ident, result)
         except GTPFailure as e:  # raised before the command changed anything
             log.info("GTP %s %s: %s%s", name, " ".join(args)[:200], e.message, f" ({e.detail})" if e.detail else "")
             return _reply(False, ident, e.message)
@@ -382,11 +383,16 @@ class GTPEngine:
             log.exception("GTP command %r failed; the game is rolled back", " ".join([name, *args])[:200])
             if snapshot is not None:
                 self._rollback(snapshot)
+            if self._emitted or self._streamed:
+                return "".join(self._emitted) + "\n"  # a streamed reply already began: end it
             return _reply(False, ident, f"internal error: {type(e).__name__}: {e}")
+        finally:
+            self._streamed = False
 
     def _rollback(self, snapshot: _Snapshot) -> None:
         self.board, self.clock = snapshot.board, snapshot.clock
         try:
+            self._notify("set_clock", self.clock)
             self._notify("new_game", self.board)
         except Exception:
             log.exception("the player failed to follow the rolled-back position")
@@ -527,8 +533,11 @@ class GTPEngine:
         _expect(args, 1, "a color")
         return self._genmove(_parse_color(args[0]), play=False)
 
-    def _genmove(self, color: int, *, play: bool) -> str:
-        answer = self.player.genmove(self.board, color)
+    def _genmove(self, color: int, *, play: bool, report=None, interval: float = 1.0) -> str:
+        if report is None:
+            answer = self.player.genmove(self.board, color)
+        else:
+            answer = self.player.genmove(self.board, color, report=report, interval=interval)
         if not isinstance(answer, str):
             raise TypeError(f"player {self.player!r} returned {answer!r}, not a GTP vertex")
         move = answer.strip().lower()
@@ -561,8 +570,11 @@ class GTPEngine:
         return "\n" + str(self.board)
 
     def cmd_final_score(self, args: list[str]) -> str:
-        """Tromp-Taylor area score with komi, every stone counted as alive."""
+        """Area score with komi, the stones the player estimates dead removed (a player without an estimate: every
+        stone alive, Tromp-Taylor)."""
         _expect(args, 0, "no arguments")
+        if hasattr(self.player, "final_score"):
+            return self.player.final_score(self.board)
         return self.board.result()
 
     def cmd_final_status_list(self, args: list[str]) -> str:
@@ -572,12 +584,15 @@ class GTPEngine:
         status = args[0].lower()
         if status not in ("alive", "dead", "seki"):
             raise GTPFailure("syntax error", f"unknown status {args[0]!r}")
-        if status != "alive":
-            return ""
         n = self.board.size
         stones = self.board.stones()
         chains = _chains(stones, BLACK) + _chains(stones, WHITE)
         chains.sort(key=lambda chain: chain[0])
+        if hasattr(self.player, "final_status"):
+            wanted = set(self.player.final_status(self.board)[status])
+            chains = [chain for chain in chains if rc_to_gtp(*chain[0], n) in wanted]
+        elif status != "alive":
+            return ""
         return "\n".join(" ".join(rc_to_gtp(r, c, n) for r, c in chain) for chain in chains)
 
     # --- game records --------------------------------------------------------------------------------------------
@@ -635,6 +650,7 @@ class GTPEngine:
         byo = _parse_seconds(args[1], "byo-yomi time")
         stones = _parse_count(args[2], "byo-yomi stones")
         self.clock = Clock.from_time_settings(main, byo, stones)
+        self._notify("set_clock", self.clock)
         return ""
 
     def cmd_kgs_time_settings(self, args: list[str]) -> str:
@@ -660,6 +676,7 @@ class GTPEngine:
         else:
             raise GTPFailure("syntax error", f"unknown time system {args[0]!r}")
         self.clock = clock
+        self._notify("set_clock", self.clock)
         return ""
 
     def cmd_time_left(self, args: list[str]) -> str:
@@ -667,6 +684,7 @@ class GTPEngine:
         color = _parse_color(args[0])
         left = TimeLeft(_parse_seconds(args[1], "time"), _parse_count(args[2], "stones"))
         self.clock = self.clock.with_left(color, left)
+        self._notify("set_clock", self.clock)
         return ""
 
 

@@ -41,11 +41,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = sub.add_parser(
         "mcts",
         help="simulations per second of the search",
-        description="Simulations per second of the rollout search (single thread) and of the tree alone with a "
-        "dummy evaluator (value 0, uniform priors), from the empty board, each search starting from a fresh tree.",
+        description="Simulations per second of the rollout search (on --threads threads) and of the tree alone with "
+        "a dummy evaluator (value 0, uniform priors, one thread), from the empty board, each search starting from a "
+        "fresh tree.",
     )
     _common_arguments(m)
     m.add_argument("--simulations", type=int, default=10_000, help="simulations per search (default 10000)")
+    m.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="rollout threads (default 1); with more than one the rollout search runs in batches of leaves "
+        "selected with virtual loss and played out in parallel",
+    )
     m.set_defaults(run=run_mcts)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
@@ -77,25 +85,32 @@ def run_mcts(args) -> int:
     from engine import playout as P
     from engine.board import Board
     from engine.coords import check_size
-    from engine.mcts import MCTS, SearchConfig
+    from engine.mcts import SearchConfig
     from engine.rng import make_rng
+    from engine.search import MCTS
 
     size = check_size(args.size)
-    if args.seconds <= 0 or args.simulations < 1:
-        raise ValueError("--seconds and --simulations must be positive")
+    if args.seconds <= 0 or args.simulations < 1 or args.threads < 1:
+        raise ValueError("--seconds, --simulations and --threads must be positive")
     say = _say(args)
     board = Board(size)
-    search = MCTS(size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed)
+    tree_search = MCTS(size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed)
+    rollout_search = MCTS(
+        size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed, threads=args.threads
+    )
     t0 = time.perf_counter()
-    search.search(board, 10)
-    search.search(board, 10, rollouts=False)
-    say(f"igo bench mcts: {size}x{size}, {args.simulations} simulations per search, one thread")
+    tree_search.search(board, 10, rollouts=False)
+    rollout_search.search(board, 64)
+    threads = "one thread" if args.threads == 1 else f"{args.threads} rollout threads"
+    say(f"igo bench mcts: {size}x{size}, {args.simulations} simulations per search, {threads}")
     say(f"  kernels ready in {time.perf_counter() - t0:.2f} s")
     figures = {}
     for label, rollouts in (("tree only (dummy evaluator)", False), ("rollout search", True)):
 
         def one_search(n, rollouts=rollouts):
+            search = rollout_search if rollouts else tree_search
             for _ in range(n):
+                search.reset()
                 search.search(board, args.simulations, rollouts=rollouts)
             return n
 
@@ -108,14 +123,15 @@ def run_mcts(args) -> int:
     rng = make_rng(args.seed)
     count, elapsed, _ = _timed_loop(lambda n: P.run_playouts(state, scratch, rng, n, 3 * size * size), args.seconds)
     pps = count / elapsed
-    say(f"  raw light playouts           {pps:12,.0f} /s   (rollout search runs at {figures[True] / pps:.0%} of it)")
+    rollout_search.close()
+    say(f"  raw playouts, one thread     {pps:12,.0f} /s   (rollout search runs at {figures[True] / pps:.0%} of it)")
     if args.json:
         print(
             json.dumps(
                 {
                     "benchmark": "mcts",
                     "size": size,
-                    "threads": 1,
+                    "threads": args.threads,
                     "simulations_per_search": args.simulations,
                     "simulations_per_sec": round(figures[True], 1),
                     "tree_simulations_per_sec": round(figures[False], 1),

@@ -47,6 +47,21 @@ COMMANDS: list[Command] = [
         "Speak the Go Text Protocol v2 on stdin/stdout; logs go to stderr (-vv shows every GTP line). Until the "
         "search player arrives igo plays random legal moves that fill none of its own eyes.",
     ),
+    Command(
+        "play",
+        "igo.play_cmd",
+        "play a game against igo in the terminal",
+        "A game against igo on a text board: type a move (D4), pass, undo, resign, help or quit. The game ends after "
+        "two passes or a resignation and is scored by area with dead stones removed.",
+    ),
+    Command(
+        "match",
+        "igo.match_cmd",
+        "play N games between two players (igo settings or any GTP command line) and report the win rate",
+        "Play games between two GTP engines (igo with given settings, or a command line such as "
+        "'gnugo --mode gtp --level 10'), alternating colours, with a referee for the score, a move limit and "
+        "per-move timeouts; writes an SGF per game and prints each side's wins with a 95% interval.",
+    ),
 ]
 
 

@@ -22,6 +22,14 @@ from gtp.engine import MAX_LINE_BYTES, Clock, GTPEngine, TimeLeft, free_handicap
 from gtp.player import Player, RandomPlayer
 
 ALL_COMMANDS = {
+    "gogui-analyze_commands",
+    "igo-best_moves",
+    "igo-ownership",
+    "igo-score",
+    "kata-analyze",
+    "kata-genmove_analyze",
+    "lz-analyze",
+    "lz-genmove_analyze",
     "boardsize",
     "clear_board",
     "final_score",
@@ -934,7 +942,8 @@ def _find_gnugo() -> str | None:
 @pytest.mark.parametrize("igo_color", [BLACK, WHITE])
 def test_full_game_against_gnugo(igo_color):
     gnugo_cmd = [_find_gnugo(), "--mode", "gtp", "--chinese-rules", "--level", "1", "--seed", "1"]
-    with igo_gtp("--size", "9", "--komi", "7.5", "--seed", "11") as ours, GTPClient(gnugo_cmd, timeout=60) as gnugo:
+    igo_args = ("--size", "9", "--komi", "7.5", "--seed", "11", "--playouts", "300", "--resign", "0")
+    with igo_gtp(*igo_args) as ours, GTPClient(gnugo_cmd, timeout=60) as gnugo:
         for engine in (ours, gnugo):
             engine.boardsize(9)
             engine.komi(7.5)
@@ -956,11 +965,14 @@ def test_full_game_against_gnugo(igo_color):
         referee.check()
         ours_score = ours.send("final_score")
         gnugo_score = gnugo.send("final_score")  # GNU Go removes the stones it thinks dead: recorded only
+        print(referee)
         print(
             f"igo {'black' if igo_color == BLACK else 'white'}: {referee.move_number} moves, passes {passes}, "
             f"resigned {resigned}, igo {ours_score}, GNU Go {gnugo_score}"
         )
-        assert ours_score == referee.result()
         assert ours.showboard() == str(referee)
         assert referee.move_number > 10
         assert passes == 2 or resigned is not None or referee.move_number == 200
+        if passes == 2:
+            # both count the area with the stones they think dead removed: they must agree on the winner
+            assert ours_score[0] == gnugo_score[0], (ours_score, gnugo_score)

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from engine import mcts as M
+from engine import search as S
 from engine.board import Board
 
 
 def test_visits_add_up_and_virtual_loss_is_taken_back():
     b = Board(5, 0.5)
-    m = M.MCTS(5, 0.5, seed=1, max_nodes=5000)
+    m = S.MCTS(5, 0.5, seed=1, max_nodes=5000)
     m.search(b, 300)
     t = m.tree
     root = int(t.meta[M.T_ROOT])
@@ -32,10 +33,10 @@ def test_a_seed_reproduces_a_search():
     b.play("D4")
     runs = []
     for _ in range(2):
-        m = M.MCTS(7, 7.5, seed=42, max_nodes=20000)
+        m = S.MCTS(7, 7.5, seed=42, max_nodes=20000)
         runs.append([(s.move, s.visits, round(s.q, 9)) for s in m.search(b, 500)])
     assert runs[0] == runs[1]
-    other = M.MCTS(7, 7.5, seed=43, max_nodes=20000).search(b, 500)
+    other = S.MCTS(7, 7.5, seed=43, max_nodes=20000).search(b, 500)
     assert [(s.move, s.visits) for s in other] != [(m_, v) for m_, v, _ in runs[0]]
 
 
@@ -52,7 +53,7 @@ def test_capture_that_wins_is_found():
         """,
         komi=0.5,
     )
-    m = M.MCTS(5, 0.5, seed=7, max_nodes=50000)
+    m = S.MCTS(5, 0.5, seed=7, max_nodes=50000)
     best = m.search(b, 3000)[0]
     assert best.move == "A2", [(s.move, s.visits) for s in m.root_moves()[:5]]
     assert best.winrate > 0.6
@@ -72,14 +73,14 @@ def test_superko_moves_are_pruned_at_the_root():
     )
     b.play("C3")  # Black captures B3
     assert b.ko_point == "B3"
-    m = M.MCTS(4, 0.5, seed=1, max_nodes=20000)
+    m = S.MCTS(4, 0.5, seed=1, max_nodes=20000)
     moves = {s.move for s in m.search(b, 200)}
     assert "B3" not in moves and "pass" in moves
 
 
 def test_tree_reuse_keeps_the_subtree_statistics():
     b = Board(7, 7.5)
-    m = M.MCTS(7, 7.5, seed=5, max_nodes=50000)
+    m = S.MCTS(7, 7.5, seed=5, max_nodes=50000)
     moves = m.search(b, 2000)
     best = moves[0]
     b.play(best.move)
@@ -97,7 +98,7 @@ def test_tree_reuse_keeps_the_subtree_statistics():
 
 def test_compact_copies_a_subtree_exactly():
     b = Board(5, 0.5)
-    m = M.MCTS(5, 0.5, seed=9, max_nodes=20000)
+    m = S.MCTS(5, 0.5, seed=9, max_nodes=20000)
     m.search(b, 1000)
     t = m.tree
     root = int(t.meta[M.T_ROOT])
@@ -122,7 +123,7 @@ def test_compact_copies_a_subtree_exactly():
 @pytest.mark.parametrize("rollouts", [False, True])
 def test_tree_full_is_survived(rollouts):
     b = Board(9, 7.5)
-    m = M.MCTS(9, 7.5, seed=1, max_nodes=50)
+    m = S.MCTS(9, 7.5, seed=1, max_nodes=50)
     m.search(b, 2000, rollouts=rollouts)
     assert m.root_visits == 2000
     assert int(m.tree.meta[M.T_FULL]) > 0
@@ -136,4 +137,4 @@ def test_config_is_validated():
     with pytest.raises(ValueError):
         M.SearchConfig(fpu=2)
     with pytest.raises(ValueError):
-        M.MCTS(9).search(Board(7), 10)
+        S.MCTS(9).search(Board(7), 10)

@@ -9,7 +9,7 @@ import pytest
 from engine import board_kernels as K
 from engine.board import BLACK, EMPTY, WHITE, Board
 from engine.coords import gtp_to_padded
-from engine.playout import is_eye, make_undo_loop, playout, playout_from, random_move, run_playouts
+from engine.playout import is_eye, make_undo_loop, playout, playout_from, random_move, run_playouts, tactical_move
 from engine.rng import make_rng
 
 POSITION_FIELDS = ("stones", "chain", "nxt", "libs", "size", "empties", "epos", "meta")
@@ -327,13 +327,16 @@ def test_no_playout_fills_its_own_eye(n):
 
 
 def test_playout_matches_a_step_by_step_replay():
-    """``playout`` is the loop of ``random_move`` / ``place`` / ``play_pass`` and nothing else."""
+    """``playout`` is the loop of ``tactical_move`` (else ``random_move``) / ``place`` / ``play_pass`` and nothing
+    else."""
     s1, s2 = fresh(9), fresh(9)
     r1, r2 = make_rng(77), make_rng(77)
     score, moves = playout(s1, r1, cap(9))
     count = 0
     while s2.meta[K.M_PASSES] < 2:
-        p = random_move(s2, r2)
+        p = tactical_move(s2)
+        if p < 0:
+            p = random_move(s2, r2)
         if p < 0:
             K.play_pass(s2)
         else:
@@ -419,3 +422,27 @@ def test_black_win_rate_on_an_empty_9x9_with_komi_0():
     assert 0.4 <= rate <= 0.65, rate
     assert 60 < total_moves / count < 200  # a light 9x9 playout is about a hundred moves
     assert_arrays_equal(arrays(s), arrays(fresh(9)))
+
+
+def test_tactical_move_captures_and_escapes():
+    """The playouts' urgent answers to the last move: capture what it left in atari, else save what it ataried."""
+    position = """
+        . . . . .
+        . . . . .
+        . . O . .
+        . O X O .
+        . . . . .
+        """
+    # Black's stone C2 has one liberty, C1: after Black's C2, White captures there
+    s = Board.from_ascii(position, to_move=WHITE).state
+    s.meta[K.M_LAST] = gtp_to_padded("C2", 5)
+    assert tactical_move(s) == gtp_to_padded("C1", 5)
+    # after White's atari B2, Black extends to C1, which has two empty neighbours
+    s = Board.from_ascii(position, to_move=BLACK).state
+    s.meta[K.M_LAST] = gtp_to_padded("B2", 5)
+    assert tactical_move(s) == gtp_to_padded("C1", 5)
+    # nothing urgent: no last move, or a last move that ataris nothing
+    s.meta[K.M_LAST] = K.NO_POINT
+    assert tactical_move(s) == -1
+    s.meta[K.M_LAST] = gtp_to_padded("C4", 5)
+    assert tactical_move(s) == -1

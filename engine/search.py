@@ -1,0 +1,493 @@
+"""The search as a Python object: :class:`MCTS` drives the kernels of :mod:`engine.mcts` over one tree.
+
+Three ways to run simulations, chosen by the constructor:
+
+- **rollouts on one thread, no evaluator** (the default): one kernel call runs a whole budget of simulations —
+  descend with PUCT, expand, random playout, back up — with no Python in the loop;
+- **rollouts on several threads** (``threads > 1``): batches of leaves are selected one after another with virtual
+  loss (:func:`~engine.mcts.select_leaves`), played out in parallel by kernels that release the GIL, each thread on
+  its own slice of the batch with its own random stream, and backed up;
+- **an evaluator** (``evaluator=...``, anything with the :class:`Evaluator` protocol — a network in :mod:`nets`, or
+  :class:`PlayoutEvaluator` here): each batch of leaves goes to ``evaluator.evaluate`` at once; its priors expand the
+  leaves and its values are backed up as value statistics. With ``0 < λ`` the leaves are also played out and Q mixes
+  both, ``Q = (1-λ)·Wv/Nv + λ·Wr/Nr``, as in AlphaGo. With ``λ = 0`` (AlphaGo Zero) there are no rollouts.
+
+Root statistics besides the edges: the mean final ownership of every point and the mean area margin over the
+rollouts of the current root (kata-analyze's ``ownership`` and ``scoreLead``, and the player's dead-stone estimate).
+
+A seed makes a single-threaded search reproducible (several threads interleave their random streams by timing).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from . import board_kernels as K
+from . import mcts as M
+from .coords import gtp_to_padded, padded_to_gtp
+from .rng import make_rng
+
+
+@dataclass
+class LeafBatch:
+    """Positions for an evaluator. Rows ``0 .. count-1`` are valid.
+
+    - ``states``: the leaves' :class:`~engine.board_kernels.BoardState` with a leading batch axis (padded layout;
+      :func:`engine.mcts.slot_view` gives one) — for feature kernels that need chains and liberties;
+    - ``history``: ``int8[count, H, N, N]`` stones (0 empty, 1 black, 2 white; row 0 the top) of the leaf
+      (``[:, 0]``) and the ``H - 1`` positions before it; ``H`` is the evaluator's ``history_length`` (default 1);
+    - ``to_move``: ``int8[count]``, BLACK or WHITE;
+    - ``legal``: ``bool[count, N*N + 1]``, the moves the tree would consider (simple ko; pass last).
+    """
+
+    size: int
+    count: int
+    states: K.BoardState
+    history: np.ndarray
+    to_move: np.ndarray
+    legal: np.ndarray
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Leaf evaluation for the search: a batch of positions in, move priors and values out.
+
+    ``evaluate(batch)`` returns ``(priors, values)``: ``priors`` float ``[count, N*N + 1]`` non-negative weights in
+    flat order (row-major from the top-left, pass last; the search masks illegal moves and renormalises), ``values``
+    float ``[count]`` in [-1, 1] for the player to move at each leaf. An optional attribute ``history_length`` asks
+    for that many positions per leaf in ``batch.history``."""
+
+    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class PlayoutEvaluator:
+    """An evaluator without a network: uniform priors over legal moves (pass weighted like the uniform tree prior)
+    and the mean result of ``playouts`` random playouts as the value. It makes Zero mode (λ = 0) usable and testable
+    before any network is trained; it is not a substitute for one."""
+
+    history_length = 1
+
+    def __init__(self, playouts: int = 8, seed: int | None = None, pass_weight: float = 0.1, komi: float = 7.5):
+        if playouts < 1:
+            raise ValueError("playouts must be >= 1")
+        self.playouts = playouts
+        self.pass_weight = pass_weight
+        self.komi = komi
+        self._rng = make_rng(seed)
+        self._scratch: K.BoardState | None = None
+
+    def evaluate(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
+        from .playout import playout_from
+
+        n = batch.size
+        if self._scratch is None or int(self._scratch.meta[K.M_SIZE]) != n:
+            self._scratch = K.new_state(n, K.KO_SIMPLE)
+        priors = batch.legal.astype(np.float32)
+        priors[:, -1] *= self.pass_weight
+        values = np.zeros(batch.count, np.float32)
+        for i in range(batch.count):
+            s = M.slot_view(batch.states, i)
+            total = 0.0
+            for _ in range(self.playouts):
+                score, _moves = playout_from(s, self._scratch, self._rng, 3 * n * n)
+                d = score - self.komi
+                total += 1.0 if d > 0 else -1.0 if d < 0 else 0.0
+            v = total / self.playouts
+            values[i] = v if int(batch.to_move[i]) == K.BLACK else -v
+        return priors, values
+
+
+@dataclass(frozen=True)
+class MoveStats:
+    """One root move after a search: visits, Q for the player to move (in [-1, 1]), prior and principal variation."""
+
+    move: str
+    visits: int
+    q: float
+    prior: float
+    pv: tuple[str, ...]
+
+    @property
+    def winrate(self) -> float:
+        return (self.q + 1.0) / 2.0
+
+    def lcb(self, z: float = 1.96) -> float:
+        """A lower confidence bound of the win rate (normal approximation, variance at most 1/4 per visit)."""
+        if self.visits == 0:
+            return 0.0
+        w = self.winrate
+        var = max(w * (1.0 - w), 0.01)
+        return max(0.0, w - z * math.sqrt(var / self.visits))
+
+
+class MCTS:
+    """A search tree bound to one board size; see the module docstring.
+
+    ``search(board, simulations)`` runs simulations from ``board``'s position, reusing the statistics of the subtree
+    when the board is the previous root plus the moves given to :meth:`advance`."""
+
+    def __init__(
+        self,
+        size: int,
+        komi: float = 7.5,
+        config: M.SearchConfig | None = None,
+        *,
+        evaluator: Evaluator | None = None,
+        threads: int = 1,
+        batch_size: int | None = None,
+        max_nodes: int = 200_000,
+        seed: int | None = None,
+    ):
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.size = size
+        self.komi = float(komi)
+        self.config = config or M.SearchConfig()
+        self.params = self.config.pack(size, self.komi)
+        self.evaluator = evaluator
+        self.threads = threads
+        edges = max_nodes * min(size * size + 1, 64)
+        self._tree = M.new_tree(max_nodes, max(edges, size * size + 1))
+        self._spare = M.new_tree(max_nodes, max(edges, size * size + 1))
+        self._root_hash: int | None = None
+        self._root_to_move: int | None = None
+        self._root_hist = np.zeros((1, (size + 2) ** 2), np.int8)
+        self._scratch = K.new_state(size, K.KO_SIMPLE)
+        self._path = np.zeros(4 * size * size + 8, np.int32)
+        self._no_priors = np.zeros(0, np.float32)
+        self._pv = np.zeros(64, np.int16)
+        self.seed = seed
+        self.rng = make_rng(seed)
+        self._np_rng = np.random.default_rng(seed)
+        self.own = np.zeros((size + 2) ** 2, np.float64)
+        self.stats = np.zeros(M.S_LEN, np.float64)
+        self._batch_size = batch_size or (16 * threads if evaluator is None else 8)
+        self._pool: K.BoardState | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._thread_rngs = [make_rng(None if seed is None else seed + 1 + k) for k in range(threads)]
+        self.stop_flag = threading.Event()
+
+    # --- the root ----------------------------------------------------------------------------------------------
+
+    @property
+    def tree(self) -> M.Tree:
+        return self._tree
+
+    @property
+    def root_visits(self) -> int:
+        root = int(self._tree.meta[M.T_ROOT])
+        return 0 if root < 0 else int(self._tree.node_n[root])
+
+    def set_root(self, board) -> None:
+        """Make ``board``'s position the root: keep the tree if it already is, else start afresh. With Dirichlet
+        noise configured, fresh noise is mixed into the root's priors."""
+        if board.size != self.size:
+            raise ValueError(f"this search is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
+        s = board.state
+        keep = self._tree.meta[M.T_ROOT] >= 0 and self._root_hash == board.hash and self._root_to_move == board.to_move
+        if not keep:
+            M.clear(self._tree)
+            self._reset_root_stats()
+            if self.evaluator is None:
+                root = M.expand(self._tree, s, -1, self._no_priors, self.params)
+            else:
+                root = M.expand(self._tree, s, -1, self._evaluate_root(board), self.params)
+            if root < 0:
+                raise RuntimeError("search tree too small for one node")
+            self._tree.meta[M.T_ROOT] = root
+            self._root_hash, self._root_to_move = board.hash, board.to_move
+        M.prune_root(self._tree, s)
+        hlen = self._history_length()
+        if hlen > 1:
+            w = self.size + 2
+            hist = board.history(hlen)
+            self._root_hist = np.zeros((hlen, w * w), np.int8)
+            self._root_hist.reshape(hlen, w, w)[:, 1:-1, 1:-1] = hist
+        if self.config.dirichlet_weight > 0:
+            self.add_noise()
+
+    def reset(self) -> None:
+        """Forget the tree: the next search starts from scratch."""
+        M.clear(self._tree)
+        self._root_hash = None
+        self._reset_root_stats()
+
+    def _reset_root_stats(self) -> None:
+        self.own[:] = 0.0
+        self.stats[:] = 0.0
+
+    def add_noise(self) -> None:
+        """Mix Dirichlet(α) noise into the root priors with weight ε: P = (1-ε)·P + ε·η (AlphaGo Zero)."""
+        t = self._tree
+        root = int(t.meta[M.T_ROOT])
+        first, m = int(t.node_first[root]), int(t.node_nedges[root])
+        if m < 2:
+            return
+        eps = self.config.dirichlet_weight
+        eta = self._np_rng.dirichlet(np.full(m, self.config.alpha(self.size)))
+        p = t.prior[first : first + m].astype(np.float64)
+        t.prior[first : first + m] = ((1.0 - eps) * p + eps * eta).astype(np.float32)
+
+    def advance(self, board) -> bool:
+        """Tree reuse: ``board`` is the old root after one more move (its last move). Keep that move's subtree;
+        returns whether anything was kept."""
+        t = self._tree
+        root = int(t.meta[M.T_ROOT])
+        if root < 0 or not board.moves:
+            return False
+        color, vertex = board.moves[-1]
+        p = gtp_to_padded(vertex, self.size)
+        first, m = int(t.node_first[root]), int(t.node_nedges[root])
+        self._reset_root_stats()
+        for e in range(first, first + m):
+            if int(t.move[e]) == p and int(t.child[e]) >= 0 and int(t.node_color[root]) == color:
+                M.compact(t, self._spare, int(t.child[e]))
+                self._tree, self._spare = self._spare, self._tree
+                self._root_hash, self._root_to_move = board.hash, board.to_move
+                return True
+        M.clear(t)
+        self._root_hash = None
+        return False
+
+    # --- running simulations -----------------------------------------------------------------------------------
+
+    def search(self, board, simulations: int, *, rollouts: bool = True) -> list[MoveStats]:
+        """Run ``simulations`` simulations from ``board`` and return the root's moves, most visited first."""
+        if simulations < 0:
+            raise ValueError("simulations must be >= 0")
+        self.set_root(board)
+        self.run(board, simulations, rollouts)
+        return self.root_moves()
+
+    def run(self, board, simulations: int, rollouts: bool = True) -> int:
+        """Run more simulations on the current root (already set for ``board``); returns the count.
+
+        ``rollouts=False`` without an evaluator backs up a dummy value 0 (the tree-overhead benchmark)."""
+        if simulations <= 0:
+            return 0
+        if self.evaluator is None and self.threads == 1:
+            return int(
+                M.run_simulations(
+                    self._tree,
+                    board.state,
+                    self._scratch,
+                    self.rng,
+                    self.params,
+                    self._path,
+                    self._no_priors,
+                    simulations,
+                    rollouts,
+                    self.own,
+                    self.stats,
+                )
+            )
+        done = 0
+        while done < simulations:
+            done += self._run_batch(board, min(self._batch_size, simulations - done), rollouts)
+        return done
+
+    def _ensure_pool(self) -> None:
+        if self._pool is None:
+            b = self._batch_size
+            self._pool = M.new_pool(self.size, b)
+            self._paths = np.zeros((b, self._path.shape[0]), np.int32)
+            self._depths = np.zeros(b, np.int64)
+            self._status = np.zeros(b, np.int8)
+            self._scores = np.zeros(b, np.float64)
+            self._values = np.zeros(b, np.float64)
+            self._priors = np.zeros((b, self.size * self.size + 1), np.float32)
+
+    def _run_batch(self, board, count: int, rollouts: bool) -> int:
+        self._ensure_pool()
+        t, pool = self._tree, self._pool
+        with_eval = self.evaluator is not None
+        M.select_leaves(
+            t, board.state, pool, self.params, self._paths, self._depths, self._status, count, not with_eval,
+            self._no_priors,
+        )  # fmt: skip
+        if with_eval:
+            self._evaluate_leaves(board, count)
+            M.expand_leaves(t, pool, self._paths, self._depths, self._status, count, self._priors, self.params)
+        use_rollouts = rollouts and (not with_eval or self.config.lam > 0)
+        if use_rollouts:
+            self._rollouts(count)
+        has_value = with_eval or not rollouts
+        if not with_eval:
+            self._values[:count] = 0.0
+        M.backup_leaves(
+            t, pool, self._paths, self._depths, self._status, count, self._values, has_value, self._scores,
+            use_rollouts, self.params, self.own, self.stats,
+        )  # fmt: skip
+        return count
+
+    def _rollouts(self, count: int) -> None:
+        max_moves = np.int64(self.params[M.P_MAX_MOVES])
+        k = self.threads
+        if k == 1 or count < 2 * k:
+            M.rollout_slots(self._pool, 0, count, self._status, self._thread_rngs[0], max_moves, self._scores)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix="igo-rollout")
+        bounds = [count * i // k for i in range(k + 1)]
+        futures = [
+            self._executor.submit(
+                M.rollout_slots,
+                self._pool,
+                bounds[i],
+                bounds[i + 1],
+                self._status,
+                self._thread_rngs[i],
+                max_moves,
+                self._scores,
+            )  # fmt: skip
+            for i in range(1, k)
+        ]
+        M.rollout_slots(self._pool, bounds[0], bounds[1], self._status, self._thread_rngs[0], max_moves, self._scores)
+        for f in futures:
+            f.result()
+
+    def _history_length(self) -> int:
+        if self.evaluator is None:
+            return 1
+        return max(1, int(getattr(self.evaluator, "history_length", 1)))
+
+    def _make_batch(self, count: int, states: K.BoardState, history: np.ndarray) -> LeafBatch:
+        n = self.size
+        w = n + 2
+        hist = history[:count].reshape(count, -1, w, w)[:, :, 1:-1, 1:-1]
+        to_move = states.meta[:count, K.M_TO_MOVE].astype(np.int8)
+        legal = np.zeros((count, n * n + 1), np.bool_)
+        mask = np.zeros(n * n, np.bool_)
+        for i in range(count):
+            K.legal_mask(M.slot_view(states, i), int(to_move[i]), mask)
+            legal[i, :-1] = mask
+        legal[:, -1] = True
+        return LeafBatch(n, count, states, np.ascontiguousarray(hist), to_move, legal)
+
+    def _call_evaluator(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
+        priors, values = self.evaluator.evaluate(batch)
+        priors = np.asarray(priors, np.float32)
+        values = np.asarray(values, np.float64).reshape(-1)
+        want = (batch.count, self.size * self.size + 1)
+        if priors.shape != want or values.shape != (batch.count,):
+            raise ValueError(
+                f"evaluator returned priors {priors.shape} and values {values.shape}, expected {want} and "
+                f"({batch.count},)"
+            )
+        if not (np.isfinite(priors).all() and np.isfinite(values).all()) or (priors < 0).any():
+            raise ValueError("evaluator returned negative or non-finite priors or non-finite values")
+        return priors, np.clip(values, -1.0, 1.0)
+
+    def _evaluate_root(self, board) -> np.ndarray:
+        pool = M.new_pool(self.size, 1)
+        K.copy_position(M.slot_view(pool, 0), board.state)
+        hlen = self._history_length()
+        w = self.size + 2
+        hist = np.zeros((1, hlen, w, w), np.int8)
+        hist[0, :, 1:-1, 1:-1] = board.history(hlen)
+        priors, _ = self._call_evaluator(self._make_batch(1, pool, hist.reshape(1, hlen, w * w)))
+        return priors[0]
+
+    def _evaluate_leaves(self, board, count: int) -> None:
+        hlen = self._history_length()
+        w = self.size + 2
+        hist = np.zeros((count, hlen, w * w), np.int8)
+        if hlen == 1:
+            hist[:, 0, :] = self._pool.stones[:count]
+        else:
+            M.leaf_history(self._tree, board.state, self._root_hist, self._paths, self._depths, count,
+                           self._scratch, hist)  # fmt: skip
+        priors, values = self._call_evaluator(self._make_batch(count, self._pool, hist))
+        self._priors[:count] = priors
+        self._values[:count] = values
+
+    # --- reading the root --------------------------------------------------------------------------------------
+
+    def root_moves(self) -> list[MoveStats]:
+        t = self._tree
+        root = int(t.meta[M.T_ROOT])
+        if root < 0:
+            return []
+        m = int(t.node_nedges[root])
+        moves = np.zeros(m, np.int16)
+        visits = np.zeros(m, np.int32)
+        q = np.zeros(m, np.float64)
+        prior = np.zeros(m, np.float64)
+        M.root_counts(t, moves, visits, q, prior, self.params)
+        out = []
+        first = int(t.node_first[root])
+        for i in np.argsort(-visits, kind="stable"):
+            k = M.principal_variation(t, first + int(i), self._pv)
+            pv = tuple(padded_to_gtp(int(x), self.size) for x in self._pv[:k])
+            out.append(
+                MoveStats(padded_to_gtp(int(moves[i]), self.size), int(visits[i]), float(q[i]), float(prior[i]), pv)
+            )
+        return out
+
+    def best_move(self) -> str:
+        moves = self.root_moves()
+        if not moves:
+            raise RuntimeError("no search has been run")
+        return moves[0].move
+
+    def choose_move(self, temperature: float = 0.0) -> str:
+        """The move to play: the most visited (temperature 0), or one drawn with probability ∝ N^(1/τ)."""
+        moves = self.root_moves()
+        if not moves:
+            raise RuntimeError("no search has been run")
+        if temperature <= 0 or moves[0].visits == 0:
+            return moves[0].move
+        n = np.array([m.visits for m in moves], np.float64)
+        logits = np.log(np.maximum(n, 1e-12)) / temperature
+        p = np.exp(logits - logits.max()) * (n > 0)
+        p /= p.sum()
+        return moves[int(self._np_rng.choice(len(moves), p=p))].move
+
+    def visit_distribution(self) -> np.ndarray:
+        """Root visit counts as a distribution over flat moves (N*N + 1, pass last): the training target of Zero."""
+        n = self.size
+        out = np.zeros(n * n + 1, np.float64)
+        for m in self.root_moves():
+            out[n * n if m.move == "pass" else _flat(m.move, n)] = m.visits
+        total = out.sum()
+        return out / total if total > 0 else out
+
+    @property
+    def rollouts(self) -> int:
+        """Rollouts counted in the root statistics (ownership, score) since the root was set."""
+        return int(self.stats[M.S_COUNT])
+
+    def ownership(self) -> np.ndarray | None:
+        """Mean final owner of every point over the root's rollouts, ``(N, N)`` float in [-1, 1], +1 Black;
+        None before any rollout."""
+        count = self.stats[M.S_COUNT]
+        if count <= 0:
+            return None
+        w = self.size + 2
+        return (self.own.reshape(w, w)[1:-1, 1:-1] / count).copy()
+
+    def score_mean(self) -> float | None:
+        """Mean of Black's area margin minus komi over the root's rollouts; None before any rollout."""
+        count = self.stats[M.S_COUNT]
+        return None if count <= 0 else float(self.stats[M.S_SCORE] / count)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+
+def _flat(vertex: str, n: int) -> int:
+    from .coords import gtp_to_rc
+
+    r, c = gtp_to_rc(vertex, n)
+    return r * n + c
+
+
+__all__ = ["MCTS", "MoveStats", "Evaluator", "LeafBatch", "PlayoutEvaluator"]
