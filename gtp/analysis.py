@@ -6,8 +6,11 @@ Live analysis (Leela Zero's and KataGo's extensions)::
     kata-analyze [color] [interval] [interval N] [minmoves N] [maxmoves N] [ownership true|false]
     lz-genmove_analyze [color] [interval] ...        kata-genmove_analyze [color] [interval] ...
 
-The interval is in centiseconds (as Leela Zero and KataGo take it; 0 or none: report only at the end of a genmove,
-every second while analysing). The reply starts at once with ``=id`` on its own line, then one ``info ...`` line per
+The interval is in centiseconds (as Leela Zero and KataGo take it). ``*-analyze`` without one reports every second;
+``*-genmove_analyze`` without one (or with 0) sends no ``info`` line, only the move. ``ownership true`` only changes
+``kata-analyze`` (lz- lines carry no ownership); ``avoid``/``allow`` and other options are refused (syntax error).
+
+The reply starts at once with ``=id`` on its own line, then one ``info ...`` line per
 interval; ``*-analyze`` searches until the next input line arrives (any line, even an empty one), then ends the reply
 with an empty line and the next command is answered as usual. ``*-genmove_analyze`` searches with the player's normal
 budget, plays the move and ends with ``play <vertex>`` and an empty line.
@@ -28,6 +31,7 @@ GoGui reads ``gogui-analyze_commands``: the list of the ``igo-*`` commands below
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -205,11 +209,17 @@ class AnalysisCommands:
         rates, the principal variation of the best as a variation, a status line (GoGui ``gfx``)."""
         player = self._analysis_player()
         color = self.board.to_move
-        result = []
-        player.genmove(self.board, color, report=lambda a: result.__setitem__(slice(None), [a]), interval=3600.0)
-        if not result:
-            return "TEXT no search"
-        a = result[0]
+        config = player.config
+        seconds = config.time or (None if config.playouts else config.default_time)
+        start = time.perf_counter()
+        a = player.analyze(
+            self.board,
+            color,
+            interval=3600.0,
+            report=lambda _analysis: None,
+            stop=lambda: seconds is not None and time.perf_counter() - start >= seconds,
+            max_visits=config.playouts,
+        )
         moves = [m for m in a.moves if m.visits > 0][:8]
         lines = []
         if moves:

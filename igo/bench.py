@@ -94,7 +94,8 @@ def run_mcts(args) -> int:
         raise ValueError("--seconds, --simulations and --threads must be positive")
     say = _say(args)
     board = Board(size)
-    tree_search = MCTS(size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed)
+    # the tree alone: uniform priors (no heuristic prior), value 0 — the cost of selection, expansion and backup
+    tree_search = MCTS(size, 7.5, SearchConfig(heuristic_prior=False), max_nodes=args.simulations + 1, seed=args.seed)
     rollout_search = MCTS(
         size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed, threads=args.threads
     )

@@ -44,8 +44,9 @@ COMMANDS: list[Command] = [
         "gtp",
         "igo.gtp_cmd",
         "run igo as a GTP engine on stdin/stdout (for Sabaki, GoGui, match referees)",
-        "Speak the Go Text Protocol v2 on stdin/stdout; logs go to stderr (-vv shows every GTP line). Until the "
-        "search player arrives igo plays random legal moves that fill none of its own eyes.",
+        "Speak the Go Text Protocol v2 on stdin/stdout; logs go to stderr (-v search summaries, -vv every GTP "
+        "line). igo plays with its Monte Carlo tree search (rollouts; networks arrive with issue 4) and streams "
+        "analysis to Sabaki and Lizzie (lz-analyze, kata-analyze) and GoGui (gogui-analyze_commands).",
     ),
     Command(
         "play",

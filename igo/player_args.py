@@ -45,9 +45,7 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds per move at most (default 2, or less when the game's clock says so)",
     )
-    g.add_argument(
-        "--threads", type=_positive_int, default=1, help="rollout threads of the search (default 1)"
-    )
+    g.add_argument("--threads", type=_positive_int, default=1, help="rollout threads of the search (default 1)")
     g.add_argument(
         "--resign",
         type=_fraction,
