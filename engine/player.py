@@ -30,6 +30,7 @@ told apart (the ``seki`` list is empty).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,10 +66,16 @@ class PlayerConfig:
     early_stop: bool = True
 
     def __post_init__(self):
-        if self.playouts is not None and self.playouts < 1:
-            raise ValueError(f"playouts must be >= 1, got {self.playouts}")
-        if self.time is not None and not self.time > 0:
-            raise ValueError(f"time must be positive, got {self.time}")
+        if self.playouts is not None and (not isinstance(self.playouts, int) or self.playouts < 1):
+            raise ValueError(f"playouts must be an integer >= 1, got {self.playouts!r}")
+        for name in ("time", "default_time"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if not 0.0 <= self.dead_threshold < 1.0:
+            raise ValueError(f"dead_threshold must be in [0, 1), got {self.dead_threshold}")
+        if self.dead_playouts < 1:
+            raise ValueError(f"dead_playouts must be >= 1, got {self.dead_playouts}")
         if not 0.0 <= self.resign_threshold < 0.5:
             raise ValueError(f"resign_threshold must be in [0, 0.5), got {self.resign_threshold}")
         if self.threads < 1:
@@ -335,19 +342,10 @@ class MCTSPlayer:
     # --- dead stones and the final score -------------------------------------------------------------------------
 
     def ownership(self, board: Board, playouts: int | None = None) -> np.ndarray:
-        """Mean final owner of every point, ``(N, N)``, +1 Black: the last search's when it was of this position
-        with enough rollouts, else ``playouts`` fresh random playouts (default ``dead_playouts``)."""
-        m = self._mcts
-        want = playouts or self.config.dead_playouts
-        if (
-            m is not None
-            and m.size == board.size
-            and m._root_hash == board.hash
-            and m._root_to_move == board.to_move
-            and m.rollouts >= want
-        ):
-            return m.ownership()
-        return estimate_ownership(board, want, seed=self.config.seed)
+        """Mean final owner of every point, ``(N, N)``, +1 Black, over ``playouts`` fresh random playouts (default
+        ``dead_playouts``). Not the search's rollouts: near the end most of those stop at once (pass, pass) and count
+        the position as it stands, dead stones included."""
+        return estimate_ownership(board, playouts or self.config.dead_playouts, seed=self.config.seed)
 
     def dead_stones(self, board: Board) -> list[list[str]]:
         """The dead chains (lists of vertices), by the ownership estimate."""
@@ -355,10 +353,9 @@ class MCTSPlayer:
         return [chain for chain, status in _classify(board, own, self.config.dead_threshold) if status == "dead"]
 
     def _dead_in_own_area(self, board: Board, color: int) -> list[str]:
-        m = self._mcts
-        own = m.ownership() if m is not None and m.rollouts >= 200 else None
-        if own is None:
-            own = estimate_ownership(board, 400, seed=self.config.seed)
+        # Fresh playouts, not the search's ownership: when the search likes pass, most of its rollouts end at once
+        # (pass, pass) and count the position as it stands, dead stones included.
+        own = estimate_ownership(board, 400, seed=self.config.seed)
         sign = 1.0 if color == BLACK else -1.0
         stones = board.stones()
         opp = opponent(color)

@@ -1,0 +1,455 @@
+"""Tests of engine/player.py: the budget (playouts, time, game clock), the pass policy, resignation, dead stones and
+the final score, tree reuse through ``played``, temperature, an evaluator-driven game and config validation."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from engine import mcts as M
+from engine.board import BLACK, WHITE, Board, format_result
+from engine.player import MCTSPlayer, PlayerConfig, estimate_ownership, score_without
+from engine.search import PlayoutEvaluator
+from engine.timecontrol import Clock
+
+
+def player(**overrides) -> MCTSPlayer:
+    fields = {"playouts": 200, "seed": 1, "early_stop": False, "max_nodes": 50_000} | overrides
+    return MCTSPlayer(PlayerConfig(**fields))
+
+
+def white_passes(board: Board) -> Board:
+    """``board`` after a white pass (Black to move)."""
+    board.to_move = WHITE
+    board.play("pass")
+    assert board.to_move == BLACK and board.passes == 1
+    return board
+
+
+# --- the budget ------------------------------------------------------------------------------------------------------
+
+
+def test_genmove_plays_legal_moves_for_either_colour():
+    b = Board(7, 7.5)
+    p = player(playouts=100)
+    for _ in range(12):
+        color = b.to_move
+        move = p.genmove(b, color)
+        assert move != "resign"
+        assert b.is_legal(move), move
+        b.play(move)
+        p.played(b, color, move)
+    # asked for the colour not to move, it answers for that colour
+    move = p.genmove(b, 3 - b.to_move)
+    assert b.is_legal(move, 3 - b.to_move)
+
+
+def test_playouts_budget_runs_that_many_simulations():
+    b = Board(7, 7.5)
+    p = player(playouts=300)
+    p.genmove(b, BLACK)
+    a = p.last_analysis
+    assert a.visits == 300 == sum(m.visits for m in a.moves)
+    assert a.color == BLACK and a.score is not None and a.ownership.shape == (7, 7)
+    # with early stopping, never more, and at least enough to decide
+    q = player(playouts=2000, early_stop=True)
+    q.genmove(b, BLACK)
+    assert 100 <= q.last_analysis.visits <= 2000
+
+
+def test_time_budget_is_kept():
+    b = Board(9, 7.5)
+    p = MCTSPlayer(PlayerConfig(time=0.3, seed=1, early_stop=False))
+    p.genmove(b, BLACK)  # compile and warm up
+    start = time.perf_counter()
+    move = p.genmove(b, BLACK)
+    elapsed = time.perf_counter() - start
+    assert b.is_legal(move)
+    assert elapsed < 1.5
+    assert p.last_analysis.visits > 100  # it did think
+
+
+def test_game_clock_keeps_total_thinking_within_main_time():
+    b = Board(9, 7.5)
+    p = MCTSPlayer(PlayerConfig(seed=1, lag=0.05))  # no playouts or time: the clock decides
+    p.set_clock(Clock("absolute", 5.0))
+    p.new_game(b)
+    p.genmove(Board(9, 7.5), BLACK)  # warm up (its time is charged as well)
+    total = 0.0
+    for _ in range(8):
+        color = b.to_move
+        start = time.perf_counter()
+        move = p.genmove(b, color)
+        took = time.perf_counter() - start
+        total += took
+        assert took < 1.5  # nowhere near default_time per move
+        b.play(move)
+        p.played(b, color, move)
+    assert total < 5.0
+
+
+def test_game_clock_overrides_a_playouts_budget():
+    p = MCTSPlayer(PlayerConfig(playouts=10_000_000, seed=1, lag=0.05, early_stop=False))
+    p.set_clock(Clock("absolute", 2.0))
+    b = Board(9, 7.5)
+    p.genmove(b, BLACK)  # warm up
+    start = time.perf_counter()
+    p.genmove(b, WHITE)
+    assert time.perf_counter() - start < 1.5
+    assert p.last_analysis.visits < 10_000_000
+
+
+def test_analyze_reports_until_stopped():
+    b = Board(7, 7.5)
+    p = player()
+    reports = []
+    a = p.analyze(b, WHITE, interval=0.02, report=reports.append, stop=lambda: len(reports) >= 3)
+    assert len(reports) >= 4 and reports[-1] is a  # periodic reports, then the final one
+    assert a.color == WHITE and a.visits > 0
+    assert [r.visits for r in reports] == sorted(r.visits for r in reports)
+    assert a.score_lead == pytest.approx(-a.score)  # for the player to move
+    # with max_visits it stops there by itself
+    a = MCTSPlayer(PlayerConfig(seed=1)).analyze(b, BLACK, interval=10.0, report=reports.append, stop=lambda: False,
+                                                 max_visits=500)  # fmt: skip
+    assert a.visits == 500
+    # genmove can report as it goes (at least once, at the end)
+    seen = []
+    p.genmove(b, BLACK, report=seen.append, interval=0.01)
+    assert seen and seen[-1] is p.last_analysis
+
+
+# --- the pass policy -------------------------------------------------------------------------------------------------
+
+# Black owns the left three columns, White the right two; both alive with eyes; Black ahead by 5 - komi.
+FINISHED = """
+    . X . O .
+    X X X O O
+    . X X O .
+    X X X O O
+    . X . O .
+"""
+
+# White's B6 sits dead inside Black's area: as it stands, the region around it counts for neither side and Black
+# loses the Tromp-Taylor count, 7 points against 22; with B6 captured Black wins 28 to 21.
+DEAD_WHITE_INSIDE = """
+    . . . X O . .
+    . O . X O . .
+    . . . X O . .
+    . . . X O . .
+    . . . X O . .
+    . . . X O . .
+    . . . X O . .
+"""
+
+# Black wins as it stands, 21 points (the C-E block with its four eyes) against 15 (White's two columns and B5),
+# although White's B5 is left dead in Black's A-B region; with it captured, 35 against 14.
+WON_WITH_DEAD_STONE = """
+    . . X . X O .
+    . . X X X O O
+    . O X . X O .
+    . . X X X O O
+    . . X . X O .
+    . . X X X O O
+    . . X . X O .
+"""
+
+# Every empty point is an eye: Black's three (filling one is legal but pointless) and White's three (suicide).
+ONLY_EYES = """
+    . X O . O
+    X X O O O
+    . X O . O
+    X X O O O
+    . X O . O
+"""
+
+
+def test_passes_after_opponent_pass_when_winning_as_it_stands():
+    b = white_passes(Board.from_ascii(FINISHED, komi=0.5))
+    assert b.score() > 0
+    p = player()
+    assert p.genmove(b, BLACK) == "pass"
+
+
+def test_plays_on_after_opponent_pass_when_the_count_loses():
+    b = white_passes(Board.from_ascii(DEAD_WHITE_INSIDE, komi=0.5))
+    assert b.area() == (7, 22)
+    assert score_without(b, ["B6"]) == 28 - 21 - 0.5
+    p = player(playouts=500)
+    move = p.genmove(b, BLACK)
+    assert move not in ("pass", "resign")
+    assert b.is_legal(move)
+
+
+def test_plays_on_after_opponent_pass_when_a_border_is_open():
+    # Black's wall has a hole at D4: as it stands the left side is nobody's and Black loses the count
+    b = Board.from_ascii(
+        """
+        . . . X O . .
+        . . . X O . .
+        . . . X O . .
+        . . . . O . .
+        . . . X O . .
+        . . . X O . .
+        . . . X O . .
+        """,
+        komi=0.5,
+    )
+    b = white_passes(b)
+    assert b.score() < 0
+    p = player(playouts=500)
+    move = p.genmove(b, BLACK)
+    assert move not in ("pass", "resign")
+    assert b.is_legal(move)
+
+
+class BlackLovesPass:
+    """An evaluator whose policy puts almost all of Black's prior on pass (uniform for White), value 0."""
+
+    def evaluate(self, batch):
+        priors = batch.legal.astype(np.float32)
+        black = batch.to_move == BLACK
+        priors[black, :-1] *= 0.001
+        return priors, np.zeros(batch.count, np.float32)
+
+
+def test_does_not_pass_while_a_dead_stone_is_left_in_its_area():
+    b = Board.from_ascii(WON_WITH_DEAD_STONE, komi=0.5)
+    assert b.area() == (21, 15)  # passing would win as it stands
+    p = MCTSPlayer(
+        PlayerConfig(playouts=200, seed=1, early_stop=False, search=M.SearchConfig(lam=0.0)), evaluator=BlackLovesPass()
+    )
+    move = p.genmove(b, BLACK)
+    assert p.last_analysis.moves[0].move == "pass"  # the search likes pass...
+    assert move not in ("pass", "resign")  # ...the player does not, while B5 is on the board
+    assert b.is_legal(move)
+    # with the stone captured, the same search passes
+    b.setup(empty=["B5"])
+    assert p.genmove(b, BLACK) == "pass"
+
+
+def test_does_not_pass_while_a_dead_stone_is_left_even_when_the_search_insists_on_pass():
+    b = Board.from_ascii(WON_WITH_DEAD_STONE, komi=0.5)
+    p = player(playouts=400, search=M.SearchConfig(pass_prior=50.0))
+    move = p.genmove(b, BLACK)
+    assert p.last_analysis.moves[0].move == "pass"
+    assert move not in ("pass", "resign")
+
+
+def test_passes_when_only_own_eyes_are_left():
+    b = Board.from_ascii(ONLY_EYES, komi=0.5)
+    p = player()
+    assert p.genmove(b, BLACK) == "pass"
+    assert [m.move for m in p.last_analysis.moves] == ["pass"]
+
+
+# --- resignation -----------------------------------------------------------------------------------------------------
+
+
+def hopeless(moves: bool = True) -> Board:
+    """White's cross cuts the 7x7 board into four corners it owns; Black has a lone stone. With ``moves``, eight
+    more moves are played (Black passing, White filling its corners), so the opening is over."""
+    b = Board(7, 7.5)
+    cross = [f"{c}4" for c in "ABCDEFG"] + [f"D{r}" for r in (1, 2, 3, 5, 6, 7)]
+    b.setup(black=["B6"], white=cross)
+    if moves:
+        for w in ("F2", "B2", "F6", "G7"):
+            b.play("pass", BLACK)
+            b.play(w, WHITE)
+    assert b.to_move == BLACK
+    return b
+
+
+def test_resigns_a_hopeless_game_past_the_opening():
+    b = hopeless()
+    assert b.move_number >= b.size
+    p = player(playouts=600, resign_threshold=0.1, resign_min_visits=300)
+    assert p.genmove(b, BLACK) == "resign"
+    assert p.last_analysis.moves[0].winrate < 0.1
+
+
+def test_never_resigns_with_threshold_zero():
+    p = player(playouts=600, resign_threshold=0.0, resign_min_visits=300)
+    move = p.genmove(hopeless(), BLACK)
+    assert move != "resign"
+
+
+def test_does_not_resign_in_the_opening():
+    b = hopeless(moves=False)
+    assert b.move_number < b.size
+    p = player(playouts=600, resign_threshold=0.1, resign_min_visits=300)
+    assert p.genmove(b, BLACK) != "resign"
+
+
+def test_does_not_resign_before_enough_visits():
+    p = player(playouts=200, resign_threshold=0.1, resign_min_visits=500)
+    assert p.genmove(hopeless(), BLACK) != "resign"
+
+
+# --- dead stones and the final score ---------------------------------------------------------------------------------
+
+# Black's C-E block and White's F-J block are alive with eyes; White's B7 is dead in Black's A-B region and Black's H5
+# in White's G4-J7 region.
+ENDGAME = """
+    . . X . X O . O .
+    . . X X X O O O O
+    . O X . X O . . .
+    . . X X X O . . .
+    . . X . X O . X .
+    . . X X X O . . .
+    . . X . X O O O O
+    . . X X X O . O .
+    . . X . X O . O .
+"""
+
+
+def test_dead_stones_and_final_score():
+    b = Board.from_ascii(ENDGAME, komi=7.5)
+    p = player(dead_playouts=1000)
+    status = p.final_status(b)
+    assert sorted(status["dead"]) == ["B7", "H5"]
+    assert status["seki"] == []
+    stones = b.stones()
+    assert len(status["alive"]) == np.count_nonzero(stones) - 2
+    assert {"C5", "E5", "F5", "H8", "G3"} <= set(status["alive"])
+    assert sorted(p.dead_stones(b)) == [["B7"], ["H5"]]
+    # the final score removes them: Black 45 points, White 36; as it stands 28 (27 + H5) against 25 (24 + B7)
+    margin = score_without(b, ["B7", "H5"])
+    assert margin == 45 - 36 - 7.5
+    assert p.final_score(b) == format_result(margin) == "B+1.5"
+    assert b.area() == (28, 25) and b.result() == "W+4.5"
+    assert margin > b.score()  # removing them helps Black, whose region was the bigger one
+    assert score_without(b, []) == b.score()
+
+
+def test_ownership_estimate():
+    b = Board.from_ascii(ENDGAME, komi=7.5)
+    own = estimate_ownership(b, 400, seed=3)
+    assert own.shape == (9, 9)
+    assert np.all(np.abs(own) <= 1.0)
+    assert own[:, :5].mean() > 0.8 and own[:, 5:].mean() < -0.8
+    assert own[2, 1] > 0.5 and own[4, 7] < -0.5  # B7 (a white stone) owned by Black, H5 by White
+    np.testing.assert_array_equal(own, estimate_ownership(b, 400, seed=3))
+    # the player's estimate: dead_playouts fresh playouts with its seed, whatever its last search saw
+    p = player(playouts=1200, dead_playouts=1000)
+    before = p.ownership(b)
+    np.testing.assert_array_equal(before, estimate_ownership(b, 1000, seed=1))
+    np.testing.assert_array_equal(p.ownership(b, playouts=300), estimate_ownership(b, 300, seed=1))
+    p.genmove(b, BLACK)
+    np.testing.assert_array_equal(p.ownership(b), before)
+    assert sorted(p.dead_stones(b)) == [["B7"], ["H5"]]
+
+
+# --- tree reuse through played() -------------------------------------------------------------------------------------
+
+
+def test_played_moves_keep_the_tree():
+    b = Board(7, 7.5)
+    p = player(playouts=400)
+    move = p.genmove(b, BLACK)
+    a = p.last_analysis
+    assert a.visits == 400 and a.moves[0].move == move
+    reply = a.moves[0].pv[1]  # the reply the search expects
+    b.play(move)
+    p.played(b, BLACK, move)
+    b.play(reply)
+    p.played(b, WHITE, reply)
+    kept = p._mcts.root_visits  # before the next search runs
+    assert kept > 0
+    p.genmove(b, BLACK)
+    assert p.last_analysis.visits == kept + 400
+    # a new game forgets the tree
+    p.new_game(Board(7, 7.5))
+    p.genmove(Board(7, 7.5), BLACK)
+    assert p.last_analysis.visits == 400
+
+
+# --- temperature -----------------------------------------------------------------------------------------------------
+
+
+def test_temperature_in_the_first_moves():
+    firsts = set()
+    for seed in range(8):
+        p = player(playouts=150, seed=seed, temperature=1.0, temperature_moves=4)
+        firsts.add(p.genmove(Board(5, 0.5), BLACK))
+    assert len(firsts) > 1
+    # past temperature_moves: the most visited move
+    b = Board(5, 0.5)
+    for move in ("C3", "C4", "D3", "B3"):
+        b.play(move)
+    for seed in range(4):
+        p = player(playouts=150, seed=seed, temperature=1.0, temperature_moves=4)
+        move = p.genmove(b, BLACK)
+        assert move == p.last_analysis.moves[0].move
+
+
+# --- an evaluator player ---------------------------------------------------------------------------------------------
+
+
+def test_evaluator_player_plays_a_legal_game_to_the_end():
+    b = Board(5, 0.5)
+    p = MCTSPlayer(
+        PlayerConfig(playouts=50, search=M.SearchConfig.zero(), seed=2), evaluator=PlayoutEvaluator(2, seed=1)
+    )
+    moves = 0
+    result = None
+    while moves < 150:
+        color = b.to_move
+        move = p.genmove(b, color)
+        if move == "resign":
+            result = "resign"
+            break
+        b.play(move)  # raises if illegal
+        p.played(b, color, move)
+        moves += 1
+        if b.is_over:
+            result = b.result()
+            break
+    assert result is not None, f"no end after {moves} moves\n{b}"
+    assert p.last_analysis.score is None  # no rollouts in Zero mode
+
+
+# --- configuration ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"playouts": 0},
+        {"playouts": -5},
+        {"time": 0},
+        {"time": -1.0},
+        {"time": math.nan},
+        {"resign_threshold": 0.5},
+        {"resign_threshold": -0.1},
+        {"resign_threshold": math.nan},
+        {"threads": 0},
+    ],
+)
+def test_bad_config_raises(fields):
+    with pytest.raises(ValueError):
+        PlayerConfig(**fields)
+
+
+def test_bad_lag_raises():
+    with pytest.raises(ValueError):
+        MCTSPlayer(PlayerConfig(lag=-1.0))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"playouts": 2.5},  # run(0.5) would add int(0.5) = 0 simulations forever
+        {"time": math.inf},  # int(rate * inf) overflows
+        {"default_time": math.inf},
+        {"default_time": -1.0},
+        {"dead_threshold": 1.5},  # no chain could ever be dead
+        {"dead_playouts": 0},
+    ],
+)
+def test_more_bad_config_values_raise(fields):
+    # constructing only: genmove with some of these would never return
+    with pytest.raises(ValueError):
+        PlayerConfig(**fields)
