@@ -506,3 +506,25 @@ __all__ = [
     "format_result",
     "fixed_handicap_points",
 ]
+
+
+def chains(stones: np.ndarray, color: int) -> list[list[tuple[int, int]]]:
+    """The chains of ``color`` as lists of (row, col), each sorted, in board order."""
+    n = stones.shape[0]
+    seen = np.zeros_like(stones, bool)
+    out = []
+    for r0 in range(n):
+        for c0 in range(n):
+            if stones[r0, c0] != color or seen[r0, c0]:
+                continue
+            chain, todo = [], [(r0, c0)]
+            seen[r0, c0] = True
+            while todo:
+                r, c = todo.pop()
+                chain.append((r, c))
+                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
+                    if 0 <= rr < n and 0 <= cc < n and not seen[rr, cc] and stones[rr, cc] == color:
+                        seen[rr, cc] = True
+                        todo.append((rr, cc))
+            out.append(sorted(chain))
+    return out

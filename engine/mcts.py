@@ -560,6 +560,7 @@ def select_leaves(t, root, pool, params, paths, depths, status, count, expand_no
         s = pool_slot(pool, i)
         K.copy_position(s, root)
         s.meta[K.M_KO_RULE] = K.KO_SIMPLE
+        s.meta[K.M_NHIST] = 0  # the pool keeps no game history
         path = paths[i]
         d = descend(t, s, params, path)
         depths[i] = d

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import board_kernels as K
 from . import mcts as M
-from .board import BLACK, WHITE, Board, format_result, opponent
+from .board import BLACK, WHITE, Board, chains, format_result, opponent
 from .coords import rc_to_gtp
 from .search import MCTS, Evaluator, MoveStats
 from .timecontrol import Clock, TimeManager
@@ -396,25 +396,7 @@ def _describe(moves: list[MoveStats]) -> str:
 
 def _chains(board: Board) -> list[list[tuple[int, int]]]:
     stones = board.stones()
-    n = board.size
-    seen = np.zeros((n, n), bool)
-    out = []
-    for r0 in range(n):
-        for c0 in range(n):
-            if stones[r0, c0] == 0 or seen[r0, c0]:
-                continue
-            color = stones[r0, c0]
-            chain, todo = [], [(r0, c0)]
-            seen[r0, c0] = True
-            while todo:
-                r, c = todo.pop()
-                chain.append((r, c))
-                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-                    if 0 <= rr < n and 0 <= cc < n and not seen[rr, cc] and stones[rr, cc] == color:
-                        seen[rr, cc] = True
-                        todo.append((rr, cc))
-            out.append(sorted(chain))
-    return out
+    return chains(stones, BLACK) + chains(stones, WHITE)
 
 
 def _classify(board: Board, own: np.ndarray, threshold: float) -> list[tuple[list[str], str]]:

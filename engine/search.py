@@ -386,7 +386,10 @@ class MCTS:
 
     def _evaluate_root(self, board) -> np.ndarray:
         pool = M.new_pool(self.size, 1)
-        K.copy_position(M.slot_view(pool, 0), board.state)
+        slot = M.slot_view(pool, 0)
+        K.copy_position(slot, board.state)
+        slot.meta[K.M_KO_RULE] = K.KO_SIMPLE  # the pool has no game history (superko is pruned at the root)
+        slot.meta[K.M_NHIST] = 0
         hlen = self._history_length()
         w = self.size + 2
         hist = np.zeros((1, hlen, w, w), np.int8)

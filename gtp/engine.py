@@ -59,6 +59,7 @@ from typing import BinaryIO, TextIO
 import numpy as np
 
 from engine.board import BLACK, WHITE, Board, color_name, fixed_handicap_points
+from engine.board import chains as _chains
 from engine.coords import MAX_SIZE, MIN_SIZE, gtp_to_rc, rc_to_gtp
 from engine.errors import InvalidMoveError, SGFError
 from engine.timecontrol import Clock, TimeLeft
@@ -210,28 +211,6 @@ def free_handicap_points(size: int, count: int) -> list[str]:
         free[r, c] = False
         far = np.minimum(far, (rows - r) ** 2 + (cols - c) ** 2)
     return [rc_to_gtp(r, c, size) for r, c in chosen]
-
-
-def _chains(stones: np.ndarray, color: int) -> list[list[tuple[int, int]]]:
-    """The chains of ``color`` as lists of (row, col), each sorted, in board order."""
-    n = stones.shape[0]
-    seen = np.zeros_like(stones, bool)
-    out = []
-    for r0 in range(n):
-        for c0 in range(n):
-            if stones[r0, c0] != color or seen[r0, c0]:
-                continue
-            chain, todo = [], [(r0, c0)]
-            seen[r0, c0] = True
-            while todo:
-                r, c = todo.pop()
-                chain.append((r, c))
-                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-                    if 0 <= rr < n and 0 <= cc < n and not seen[rr, cc] and stones[rr, cc] == color:
-                        seen[rr, cc] = True
-                        todo.append((rr, cc))
-            out.append(sorted(chain))
-    return out
 
 
 # --- the engine --------------------------------------------------------------------------------------------------

@@ -434,13 +434,6 @@ class StateRecorder(FakeEvaluator):
         return super().evaluate(batch)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: MCTS._evaluate_root copies the board into a fresh pool slot with copy_position, which copies meta "
-    "(M_NHIST and the superko rule) but not the history, into hist arrays of only 4*N*N+16 entries; past that many "
-    "positions (116 on 5x5, 340 on 9x9) the root's legal_mask (_make_batch) reads hist_hash out of bounds "
-    "(IndexError under NUMBA_BOUNDSCHECK=1), and before that it compares with zeros instead of the game's history",
-)
 def test_board_states_given_to_the_evaluator_are_consistent_in_a_long_game():
     rng = np.random.default_rng(1)
     b = Board(5, 0.5)
