@@ -16,6 +16,8 @@ import shlex
 import sys
 import textwrap
 
+from .player_args import positive_float
+
 log = logging.getLogger(__name__)
 
 IGO_PREFIX = "igo:"
@@ -51,20 +53,6 @@ example:
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from selfplay.arena import REFEREES
 
@@ -85,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--move-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=60.0,
         help="seconds a genmove may take before that side loses on time (default 60)",
     )

@@ -4,19 +4,20 @@ players of ``igo match``."""
 from __future__ import annotations
 
 import argparse
+import math
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -37,15 +38,15 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
     )
     budget = g.add_mutually_exclusive_group()
     budget.add_argument(
-        "--playouts", type=_positive_int, default=None, help="simulations per move (default: think by time)"
+        "--playouts", type=positive_int, default=None, help="simulations per move (default: think by time)"
     )
     budget.add_argument(
         "--time",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="seconds per move at most (default 2, or less when the game's clock says so)",
     )
-    g.add_argument("--threads", type=_positive_int, default=1, help="rollout threads of the search (default 1)")
+    g.add_argument("--threads", type=positive_int, default=1, help="rollout threads of the search (default 1)")
     g.add_argument(
         "--resign",
         type=_fraction,
@@ -74,4 +75,4 @@ def build_player(args: argparse.Namespace):
     )
 
 
-__all__ = ["add_player_arguments", "build_player"]
+__all__ = ["add_player_arguments", "build_player", "positive_int", "positive_float"]
