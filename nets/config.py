@@ -1,0 +1,303 @@
+"""Typed network configurations and the registry of named ones (``zero-b6c64``, ``lee-policy-192``, ...).
+
+A configuration is a frozen dataclass that says everything needed to build a network except the board size, which is
+given when the model is built (:func:`nets.models.build_model`) and stored next to the config in a checkpoint. Four
+kinds:
+
+- ``zero`` (:class:`ZeroConfig`): AlphaGo Zero ResNet, policy (with pass) and value heads; features ``zeroH``;
+- ``lee-policy`` (:class:`LeePolicyConfig`): AlphaGo (2016) SL/RL policy net, no pass output; ``alphago48``;
+- ``lee-value`` (:class:`LeeValueConfig`): AlphaGo (2016) value net; ``alphago49``;
+- ``rollout`` (:class:`RolloutConfig`): AlphaGo's fast rollout (or tree) policy, a linear softmax over patterns.
+
+``kind`` is a class attribute (not a dataclass field); :func:`config_to_dict` writes it next to the fields and
+:func:`config_from_dict` dispatches on it, checking every field's name and type. This module does not import torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+logger = logging.getLogger(__name__)
+
+BLOCK_KINDS = ("basic", "preact", "bottleneck")
+MAX_HISTORY = 16
+
+
+def _check_name(name: object) -> None:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+
+
+def _check_int(field: str, value: object, minimum: int = 1, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{field} must be an int, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ValueError(f"{field} must be {bounds}, got {value}")
+
+
+@dataclass(frozen=True)
+class ZeroConfig:
+    """AlphaGo Zero residual network (:class:`nets.zero.ZeroNet`).
+
+    ``blocks`` residual blocks of ``channels`` channels, of kind ``block``: ``basic`` (two 3x3 convs), ``preact``
+    (pre-activation: BN-ReLU before each conv) or ``bottleneck`` (1x1 reduce to ``bottleneck_channels``, default
+    ``channels // 2``, 3x3, 1x1 expand). Input: ``history`` positions of own and opponent stones plus the colour to
+    move, ``2 * history + 1`` planes. Heads as in the paper: ``policy_filters`` 1x1 filters then a linear layer to
+    ``N*N + 1`` logits; ``value_filters`` 1x1 filters, a hidden layer of ``value_hidden`` units and a tanh output."""
+
+    kind: ClassVar[str] = "zero"
+
+    name: str
+    blocks: int
+    channels: int
+    block: str = "basic"
+    history: int = 8
+    policy_filters: int = 2
+    value_filters: int = 1
+    value_hidden: int = 256
+    bottleneck_channels: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_int("blocks", self.blocks)
+        _check_int("channels", self.channels)
+        if self.block not in BLOCK_KINDS:
+            raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}, got {self.block!r}")
+        _check_int("history", self.history, 1, MAX_HISTORY)
+        _check_int("policy_filters", self.policy_filters)
+        _check_int("value_filters", self.value_filters)
+        _check_int("value_hidden", self.value_hidden)
+        if self.bottleneck_channels is not None:
+            _check_int("bottleneck_channels", self.bottleneck_channels)
+            if self.block != "bottleneck":
+                raise ValueError(f"bottleneck_channels is only used by bottleneck blocks, not {self.block!r} ones")
+        elif self.block == "bottleneck" and self.channels < 2:
+            raise ValueError("channels must be >= 2 for bottleneck blocks (the default bottleneck is channels // 2)")
+
+    @property
+    def feature_set(self) -> str:
+        return f"zero{self.history}"
+
+    @property
+    def input_planes(self) -> int:
+        return 2 * self.history + 1
+
+    @property
+    def bottleneck_width(self) -> int:
+        """Channels inside a bottleneck block (``bottleneck_channels`` or ``channels // 2``)."""
+        return self.bottleneck_channels if self.bottleneck_channels is not None else self.channels // 2
+
+
+@dataclass(frozen=True)
+class LeePolicyConfig:
+    """AlphaGo (2016) policy network (:class:`nets.lee.LeePolicyNet`): a ``first_kernel`` conv, ``layers - 2``
+    3x3 convs, all with ``filters`` filters and ReLU, then a 1x1 conv to one plane plus a per-point bias. 48 input
+    planes; ``N*N`` logits (no pass)."""
+
+    kind: ClassVar[str] = "lee-policy"
+
+    name: str
+    filters: int = 192
+    layers: int = 13
+    first_kernel: int = 5
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_int("filters", self.filters)
+        _check_int("layers", self.layers, 2)
+        _check_int("first_kernel", self.first_kernel)
+        if self.first_kernel % 2 == 0:
+            raise ValueError(f"first_kernel must be odd (to keep the board size), got {self.first_kernel}")
+
+    @property
+    def feature_set(self) -> str:
+        return "alphago48"
+
+    @property
+    def input_planes(self) -> int:
+        return 48
+
+
+@dataclass(frozen=True)
+class LeeValueConfig:
+    """AlphaGo (2016) value network (:class:`nets.lee.LeeValueNet`): the policy net's trunk (a 5x5 conv then 3x3
+    convs, ``layers - 1`` in all, ``filters`` filters), a 1x1 conv to one plane, a hidden layer of ``hidden`` units
+    and a tanh output. 49 input planes (the policy's 48 plus the colour to move)."""
+
+    kind: ClassVar[str] = "lee-value"
+
+    name: str
+    filters: int = 192
+    layers: int = 13
+    hidden: int = 256
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_int("filters", self.filters)
+        _check_int("layers", self.layers, 2)
+        _check_int("hidden", self.hidden)
+
+    @property
+    def feature_set(self) -> str:
+        return "alphago49"
+
+    @property
+    def input_planes(self) -> int:
+        return 49
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """AlphaGo's fast rollout policy, or with ``tree=True`` its larger tree policy
+    (:class:`nets.rollout.RolloutPolicy`): a linear softmax over pattern features. ``input_planes`` is 0: it reads
+    patterns, not planes."""
+
+    kind: ClassVar[str] = "rollout"
+
+    name: str
+    tree: bool = False
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if not isinstance(self.tree, bool):
+            raise ValueError(f"tree must be a bool, got {self.tree!r}")
+
+    @property
+    def feature_set(self) -> str:
+        return "patterns"
+
+    @property
+    def input_planes(self) -> int:
+        return 0
+
+
+Config = ZeroConfig | LeePolicyConfig | LeeValueConfig | RolloutConfig
+
+CONFIG_CLASSES: dict[str, type] = {c.kind: c for c in (ZeroConfig, LeePolicyConfig, LeeValueConfig, RolloutConfig)}
+
+
+def _registry(*configs: Config) -> dict[str, Config]:
+    return {c.name: c for c in configs}
+
+
+CONFIGS: dict[str, Config] = _registry(
+    ZeroConfig("zero-tiny", blocks=1, channels=8, value_hidden=16),
+    ZeroConfig("zero-b2c32", blocks=2, channels=32),
+    ZeroConfig("zero-b6c64", blocks=6, channels=64),
+    ZeroConfig("zero-b6c64-preact", blocks=6, channels=64, block="preact"),
+    ZeroConfig("zero-b6c64-bottleneck", blocks=6, channels=64, block="bottleneck"),
+    ZeroConfig("zero-b10c128", blocks=10, channels=128),
+    ZeroConfig("zero-b15c192", blocks=15, channels=192),
+    ZeroConfig("zero-b20c256", blocks=20, channels=256),
+    ZeroConfig("zero-b40c256", blocks=40, channels=256),
+    LeePolicyConfig("lee-policy-tiny", filters=8, layers=3),
+    LeePolicyConfig("lee-policy-128", filters=128),
+    LeePolicyConfig("lee-policy-192", filters=192),
+    LeePolicyConfig("lee-policy-256", filters=256),
+    LeeValueConfig("lee-value-tiny", filters=8, layers=3, hidden=16),
+    LeeValueConfig("lee-value-192", filters=192),
+    RolloutConfig("rollout"),
+    RolloutConfig("tree", tree=True),
+)
+
+
+def get_config(name: str) -> Config:
+    """The registered configuration called ``name``; ValueError listing the known names otherwise."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown network config {name!r}; known: {', '.join(CONFIGS)}") from None
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    """``{"kind": ..., <every field>: ...}``: plain JSON values."""
+    if type(cfg) not in CONFIG_CLASSES.values():
+        raise ValueError(f"not a network config: {cfg!r}")
+    return {"kind": cfg.kind, **dataclasses.asdict(cfg)}
+
+
+def _type_ok(value: object, hint: object) -> bool:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    allowed = tuple(type(None) if a is None else a for a in allowed)
+    if isinstance(value, bool) and bool not in allowed:
+        return False  # bool is an int subclass, but True is not a channel count
+    return isinstance(value, allowed)
+
+
+def _type_name(hint: object) -> str:
+    return getattr(hint, "__name__", None) or str(hint)
+
+
+def config_from_dict(d: dict[str, Any]) -> Config:
+    """The configuration :func:`config_to_dict` wrote. ValueError (naming the field) for a missing or unknown kind,
+    unknown or missing fields, values of the wrong type and values the config's own checks refuse."""
+    if not isinstance(d, dict):
+        raise ValueError(f"a network config must be a JSON object, got {type(d).__name__}")
+    kind = d.get("kind")
+    if kind is None:
+        raise ValueError("network config has no 'kind'")
+    cls = CONFIG_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown network config kind {kind!r}; known: {', '.join(CONFIG_CLASSES)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in d.items() if k != "kind"}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown field(s) for a {kind} config: {', '.join(unknown)}")
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ValueError(f"missing field(s) for a {kind} config: {', '.join(missing)}")
+    for name, value in values.items():
+        if not _type_ok(value, hints[name]):
+            raise ValueError(f"field {name} of a {kind} config must be {_type_name(hints[name])}, got {value!r}")
+    return cls(**values)
+
+
+def describe(cfg: Config) -> str:
+    """One line for logs and ``igo model``."""
+    if isinstance(cfg, ZeroConfig):
+        block = cfg.block if cfg.block != "bottleneck" else f"bottleneck({cfg.bottleneck_width})"
+        return (
+            f"{cfg.name}: AlphaGo Zero ResNet, {cfg.blocks} {block} blocks x {cfg.channels} channels, "
+            f"{cfg.input_planes} input planes ({cfg.feature_set}), value hidden {cfg.value_hidden}"
+        )
+    if isinstance(cfg, LeePolicyConfig):
+        return (
+            f"{cfg.name}: AlphaGo policy net, {cfg.layers} layers x {cfg.filters} filters "
+            f"(first kernel {cfg.first_kernel}x{cfg.first_kernel}), {cfg.input_planes} input planes"
+        )
+    if isinstance(cfg, LeeValueConfig):
+        return (
+            f"{cfg.name}: AlphaGo value net, {cfg.layers} conv layers x {cfg.filters} filters, hidden {cfg.hidden}, "
+            f"{cfg.input_planes} input planes"
+        )
+    if isinstance(cfg, RolloutConfig):
+        return f"{cfg.name}: AlphaGo {'tree' if cfg.tree else 'fast rollout'} policy (linear softmax over patterns)"
+    raise ValueError(f"not a network config: {cfg!r}")
+
+
+__all__ = [
+    "BLOCK_KINDS",
+    "CONFIGS",
+    "CONFIG_CLASSES",
+    "Config",
+    "LeePolicyConfig",
+    "LeeValueConfig",
+    "RolloutConfig",
+    "ZeroConfig",
+    "config_from_dict",
+    "config_to_dict",
+    "describe",
+    "get_config",
+]

@@ -1,0 +1,93 @@
+"""Building networks from configurations, and small helpers shared by inference and training.
+
+:func:`build_model` turns a configuration of :mod:`nets.config` and a board size into a freshly initialised module
+with ``config`` and ``board_size`` attributes (what :mod:`nets.checkpoint` stores and :mod:`nets.evaluator` checks).
+:func:`masked_log_softmax` is the softmax over legal moves used for both: illegal moves get probability exactly 0 and
+the result is never NaN, even for a row without a legal move.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import nn
+
+from .config import Config, LeePolicyConfig, LeeValueConfig, RolloutConfig, ZeroConfig, describe
+
+logger = logging.getLogger(__name__)
+
+MIN_BOARD_SIZE = 2
+MAX_BOARD_SIZE = 19
+ILLEGAL_LOGIT = -1e9
+
+
+def check_board_size(board_size: object) -> int:
+    """``board_size`` as an int if it is one in 2..19; ValueError otherwise."""
+    if isinstance(board_size, bool) or not isinstance(board_size, int):
+        raise ValueError(f"board_size must be an int, got {board_size!r}")
+    if not MIN_BOARD_SIZE <= board_size <= MAX_BOARD_SIZE:
+        raise ValueError(f"board_size must be in {MIN_BOARD_SIZE}..{MAX_BOARD_SIZE}, got {board_size}")
+    return board_size
+
+
+def build_model(config: Config, board_size: int) -> nn.Module:
+    """A new network for ``config`` on a ``board_size`` x ``board_size`` board (PyTorch's default initialisation,
+    so seed with ``torch.manual_seed`` for reproducible weights). Builds under the current default device, so
+    ``with torch.device("meta"):`` gives a weightless model for counting parameters."""
+    board_size = check_board_size(board_size)
+    if isinstance(config, ZeroConfig):
+        from .zero import ZeroNet
+
+        model = ZeroNet(config, board_size)
+    elif isinstance(config, LeePolicyConfig):
+        from .lee import LeePolicyNet
+
+        model = LeePolicyNet(config, board_size)
+    elif isinstance(config, LeeValueConfig):
+        from .lee import LeeValueNet
+
+        model = LeeValueNet(config, board_size)
+    elif isinstance(config, RolloutConfig):
+        try:
+            from .rollout import RolloutPolicy
+        except ImportError as e:
+            raise ImportError(
+                f"cannot build {config.name!r}: rollout models need nets.rollout.RolloutPolicy, which failed to "
+                f"import ({e})"
+            ) from e
+        model = RolloutPolicy(config, board_size)
+    else:
+        raise ValueError(f"not a network config: {config!r}")
+    logger.debug("built %s on %dx%d", describe(config), board_size, board_size)
+    return model
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of parameters (trainable or not; buffers such as BN statistics excluded)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def masked_log_softmax(logits: torch.Tensor, legal_mask: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``log_softmax`` of ``logits`` over the moves where ``legal_mask`` (bool, broadcastable) is True.
+
+    Illegal moves get the logit :data:`ILLEGAL_LOGIT` (-1e9) before the softmax, so their probability is exactly 0 and
+    their log-probability hugely negative but finite: a cross-entropy term ``0 * log p`` is 0, not NaN, and sums do
+    not overflow. A row with no legal move comes out uniform (finite, never NaN); callers should not rely on its
+    values. Half-precision logits are computed (and returned) in float32."""
+    if legal_mask.dtype != torch.bool:
+        legal_mask = legal_mask.bool()
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    return torch.log_softmax(logits.masked_fill(~legal_mask, ILLEGAL_LOGIT), dim=dim)
+
+
+__all__ = [
+    "ILLEGAL_LOGIT",
+    "MAX_BOARD_SIZE",
+    "MIN_BOARD_SIZE",
+    "build_model",
+    "check_board_size",
+    "masked_log_softmax",
+    "parameter_count",
+]
