@@ -609,9 +609,20 @@ def rollout_slots(pool, lo, hi, status, rng, max_moves, scores):
 
 
 @kernel
+def copy_slots(dst, src, count):
+    """Copy the positions of the first ``count`` slots of pool ``src`` into pool ``dst`` (rollouts then run on the
+    copies while an evaluator reads the originals)."""
+    for i in range(count):
+        K.copy_position(pool_slot(dst, i), pool_slot(src, i))
+    return count
+
+
+@kernel
 def backup_leaves(t, pool, paths, depths, status, count, values, has_value, scores, has_rollout, params, own, stats):
-    """Back up a batch: ``values[i]`` (evaluator, for the player to move at leaf ``i``) and/or the rollout
-    ``scores[i]``. A terminal leaf's value is its exact area result."""
+    """Back up a batch: ``values[i]`` (evaluator, from **Black's** point of view — the caller turns the evaluator's
+    side-to-move values around, since a rollout may already have changed the slot) and/or the rollout ``scores[i]``.
+    A terminal leaf's value is its exact area result. ``pool`` holds the leaves after their rollouts (the final
+    positions give the ownership statistics)."""
     komi = params[P_KOMI]
     for i in range(count):
         s = pool_slot(pool, i)
@@ -622,8 +633,6 @@ def backup_leaves(t, pool, paths, depths, status, count, values, has_value, scor
                 v = _sign(b - w - komi)
             else:
                 v = values[i]
-                if s.meta[K.M_TO_MOVE] == K.WHITE:
-                    v = -v
         outcome = 0.0
         if has_rollout:
             outcome = _sign(scores[i] - komi)
@@ -809,6 +818,7 @@ __all__ = [
     "expand_leaves",
     "rollout_slots",
     "backup_leaves",
+    "copy_slots",
     "leaf_history",
     "add_ownership",
     "ownership_playouts",

@@ -64,6 +64,7 @@ class PlayerConfig:
     dead_threshold: float = 0.4  # a chain is dead when its colour's mean ownership is below -dead_threshold
     dead_playouts: int = 1000  # playouts for the dead-stone estimate when the search has too few
     early_stop: bool = True
+    batch_size: int | None = None  # leaves per batch with an evaluator or several threads (None: the search's default)
 
     def __post_init__(self):
         if self.playouts is not None and (not isinstance(self.playouts, int) or self.playouts < 1):
@@ -110,9 +111,15 @@ class MCTSPlayer:
 
     name = "mcts"
 
-    def __init__(self, config: PlayerConfig | None = None, evaluator: Evaluator | None = None):
+    def __init__(
+        self,
+        config: PlayerConfig | None = None,
+        evaluator: Evaluator | None = None,
+        rollout_policy: np.ndarray | None = None,
+    ):
         self.config = config or PlayerConfig()
         self.evaluator = evaluator
+        self.rollout_policy = rollout_policy  # weights of AlphaGo's rollout policy (engine.rollout), or None
         self.clock = Clock()
         self.time_manager = TimeManager(lag=self.config.lag)
         self._mcts: MCTS | None = None
@@ -120,6 +127,11 @@ class MCTSPlayer:
         self.last_analysis: Analysis | None = None
 
     # --- the protocol with the GTP engine ----------------------------------------------------------------------
+
+    def supports_size(self, size: int) -> bool:
+        """A network evaluator is made for one board size; the rollout search plays any."""
+        ev_size = getattr(self.evaluator, "size", None)
+        return ev_size is None or int(ev_size) == size
 
     def new_game(self, board: Board) -> None:
         if self._mcts is not None:
@@ -197,6 +209,8 @@ class MCTSPlayer:
                 threads=c.threads,
                 max_nodes=c.max_nodes,
                 seed=c.seed,
+                batch_size=c.batch_size,
+                rollout_policy=self.rollout_policy,
             )
             self._mcts = m
         return m

@@ -143,6 +143,7 @@ class MCTS:
         batch_size: int | None = None,
         max_nodes: int = 200_000,
         seed: int | None = None,
+        rollout_policy: np.ndarray | None = None,
     ):
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
@@ -167,11 +168,19 @@ class MCTS:
         self._np_rng = np.random.default_rng(seed)
         self.own = np.zeros((size + 2) ** 2, np.float64)
         self.stats = np.zeros(M.S_LEN, np.float64)
-        self._batch_size = batch_size or (16 * threads if evaluator is None else 8)
+        self._batch_size = batch_size or (16 * threads if evaluator is None else getattr(evaluator, "batch_size", 8))
         self._pool: K.BoardState | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._thread_rngs = [make_rng(None if seed is None else seed + 1 + k) for k in range(threads)]
         self.stop_flag = threading.Event()
+        # AlphaGo's fast rollout policy (engine.rollout): playouts draw moves from a linear softmax over pattern
+        # features with these weights instead of the light random policy
+        self.rollout_policy = None if rollout_policy is None else np.ascontiguousarray(rollout_policy, np.float32)
+        self._rollout_work = None
+        if self.rollout_policy is not None:
+            from .rollout import new_work
+
+            self._rollout_work = [new_work(size) for _ in range(threads)]
 
     # --- the root ----------------------------------------------------------------------------------------------
 
@@ -271,7 +280,7 @@ class MCTS:
         ``rollouts=False`` without an evaluator backs up a dummy value 0 (the tree-overhead benchmark)."""
         if simulations <= 0:
             return 0
-        if self.evaluator is None and self.threads == 1:
+        if self.evaluator is None and self.threads == 1 and self.rollout_policy is None:
             return int(
                 M.run_simulations(
                     self._tree,
@@ -296,6 +305,7 @@ class MCTS:
         if self._pool is None:
             b = self._batch_size
             self._pool = M.new_pool(self.size, b)
+            self._rpool = M.new_pool(self.size, b) if self.evaluator is not None else self._pool
             self._paths = np.zeros((b, self._path.shape[0]), np.int32)
             self._depths = np.zeros(b, np.int64)
             self._status = np.zeros(b, np.int8)
@@ -311,46 +321,67 @@ class MCTS:
             t, board.state, pool, self.params, self._paths, self._depths, self._status, count, not with_eval,
             self._no_priors,
         )  # fmt: skip
-        if with_eval:
-            self._evaluate_leaves(board, count)
-            M.expand_leaves(t, pool, self._paths, self._depths, self._status, count, self._priors, self.params)
         use_rollouts = rollouts and (not with_eval or self.config.lam > 0)
-        if use_rollouts:
-            self._rollouts(count)
-        has_value = with_eval or not rollouts
-        if not with_eval:
+        if with_eval:
+            # the rollouts play out copies of the leaves on other threads while the evaluator reads the originals
+            # (the kernels and torch both release the GIL), so the network and the playouts overlap
+            pending = []
+            if use_rollouts:
+                M.copy_slots(self._rpool, pool, count)
+                pending = self._start_rollouts(self._rpool, count)
+            try:
+                self._evaluate_leaves(board, count)
+            finally:
+                for f in pending:
+                    f.result()
+            M.expand_leaves(t, pool, self._paths, self._depths, self._status, count, self._priors, self.params)
+            final = self._rpool
+        else:
+            if use_rollouts:
+                self._rollouts(pool, count)
             self._values[:count] = 0.0
+            final = pool
+        has_value = with_eval or not rollouts
         M.backup_leaves(
-            t, pool, self._paths, self._depths, self._status, count, self._values, has_value, self._scores,
+            t, final, self._paths, self._depths, self._status, count, self._values, has_value, self._scores,
             use_rollouts, self.params, self.own, self.stats,
         )  # fmt: skip
         return count
 
-    def _rollouts(self, count: int) -> None:
+    def _executor_for(self, workers: int) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="igo-rollout")
+        return self._executor
+
+    def _rollout_range(self, pool: K.BoardState, lo: int, hi: int, k: int) -> None:
         max_moves = np.int64(self.params[M.P_MAX_MOVES])
+        if self.rollout_policy is None:
+            M.rollout_slots(pool, lo, hi, self._status, self._thread_rngs[k], max_moves, self._scores)
+        else:
+            from .rollout import policy_rollout_slots
+
+            policy_rollout_slots(pool, lo, hi, self._status, self._thread_rngs[k], max_moves, self._scores,
+                                 self.rollout_policy, self._rollout_work[k])  # fmt: skip
+
+    def _rollouts(self, pool: K.BoardState, count: int) -> None:
+        """Play out ``count`` leaves of ``pool`` on the calling thread and ``threads - 1`` others."""
         k = self.threads
         if k == 1 or count < 2 * k:
-            M.rollout_slots(self._pool, 0, count, self._status, self._thread_rngs[0], max_moves, self._scores)
+            self._rollout_range(pool, 0, count, 0)
             return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=k - 1, thread_name_prefix="igo-rollout")
+        ex = self._executor_for(k - 1)
         bounds = [count * i // k for i in range(k + 1)]
-        futures = [
-            self._executor.submit(
-                M.rollout_slots,
-                self._pool,
-                bounds[i],
-                bounds[i + 1],
-                self._status,
-                self._thread_rngs[i],
-                max_moves,
-                self._scores,
-            )  # fmt: skip
-            for i in range(1, k)
-        ]
-        M.rollout_slots(self._pool, bounds[0], bounds[1], self._status, self._thread_rngs[0], max_moves, self._scores)
+        futures = [ex.submit(self._rollout_range, pool, bounds[i], bounds[i + 1], i) for i in range(1, k)]
+        self._rollout_range(pool, bounds[0], bounds[1], 0)
         for f in futures:
             f.result()
+
+    def _start_rollouts(self, pool: K.BoardState, count: int) -> list:
+        """Start playing out ``count`` leaves of ``pool`` on ``threads`` background threads; returns the futures."""
+        k = min(self.threads, count)
+        ex = self._executor_for(self.threads)
+        bounds = [count * i // k for i in range(k + 1)]
+        return [ex.submit(self._rollout_range, pool, bounds[i], bounds[i + 1], i) for i in range(k)]
 
     def _history_length(self) -> int:
         if self.evaluator is None:
@@ -406,9 +437,10 @@ class MCTS:
         else:
             M.leaf_history(self._tree, board.state, self._root_hist, self._paths, self._depths, count,
                            self._scratch, hist)  # fmt: skip
-        priors, values = self._call_evaluator(self._make_batch(count, self._pool, hist))
+        batch = self._make_batch(count, self._pool, hist)
+        priors, values = self._call_evaluator(batch)
         self._priors[:count] = priors
-        self._values[:count] = values
+        self._values[:count] = np.where(batch.to_move == K.WHITE, -values, values)  # Black's point of view
 
     # --- reading the root --------------------------------------------------------------------------------------
 

@@ -423,6 +423,9 @@ class GTPEngine(AnalysisCommands):
         size = _parse_int(args[0], "board size")
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise GTPFailure("unacceptable size", f"igo plays {MIN_SIZE}x{MIN_SIZE} to {MAX_SIZE}x{MAX_SIZE}")
+        supports = getattr(self.player, "supports_size", None)
+        if supports is not None and not supports(size):
+            raise GTPFailure("unacceptable size", f"the player's network is not for {size}x{size}")
         self._new_board(size)
         return ""
 

@@ -1,6 +1,8 @@
 """``igo bench``: speed of the hot paths, measured on one core and printed (never asserted).
 
 ``igo bench mcts`` measures simulations per second of the rollout search and of the tree alone (dummy evaluator).
+``igo bench nn`` and ``igo bench search-nn`` (:mod:`igo.bench_nn`) measure network inference and the search with a
+network evaluator.
 
 ``igo bench board`` measures, from the empty board:
 
@@ -55,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "selected with virtual loss and played out in parallel",
     )
     m.set_defaults(run=run_mcts)
+    from .bench_nn import add_parsers
+
+    add_parsers(sub)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 

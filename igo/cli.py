@@ -30,7 +30,7 @@ COMMANDS: list[Command] = [
     Command(
         "bench",
         "igo.bench",
-        "measure the speed of the hot paths (board and playouts)",
+        "measure the speed of the hot paths (board and playouts, search, network inference)",
         "Benchmarks of igo's hot paths on one core. Figures are printed, never asserted.",
     ),
     Command(
@@ -45,7 +45,7 @@ COMMANDS: list[Command] = [
         "igo.gtp_cmd",
         "run igo as a GTP engine on stdin/stdout (for Sabaki, GoGui, match referees)",
         "Speak the Go Text Protocol v2 on stdin/stdout; logs go to stderr (-v search summaries, -vv every GTP "
-        "line). igo plays with its Monte Carlo tree search (rollouts; networks arrive with issue 4) and streams "
+        "line). igo plays with its Monte Carlo tree search (rollouts, or networks with --model) and streams "
         "analysis to Sabaki and Lizzie (lz-analyze, kata-analyze) and GoGui (gogui-analyze_commands).",
     ),
     Command(
@@ -54,6 +54,13 @@ COMMANDS: list[Command] = [
         "play a game against igo in the terminal",
         "A game against igo on a text board: type a move (D4), pass, undo, resign, help or quit. The game ends after "
         "two passes or a resignation and is scored by area with dead stones removed.",
+    ),
+    Command(
+        "model",
+        "igo.model_cmd",
+        "list network configs, inspect a checkpoint, write a fresh network",
+        "Network checkpoints: 'igo model list' shows the config registry, 'igo model info PATH' a checkpoint's "
+        "metadata and parameter count, 'igo model init --config NAME --size N -o PATH' writes a fresh network.",
     ),
     Command(
         "match",

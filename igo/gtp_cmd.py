@@ -1,8 +1,9 @@
 """``igo gtp``: igo as a GTP v2 engine on stdin/stdout, for Sabaki, GoGui, KGS bridges or a match referee.
 
 The protocol travels on stdout only; logging goes to stderr (``-v`` info, ``-vv`` debug with every GTP line). The
-player is the Monte Carlo tree search (rollouts, no network yet) with ``--playouts`` or ``--time`` per move, or the
-random baseline with ``--player random``.
+player is the Monte Carlo tree search with ``--playouts`` or ``--time`` per move — with rollouts, or with networks
+(``--model``, ``--value-model``, ``--lambda``; see :mod:`igo.player_args`) — or the random baseline with
+``--player random``.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=19, help="board size at start, 2..25 (default 19)")
+    p.add_argument(
+        "--size", type=int, default=None, help="board size at start, 2..25 (default 19, or the network's size)"
+    )
     p.add_argument("--komi", type=float, default=7.5, help="komi at start (default 7.5)")
     add_player_arguments(p)
     p.epilog = (
-        "Example for Sabaki (Engines > Manage Engines): path 'igo', arguments 'gtp --size 19 --time 5'. "
+        "Example for Sabaki (Engines > Manage Engines): path 'igo', arguments 'gtp --size 19 --time 5' (with a "
+        "network: 'gtp --model zero-9x9.safetensors --time 5'). "
         "Analysis commands: lz-analyze, kata-analyze, lz-genmove_analyze, kata-genmove_analyze, "
         "gogui-analyze_commands."
     )
@@ -56,8 +60,10 @@ def run(args) -> int:
     from engine.coords import check_size
     from gtp.engine import GTPEngine
 
-    check_size(args.size)
-    player = build_player(args)
+    from .player_args import resolve_size
+
+    args.size = check_size(resolve_size(args, 19))
+    player = build_player(args, args.size)
     engine = GTPEngine(player, size=args.size, komi=args.komi)
     if args.player == "mcts":
         threading.Thread(target=_warm_up, args=(args.threads,), name="igo-warm-up", daemon=True).start()

@@ -420,7 +420,7 @@ def _describe(result: str, human: int, *, final: bool = True) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--size", type=int, default=9, help="board size, 2..25 (default 9)")
+    p.add_argument("--size", type=int, default=None, help="board size, 2..25 (default 9, or the network's size)")
     p.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5; 0.5 is usual with a handicap)")
     p.add_argument("--color", choices=("black", "white"), default="black", help="your colour (default black)")
     p.add_argument(
@@ -438,8 +438,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if args.handicap < 0:
         raise ValueError(f"--handicap must be 0 or 2 and more, got {args.handicap}")
+    from .player_args import resolve_size
+
+    args.size = resolve_size(args, 9)
     try:
-        player = build_player(args)
+        player = build_player(args, args.size)
     except ImportError as e:
         raise ValueError(f"the {args.player} player is not available ({e}); try --player random") from None
     stdin, stdout = sys.stdin, sys.stdout

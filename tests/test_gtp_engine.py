@@ -976,3 +976,41 @@ def test_full_game_against_gnugo(igo_color):
         if passes == 2:
             # both count the area with the stones they think dead removed: they must agree on the winner
             assert ours_score[0] == gnugo_score[0], (ours_score, gnugo_score)
+
+
+@pytest.mark.gnugo
+@pytest.mark.skipif(_find_gnugo() is None, reason="GNU Go (gnugo) is not installed")
+def test_igo_gtp_with_a_network_plays_a_legal_game_against_gnugo(tmp_path):
+    import torch
+
+    from nets.checkpoint import save_checkpoint
+    from nets.config import get_config
+    from nets.models import build_model
+
+    torch.manual_seed(0)
+    model = tmp_path / "zero.safetensors"
+    save_checkpoint(model, build_model(get_config("zero-tiny"), 9))
+    gnugo_cmd = [_find_gnugo(), "--mode", "gtp", "--chinese-rules", "--level", "0", "--seed", "2"]
+    igo_args = ("--model", str(model), "--komi", "7.5", "--seed", "5", "--playouts", "40", "--resign", "0")
+    with igo_gtp(*igo_args) as ours, GTPClient(gnugo_cmd, timeout=60) as gnugo:
+        for engine in (ours, gnugo):
+            engine.boardsize(9)
+            engine.komi(7.5)
+            engine.clear_board()
+        players = {BLACK: ours, WHITE: gnugo}
+        referee = Board(9, komi=7.5)
+        color, passes = BLACK, 0
+        for _ in range(250):
+            move = players[color].genmove("b" if color == BLACK else "w")
+            if move == "resign":
+                break
+            referee.play(None if move == "pass" else move, color)  # raises if the move is illegal
+            players[opponent(color)].play("b" if color == BLACK else "w", move)
+            passes = passes + 1 if move == "pass" else 0
+            color = opponent(color)
+            if passes == 2:
+                break
+        referee.check()
+        assert ours.showboard() == str(referee)
+        assert referee.move_number > 10
+        assert ours.send("final_score")[0] in "BW0"

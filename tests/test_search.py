@@ -538,6 +538,26 @@ def test_lambda_mixes_value_and_rollout_statistics():
         assert stats[move].q == pytest.approx(want, abs=1e-5)
 
 
+@pytest.mark.parametrize("black_value", [1.0, -1.0])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_values_keep_their_side_when_rollouts_run_beside_the_evaluator(black_value, threads):
+    # λ = 0.5: the leaves are played out (on copies, while the evaluator runs) — the value must still be counted for
+    # the player to move at the leaf, not at the end of its rollout
+    b = Board(5, 0.5)
+    b.play("C3")
+    m = S.MCTS(5, 0.5, M.SearchConfig(lam=0.5), evaluator=BlackWins(black_value), threads=threads, seed=1)
+    m.search(b, 160)
+    t = m.tree
+    first, count = root_edges(m)
+    visited = [e for e in range(first, first + count) if t.nv[e] > 0]
+    assert sum(int(t.n[e]) for e in visited) == 160
+    for e in visited:  # White (to move at the root) played these edges: "Black wins" is -1 for White
+        assert t.wv[e] / t.nv[e] == pytest.approx(-black_value), e
+        assert t.nr[e] == t.nv[e]
+    assert m.rollouts == 160
+    m.close()
+
+
 class BadEvaluator:
     """Broken output of one ``kind``, for every batch or only for the leaves (the root's batch has one position)."""
 
@@ -882,4 +902,19 @@ def test_advance_keeps_value_statistics_in_zero_mode():
     np.testing.assert_array_equal(t.nv[:edges], t.n[:edges])
     m.search(b, 100)
     assert m.root_visits == kept + 100
+    check_tree(m, exact_expansion=False)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_rollouts_can_follow_the_pattern_rollout_policy(threads):
+    from engine.patterns import SAVE_ATARI, num_features
+
+    weights = np.zeros(num_features(False), np.float32)
+    weights[SAVE_ATARI] = 3.0  # the policy likes saving chains in atari: the race is still won by capturing first
+    b = Board.from_ascii(RACE, komi=7.5)
+    m = S.MCTS(7, 7.5, seed=3, max_nodes=100_000, threads=threads, rollout_policy=weights)
+    moves = m.search(b, 1500)
+    m.close()
+    assert moves[0].move == "G4", summary(moves)
+    assert m.rollouts == 1500
     check_tree(m, exact_expansion=False)

@@ -1,0 +1,270 @@
+"""``igo bench nn`` and ``igo bench search-nn``: network inference and the search with a network evaluator.
+
+``igo bench nn --config zero-b6c64 --size 9 --batch 1,8,64,256``: positions per second of the network alone (input
+planes already on the host; host→device copy, forward, device→host copy of the outputs included) for each batch size,
+plus the cost of the feature planes per position. Random weights: speed does not depend on them.
+
+``igo bench search-nn --config zero-b6c64 --size 9``: simulations per second of the search with a
+:class:`~nets.evaluator.NetEvaluator` (cache off), with the time split into feature planes, the network and the rest
+(tree, batching, Python), so that the overhead around the network is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _batches(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated batch sizes, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be positive, got {text!r}")
+    return values
+
+
+def _net_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
+    p.add_argument("--config", default=default_config, help=f"network config (default {default_config})")
+    p.add_argument("--model", default=None, help="a checkpoint instead of --config (its own size and config)")
+    p.add_argument("--size", type=int, default=9, help="board size (default 9)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="auto (default): bf16 on a GPU or a CPU with AMX/AVX512-BF16, else fp32"
+    )
+    p.add_argument("--channels-last", choices=("auto", "yes", "no"), default="auto", help="memory format (auto: GPU)")
+    p.add_argument("--compile", choices=("default", "reduce-overhead", "max-autotune"), default=None)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
+    p.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
+
+
+def add_parsers(sub) -> None:
+    nn = sub.add_parser(
+        "nn",
+        help="network positions per second by batch size",
+        description="Positions per second of a network (random weights) by batch size, and the cost of its "
+        "feature planes.",
+    )
+    _net_arguments(nn, "zero-b6c64")
+    nn.add_argument("--batch", type=_batches, default=[1, 8, 32, 128], help="batch sizes, e.g. 1,8,64 (default "
+                    "1,8,32,128)")  # fmt: skip
+    nn.set_defaults(run=run_nn)
+    sn = sub.add_parser(
+        "search-nn",
+        help="search simulations per second with a network evaluator",
+        description="Simulations per second of the search with a network evaluator (random weights, cache off) "
+        "from the empty board, and where the time goes: feature planes, network, the rest (tree and Python).",
+    )
+    _net_arguments(sn, "zero-b6c64")
+    sn.add_argument("--simulations", type=int, default=800, help="simulations per search (default 800)")
+    sn.add_argument("--batch", type=int, default=None, help="leaves per network call (default 8 CPU, 32 GPU)")
+    sn.add_argument("--lambda", dest="lam", type=float, default=None, help="rollout weight (default 0 for Zero nets, "
+                    "1 for a policy net)")  # fmt: skip
+    sn.add_argument("--rollout-threads", type=int, default=1, help="threads playing rollouts when λ > 0")
+    sn.set_defaults(run=run_search_nn)
+
+
+def _say(args):
+    return (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+
+
+def _model(args):
+    import torch
+
+    from nets.checkpoint import load_checkpoint
+    from nets.config import get_config
+    from nets.models import build_model
+
+    if args.model:
+        model, meta = load_checkpoint(args.model)
+        return model, meta.config, meta.board_size
+    torch.manual_seed(args.seed)
+    cfg = get_config(args.config)
+    return build_model(cfg, args.size), cfg, args.size
+
+
+def _evaluator(args, model, size, **kw):
+    from nets.evaluator import NetEvaluator
+
+    cl = None if args.channels_last == "auto" else args.channels_last == "yes"
+    value = None
+    if model.config.kind == "lee-value":
+        model, value = None, model
+    return NetEvaluator(
+        model, value, size=size, device=args.device, dtype=args.dtype, channels_last=cl, compile=args.compile,
+        threads=args.threads, seed=args.seed, **kw,
+    )  # fmt: skip
+
+
+def _sync(ev) -> None:
+    import torch
+
+    if ev.device.type == "cuda":
+        torch.cuda.synchronize(ev.device)
+
+
+def _positions(size: int, count: int, seed: int):
+    """``count`` mid-game positions of random games (each a Board)."""
+    import numpy as np
+
+    from engine.board import Board
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        b = Board(size)
+        for _ in range(int(rng.integers(size, 2 * size * size // 3))):
+            moves = b.legal_moves()
+            if not moves:
+                break
+            b.play(moves[int(rng.integers(len(moves)))])
+        out.append(b)
+    return out
+
+
+def run_nn(args) -> int:
+    import numpy as np
+    import torch
+
+    from engine.features import FeatureEncoder, feature_set
+    from nets.models import parameter_count
+
+    say = _say(args)
+    model, cfg, size = _model(args)
+    ev = _evaluator(args, model, size, cache_size=0, symmetry="none", max_batch=max(args.batch))
+    fs = feature_set(cfg.feature_set)
+    n2 = size * size
+    say(
+        f"igo bench nn: {cfg.name} ({cfg.kind}, {parameter_count(model):,} parameters) on {size}x{size}, "
+        f"{ev.device} {str(ev.dtype).replace('torch.', '')}, channels-last {ev.channels_last}, "
+        f"compile {args.compile or 'no'}, torch threads {torch.get_num_threads()}"
+    )
+    rng = np.random.default_rng(args.seed)
+    figures = {}
+    for b in args.batch:
+        planes = (rng.random((b, fs.planes, size, size)) < 0.3).astype(np.float32)
+        legal = np.ones((b, n2 + 1), np.bool_)
+        sym = np.zeros(b, np.int64)
+        for _ in range(3):  # warm-up (and compilation)
+            ev.evaluate_planes(planes, legal, sym)
+        _sync(ev)
+
+        def step(n, planes=planes, legal=legal, sym=sym):
+            for _ in range(n):
+                ev.evaluate_planes(planes, legal, sym)
+            _sync(ev)
+            return n
+
+        count, elapsed = _timed(step, args.seconds)
+        pps = count * b / elapsed
+        figures[b] = pps
+        say(f"  batch {b:5d}   {pps:12,.0f} positions/s   {1e3 * elapsed / count:9.2f} ms/batch")
+    # feature planes on real positions
+    enc = FeatureEncoder(fs, size)
+    boards = _positions(size, 16, args.seed)
+    for bd in boards[:2]:
+        enc.encode_board(bd)
+    t0 = time.perf_counter()
+    reps = 0
+    while time.perf_counter() - t0 < min(args.seconds, 2.0):
+        for bd in boards:
+            enc.encode_board(bd)
+        reps += len(boards)
+    feat_us = 1e6 * (time.perf_counter() - t0) / reps
+    say(f"  feature planes ({fs.name}, {fs.planes} planes): {feat_us:.1f} us/position (Board API, mid-game positions)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "benchmark": "nn",
+                    "config": cfg.name,
+                    "size": size,
+                    "device": str(ev.device),
+                    "dtype": str(ev.dtype).replace("torch.", ""),
+                    "channels_last": ev.channels_last,
+                    "compile": args.compile,
+                    "positions_per_sec": {str(b): round(v, 1) for b, v in figures.items()},
+                    "feature_us_per_position": round(feat_us, 2),
+                }
+            )
+        )
+    return 0
+
+
+def _timed(step, seconds: float) -> tuple[int, float]:
+    chunk, done = 1, 0
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        done += step(chunk)
+        dt = time.perf_counter() - t0
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done, elapsed
+        if dt < 0.2:
+            chunk *= 2
+
+
+def run_search_nn(args) -> int:
+    from engine.board import Board
+    from engine.mcts import SearchConfig
+    from engine.search import MCTS
+
+    say = _say(args)
+    model, cfg, size = _model(args)
+    ev = _evaluator(args, model, size, cache_size=0)
+    zero = cfg.kind == "zero"
+    lam = args.lam if args.lam is not None else (0.0 if zero else 1.0 if not ev.has_value else 0.5)
+    config = SearchConfig.zero(dirichlet_weight=0.0, lam=lam) if zero else SearchConfig(lam=lam)
+    search = MCTS(
+        size, 7.5, config, evaluator=ev, threads=max(1, args.rollout_threads), batch_size=args.batch,
+        max_nodes=args.simulations + 64, seed=args.seed,
+    )  # fmt: skip
+    board = Board(size)
+    search.search(board, 2 * search._batch_size)  # warm-up: kernels, first forward passes
+    _sync(ev)
+    say(
+        f"igo bench search-nn: {cfg.name} on {size}x{size}, {ev.device} {str(ev.dtype).replace('torch.', '')}, "
+        f"λ = {lam:g}, {search._batch_size} leaves per call, {args.simulations} simulations per search"
+    )
+    ev.stats.reset()
+
+    def step(n):
+        for _ in range(n):
+            search.reset()
+            search.search(board, args.simulations)
+        return n
+
+    count, elapsed = _timed(step, args.seconds)
+    search.close()
+    sims = count * args.simulations
+    sps = sims / elapsed
+    st = ev.stats
+    rest = max(0.0, elapsed - st.feature_s - st.network_s)
+    say(f"  {sps:10,.0f} simulations/s   {1e6 / sps:9.1f} us/simulation")
+    say(f"  per simulation: features {1e6 * st.feature_s / sims:8.1f} us   network {1e6 * st.network_s / sims:8.1f} us"
+        f"   tree + Python {1e6 * rest / sims:8.1f} us   ({rest / elapsed:.0%} of the time outside the network "
+        f"and features)")  # fmt: skip
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "benchmark": "search-nn",
+                    "config": cfg.name,
+                    "size": size,
+                    "device": str(ev.device),
+                    "lambda": lam,
+                    "batch": search._batch_size,
+                    "simulations_per_sec": round(sps, 1),
+                    "us_features": round(1e6 * st.feature_s / sims, 2),
+                    "us_network": round(1e6 * st.network_s / sims, 2),
+                    "us_rest": round(1e6 * rest / sims, 2),
+                }
+            )
+        )
+    return 0
