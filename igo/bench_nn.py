@@ -33,9 +33,14 @@ def _net_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
     p.add_argument("--size", type=int, default=9, help="board size (default 9)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument(
-        "--dtype", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="auto (default): bf16 on a GPU or a CPU with AMX/AVX512-BF16, else fp32"
+        "--dtype",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        help="auto (default): bf16 on a GPU or a CPU with AMX/AVX512-BF16, else fp32",
     )
-    p.add_argument("--channels-last", choices=("auto", "yes", "no"), default="auto", help="memory format (auto: GPU)")
+    p.add_argument(
+        "--channels-last", choices=("auto", "yes", "no"), default="auto", help="memory format (auto: with bf16 or CUDA)"
+    )
     p.add_argument("--compile", choices=("default", "reduce-overhead", "max-autotune"), default=None)
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
     p.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
