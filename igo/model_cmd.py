@@ -80,7 +80,7 @@ def run_info(args) -> int:
     print(f"config       {meta.config_name} ({meta.kind})")
     for key, value in d["config"].items():
         if key not in ("name", "kind"):
-            print(f"  {key:11} {value}")
+            print(f"  {key:19} {value}")
     print(f"board size   {meta.board_size}x{meta.board_size}")
     print(f"features     {meta.feature_set}")
     print(f"parameters   {meta.parameters:,}")
@@ -91,7 +91,7 @@ def run_info(args) -> int:
     if meta.notes:
         print(f"notes        {meta.notes}")
     for key, value in (meta.extra or {}).items():
-        print(f"extra.{key:6} {value}")
+        print(f"extra.{key:7} {value}")
     return 0
 
 

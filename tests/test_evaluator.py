@@ -327,3 +327,13 @@ def test_igo_gtp_refuses_bad_network_options(checkpoints, tmp_path):
     assert r.returncode == 1 and "value" in r.stderr
     r = igo("gtp", "--model", str(tmp_path / "missing.safetensors"), input_text="")
     assert r.returncode == 1 and "missing.safetensors" in r.stderr
+
+
+def test_igo_match_between_a_network_player_and_the_random_player(checkpoints, tmp_path):
+    a = f"igo:--model {checkpoints['zero-tiny']} --playouts 16 --resign 0 --seed 1"
+    r = igo("match", a, "igo:--player random --seed 2", "--games", "2", "--size", "9", "--out", str(tmp_path / "m"),
+            "--json", timeout=400)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["games"] == 2
+    assert len(list((tmp_path / "m").glob("game-*.sgf"))) == 2
