@@ -56,6 +56,15 @@ COMMANDS: list[Command] = [
         "two passes or a resignation and is scored by area with dead stones removed.",
     ),
     Command(
+        "tournament",
+        "igo.tournament_cmd",
+        "round-robin or gauntlet between igo settings, checkpoints and GTP engines, on Ray, with Elo ratings",
+        "Play a round-robin or a gauntlet between players (igo with given settings or checkpoints, GNU Go, any GTP "
+        "engine) with games in parallel on Ray (local by default, or a cluster with --address), record every game "
+        "(SGF, results.jsonl; rerunning resumes), and rate the players by Bradley-Terry maximum likelihood with 95% "
+        "intervals, likelihood of superiority and a crosstable.",
+    ),
+    Command(
         "model",
         "igo.model_cmd",
         "list network configs, inspect a checkpoint, write a fresh network",

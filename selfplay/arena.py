@@ -451,6 +451,7 @@ def play_game(
     ko_rule: str = "positional",
     game_name: str | None = None,
     log: logging.Logger | None = None,
+    opening: Sequence[tuple[int, str]] = (),
 ) -> GameResult:
     """Play one game between two GTP engines and return how it ended (see the module docstring); never raises for
     anything an engine does, and never waits longer than the timeouts.
@@ -458,7 +459,10 @@ def play_game(
     ``black`` and ``white`` are specs (an engine is started for this game and shut down after it) or
     :class:`Engine` s (reused: sent ``boardsize``, ``clear_board`` and ``komi``; restarted if dead; left running).
     ``move_limit`` (default ``3 * size * size`` moves, passes included) ends a game that runs too long; it is then
-    scored as it stands. ``sgf_path``, when given, receives the game record (boards up to 19x19)."""
+    scored as it stands. ``sgf_path``, when given, receives the game record (boards up to 19x19). ``opening``:
+    moves ``(colour, vertex)`` played for both sides before the engines choose (from an opening book or SGF), so that
+    deterministic players do not replay one game; they must be legal (ValueError otherwise) and are sent to both
+    engines with ``play``."""
     log = log or logger
     if move_timeout <= 0:
         raise ValueError(f"move timeout must be positive, got {move_timeout!r}")
@@ -470,6 +474,13 @@ def play_game(
         if main < 0 or byo < 0 or stones < 0:
             raise ValueError(f"time settings must not be negative, got {time_settings!r}")
     board = Board(size, komi, ko_rule=ko_rule)
+    opening = [(int(c), str(v)) for c, v in opening]
+    check = Board(size, komi, ko_rule=ko_rule)
+    for c, v in opening:  # a bad opening is the caller's error, found before any engine starts
+        try:
+            check.play(None if v.lower() == "pass" else v, c)
+        except ValueError as err:
+            raise ValueError(f"opening move {_COLOR_WORD.get(c, c)} {v}: {err}") from err
     engines = {
         BLACK: Engine(black) if isinstance(black, PlayerSpec) else black,
         WHITE: Engine(white) if isinstance(white, PlayerSpec) else white,
@@ -498,6 +509,7 @@ def play_game(
             elif failures:
                 raise next(iter(failures.values()))
             else:
+                _play_opening(board, engines, opening, move_times, comments)
                 winner, result, reason, score, extra_note = _play_moves(
                     board, engines, ref, move_limit, move_timeout, clocks, times, move_times, comments, log
                 )
@@ -529,6 +541,30 @@ def play_game(
     if sgf_path is not None:
         game.sgf_path = _write_sgf(board, game, comments, ref, sgf_path, game_name, extra_note, log)
     return game
+
+
+def _play_opening(
+    board: Board,
+    engines: dict[int, Engine],
+    opening: list[tuple[int, str]],
+    move_times: list[float],
+    comments: list[str | None],
+) -> None:
+    """Play the opening moves on the board and tell both engines; an engine that refuses one forfeits."""
+    for color, vertex in opening:
+        board.play(None if vertex.lower() == "pass" else vertex, color)
+        move_times.append(0.0)
+        comments.append("opening")
+        word = _COLOR_WORD[color]
+        for c in (BLACK, WHITE):
+            command = f"play {word} {vertex}"
+            try:
+                engines[c].client.send(command)
+            except GTPCommandError as err:
+                reason = f"forfeit: refused the opening move {word} {vertex}: {_first_line(err.message)}"
+                raise _Forfeit(c, "F", reason) from err
+            except GTPError as err:
+                raise _forfeit_from(err, c, command, engines[c].command_timeout) from err
 
 
 def _play_moves(

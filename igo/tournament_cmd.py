@@ -1,0 +1,211 @@
+"""``igo tournament``: round-robin or gauntlet between igo settings, checkpoints and GTP engines, on Ray, with Elo.
+
+See :mod:`selfplay.tournament` for the config file, the schedule, records and resume, and :mod:`selfplay.elo` for the
+ratings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import textwrap
+import time
+
+from .player_args import positive_float, positive_int
+
+log = logging.getLogger(__name__)
+
+EPILOG = """\
+players (--player NAME=SPEC, repeatable; or [[players]] in the config file):
+  igo:ARGS      igo's own engine with 'igo gtp' options, e.g. 'igo-2k=igo:--playouts 2000 --threads 2'
+                (--threads N makes one game of this player take N Ray CPUs)
+  COMMAND       any GTP engine, e.g. 'gnugo-10=gnugo --mode gtp --level 10 --chinese-rules'
+
+examples:
+  igo tournament --player "igo-1k=igo:--playouts 1000" --player "gnugo-1=gnugo --mode gtp --level 1" \\
+      --player "gnugo-5=gnugo --mode gtp --level 5" --games 20 --size 9 --anchor gnugo-1 --out runs/t1
+  igo tournament gauntlet.toml                      # the config file (TOML) says it all
+  igo tournament gauntlet.toml --address auto       # the same on a running Ray cluster (ray start --head ...)
+  igo tournament gauntlet.toml --ratings-only       # the table of the games recorded so far
+
+Rerunning the same command resumes: finished games (results.jsonl in --out) are kept and only the missing ones are
+played. Ratings: Bradley-Terry maximum likelihood (as BayesElo/Ordo), 95% intervals, LOS = likelihood that a player is
+stronger than the next one down.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    if p.description:
+        p.description = textwrap.fill(p.description, 100)
+    p.epilog = EPILOG
+    p.add_argument("config", nargs="?", default=None, help="a TOML tournament config (flags below override it)")
+    p.add_argument("--player", action="append", default=[], metavar="NAME=SPEC", help="a player (see below)")
+    p.add_argument("--format", choices=("round-robin", "gauntlet"), default=None, help="default round-robin")
+    p.add_argument("--candidate", action="append", default=[], metavar="NAME", help="gauntlet: a candidate")
+    p.add_argument("--games", type=positive_int, default=None, help="games per pairing (default 10)")
+    p.add_argument("--size", type=int, default=None, help="board size (default 9)")
+    p.add_argument("--komi", type=float, default=None, help="komi (default 7.5)")
+    p.add_argument("--referee", choices=("tromp-taylor", "gnugo"), default=None, help="who scores (default "
+                   "tromp-taylor)")  # fmt: skip
+    p.add_argument("--move-timeout", type=positive_float, default=None, help="seconds per genmove (default 60)")
+    p.add_argument("--move-limit", type=positive_int, default=None, help="moves before scoring as it stands")
+    p.add_argument("--openings", default=None, metavar="DIR", help="SGF files whose first moves open the games")
+    p.add_argument("--opening-moves", type=int, default=None, help="moves taken from each opening (default 4)")
+    p.add_argument("--anchor", default=None, metavar="NAME[=ELO]", help="the player whose Elo is fixed (default: "
+                   "the mean is 0)")  # fmt: skip
+    p.add_argument("--out", default=None, help="output directory (default tournaments/<name>)")
+    p.add_argument("--name", default=None, help="tournament name")
+    p.add_argument("--address", default=None, help="Ray cluster to join ('auto', or host:port); default: local Ray")
+    p.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all cores)")
+    p.add_argument("--plot", nargs="?", const="elo.png", default=None, metavar="PNG",
+                   help="draw Elo against checkpoint step (default file elo.png in --out)")  # fmt: skip
+    p.add_argument("--ratings-only", action="store_true", help="play nothing; rate the games recorded in --out")
+    p.add_argument("--json", action="store_true", help="print the ratings as JSON on the last line")
+    p.set_defaults(run=run)
+
+
+def _parse_player(text: str):
+    from selfplay.tournament import TournamentPlayer
+
+    name, sep, spec = text.partition("=")
+    if not sep or not name.strip() or not spec.strip():
+        raise ValueError(f"--player needs NAME=SPEC, got {text!r}")
+    spec = spec.strip()
+    if spec == "igo" or spec.startswith("igo:"):
+        args = spec[4:].strip() if spec != "igo" else ""
+        argv = shlex.split(args)
+        cpus = 1.0
+        if "--threads" in argv:
+            i = argv.index("--threads")
+            try:
+                cpus = float(argv[i + 1])
+            except (IndexError, ValueError):
+                raise ValueError(f"player {name}: --threads needs a number") from None
+        return TournamentPlayer(name.strip(), igo=args, num_cpus=cpus)
+    return TournamentPlayer(name.strip(), command=spec)
+
+
+def build_config(args):
+    from selfplay.tournament import config_from_dict, load_config
+
+    data: dict = {}
+    if args.config:
+        data = load_config(args.config).to_dict()  # its relative paths are resolved against its directory
+    players = [_parse_player(t) for t in args.player]
+    if players:
+        data["players"] = [p.__dict__ for p in players] + [
+            p for p in data.get("players", []) if p["name"] not in {q.name for q in players}
+        ]
+    overrides = {
+        "format": args.format,
+        "games_per_pairing": args.games,
+        "size": args.size,
+        "komi": args.komi,
+        "referee": args.referee,
+        "move_timeout": args.move_timeout,
+        "move_limit": args.move_limit,
+        "openings": args.openings,
+        "opening_moves": args.opening_moves,
+        "name": args.name,
+    }
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if args.candidate:
+        data["candidates"] = args.candidate
+        data.setdefault("format", "gauntlet")
+    if args.anchor:
+        name, sep, elo = args.anchor.partition("=")
+        data["anchor"] = name
+        if sep:
+            try:
+                data["anchor_elo"] = float(elo)
+            except ValueError:
+                raise ValueError(f"--anchor NAME=ELO needs a number, got {elo!r}") from None
+    if "players" not in data:
+        raise ValueError("no players: give a config file or --player NAME=SPEC (at least two)")
+    return config_from_dict(data)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from selfplay.tournament import Tournament, standings_line
+
+    cfg = build_config(args)
+    out = Path(args.out or Path("tournaments") / cfg.name)
+    t = Tournament(cfg, out)
+    say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+    if not args.ratings_only:
+        pairings = cfg.pairings()
+        say(
+            f"igo tournament {cfg.name}: {cfg.format}, {len(cfg.players)} players, {len(pairings)} pairings x "
+            f"{cfg.games_per_pairing} games, {cfg.size}x{cfg.size} komi {cfg.komi:g}, referee {cfg.referee}; "
+            f"records in {out}"
+        )
+        start = time.time()
+        bar = _progress_bar(t)
+
+        def on_game(row: dict, done: int, total: int) -> None:
+            line = (
+                f"{row['id']}: {row.get('result')} ({row.get('reason', '')[:60]}), black {row.get('black')}"
+                if row.get("status") != "error"
+                else f"{row['id']}: task failed, will be replayed: {row.get('reason', '')[:120]}"
+            )
+            if bar is not None:
+                bar.total = total
+                bar.n = done
+                bar.set_postfix_str(standings_line(t.results()), refresh=False)
+                bar.refresh()
+                log.info(line)
+            else:
+                say(f"[{done}/{total}] {line}   | {standings_line(t.results())}")
+
+        try:
+            rows = t.run(address=args.address, num_cpus=args.cpus, on_game=on_game)
+        finally:
+            if bar is not None:
+                bar.close()
+        errors = sum(1 for r in rows if r.get("status") == "error")
+        say(f"played {len(rows) - errors} games in {time.time() - start:.0f} s" + (
+            f"; {errors} failed tasks will be replayed by rerunning the command" if errors else ""))  # fmt: skip
+    if not t.rated_games():
+        say("no finished games to rate yet")
+        return 0
+    ratings, table = t.write_ratings()
+    say("")
+    say(ratings.table())
+    say("")
+    say(table.table(ratings.players))
+    say(f"\nratings.json, ratings.csv, crosstable.json written to {out}")
+    if args.plot:
+        steps = t.steps()
+        path = Path(args.plot)
+        if not path.is_absolute():
+            path = out / path
+        if steps:
+            from selfplay.elo import plot_elo_vs_step
+
+            plot_elo_vs_step(ratings, steps, path, title=cfg.name)
+            say(f"Elo plot written to {path}")
+        else:
+            say("--plot: no player has a training step (give 'step' or a checkpoint 'model'); nothing drawn")
+    if args.json:
+        print(json.dumps(ratings.to_dict()))
+    return 0
+
+
+def _progress_bar(t):
+    if not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    total = len(t.games())
+    done = len(t.finished_ids() & {g.id for g in t.games()})
+    return tqdm(total=total, initial=done, unit="game", dynamic_ncols=True, file=sys.stderr)
+
+
+__all__ = ["add_arguments", "run", "build_config"]

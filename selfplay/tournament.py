@@ -1,0 +1,595 @@
+"""Tournaments: round-robin or gauntlet between GTP players, games in parallel on Ray, resumable, rated by Elo.
+
+A tournament is a :class:`TournamentConfig` — players, a format, games per pairing, board size, komi, a referee, and
+optionally opening positions from a directory of SGF files — read from a TOML file (:func:`load_config`) or built
+from flags by ``igo tournament``::
+
+    name = "igo-vs-gnugo"
+    format = "gauntlet"            # or "round-robin" (all pairs)
+    candidates = ["igo-1k", "igo-4k"]
+    games_per_pairing = 20
+    size = 9
+    komi = 7.5
+    referee = "gnugo"              # or "tromp-taylor"
+    anchor = "gnugo-10"            # rated 0 (anchor_elo)
+    openings = "openings/"         # optional: SGF files; the first opening_moves moves of each
+    opening_moves = 4
+
+    [[players]]
+    name = "igo-1k"
+    igo = "--playouts 1000 --threads 2"   # igo gtp options; model = "ckpt.safetensors" adds --model
+    num_cpus = 2                          # Ray CPUs one game of this player needs (default 1)
+
+    [[players]]
+    name = "gnugo-10"
+    command = "gnugo --mode gtp --level 10 --chinese-rules"
+
+**Schedule.** Each pairing ``(a, b)`` plays ``games_per_pairing`` games; in game ``g`` A has Black when ``g`` is even,
+so colours are balanced (exactly, for an even count). With openings, games ``2k`` and ``2k + 1`` of a pairing start
+from the same opening with colours swapped, so a deterministic pair of players plays different games and neither
+side is favoured by an opening. A game's id is ``"<a> vs <b> #<g>"``: stable across runs.
+
+**Running.** Every game is a Ray task (:func:`_play_game_task`) that needs ``max(num_cpus)`` of its two players; the
+tournament starts a local Ray (``num_cpus`` = this machine's cores by default) or joins a cluster (``address``).
+Tasks start the two engines (GTP subprocesses) on whichever node runs them, play through
+:func:`selfplay.arena.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
+(``B+F``, ``W+T``), two dead engines a void game — and return the result and the SGF text. The driver writes both:
+
+**Records** in ``out_dir``: ``tournament.json`` (the config), ``results.jsonl`` (one JSON line per finished game,
+appended and fsynced as each game finishes), ``games/<id>.sgf``. **Resume**: rerunning reads ``results.jsonl`` and
+plays only the games whose ids are not there, so killing the driver loses at most the games in progress. A task that
+itself fails (a worker died, a node was lost) is recorded with ``"status": "error"``, left out of the ratings, and
+played again on the next run. A rerun with different players, size, komi or referee in the same directory is refused.
+
+**Ratings** (:mod:`selfplay.elo`): Bradley-Terry maximum likelihood over all finished non-void games, anchored to a
+player, with 95% intervals, likelihood of superiority of each player over the next, and a crosstable by colour;
+written to ``ratings.json``, ``ratings.csv`` and ``crosstable.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shlex
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("round-robin", "gauntlet")
+REFEREES = ("tromp-taylor", "gnugo")
+
+
+# --- configuration -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TournamentPlayer:
+    """One player: ``command`` (a GTP command line) or ``igo`` (options of ``igo gtp``) with ``model`` (a
+    checkpoint, added as ``--model``); ``num_cpus`` Ray CPUs per game; ``step``, the training step for the Elo
+    plot (read from the checkpoint when not given)."""
+
+    name: str
+    command: str | None = None
+    igo: str | None = None
+    model: str | None = None
+    num_cpus: float = 1.0
+    step: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("every player needs a name")
+        if any(ch in self.name for ch in "/\\\n"):
+            raise ValueError(f"player name {self.name!r}: no slashes or newlines")
+        if (self.command is None) == (self.igo is None and self.model is None):
+            raise ValueError(f"player {self.name!r}: give either command (a GTP command line) or igo/model")
+        if self.command is not None and not shlex.split(self.command):
+            raise ValueError(f"player {self.name!r}: empty command")
+        if not (isinstance(self.num_cpus, int | float) and self.num_cpus > 0):
+            raise ValueError(f"player {self.name!r}: num_cpus must be positive, got {self.num_cpus!r}")
+
+    def argv(self, size: int, komi: float) -> list[str]:
+        """The command line that starts this player's engine."""
+        if self.command is not None:
+            return shlex.split(self.command)
+        from .arena import igo_command
+
+        args = shlex.split(self.igo or "")
+        if self.model:
+            args = ["--model", self.model, *args]
+        return igo_command(size, komi, args)
+
+    def identity(self) -> dict:
+        return {"name": self.name, "command": self.command, "igo": self.igo, "model": self.model}
+
+
+@dataclass
+class TournamentConfig:
+    players: list[TournamentPlayer]
+    format: str = "round-robin"
+    candidates: list[str] = field(default_factory=list)
+    games_per_pairing: int = 10
+    size: int = 9
+    komi: float = 7.5
+    referee: str = "tromp-taylor"
+    move_timeout: float = 60.0
+    move_limit: int | None = None
+    openings: str | None = None
+    opening_moves: int = 4
+    anchor: str | None = None
+    anchor_elo: float = 0.0
+    name: str = "tournament"
+
+    def __post_init__(self) -> None:
+        from engine.coords import check_size
+
+        if len(self.players) < 2:
+            raise ValueError("a tournament needs at least two players")
+        names = [p.name for p in self.players]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"player names must be unique: {', '.join(dup)}")
+        if self.format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        if self.format == "gauntlet":
+            if not self.candidates:
+                raise ValueError("a gauntlet needs candidates (the players who meet the field)")
+            unknown = [c for c in self.candidates if c not in names]
+            if unknown:
+                raise ValueError(f"unknown candidates {unknown}; players are {names}")
+            if len(self.candidates) == len(names):
+                raise ValueError("a gauntlet needs a field: at least one player who is not a candidate")
+        elif self.candidates:
+            raise ValueError("candidates are for the gauntlet format")
+        if not isinstance(self.games_per_pairing, int) or self.games_per_pairing < 1:
+            raise ValueError(f"games_per_pairing must be a positive integer, got {self.games_per_pairing!r}")
+        self.size = check_size(self.size)
+        if self.size > 19:
+            raise ValueError("tournament games are recorded as SGF: sizes up to 19")
+        self.komi = float(self.komi)
+        if self.referee not in REFEREES:
+            raise ValueError(f"referee must be one of {', '.join(REFEREES)}, got {self.referee!r}")
+        if not self.move_timeout > 0:
+            raise ValueError(f"move_timeout must be positive, got {self.move_timeout!r}")
+        if self.anchor is not None and self.anchor not in names:
+            raise ValueError(f"anchor {self.anchor!r} is not a player; players are {names}")
+        if self.opening_moves < 0:
+            raise ValueError("opening_moves must be >= 0")
+
+    def player(self, name: str) -> TournamentPlayer:
+        return next(p for p in self.players if p.name == name)
+
+    def pairings(self) -> list[tuple[str, str]]:
+        names = [p.name for p in self.players]
+        if self.format == "round-robin":
+            return [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+        field_ = [n for n in names if n not in self.candidates]
+        return [(c, f) for c in self.candidates for f in field_]
+
+    def identity(self) -> dict:
+        """What must not change between runs that share a results file."""
+        return {
+            "players": sorted((p.identity() for p in self.players), key=lambda d: d["name"]),
+            "size": self.size,
+            "komi": self.komi,
+            "referee": self.referee,
+        }
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        return d
+
+
+_PLAYER_KEYS = {f.name for f in dataclasses.fields(TournamentPlayer)}
+_CONFIG_KEYS = {f.name for f in dataclasses.fields(TournamentConfig)}
+
+
+def config_from_dict(data: dict, base_dir: Path | None = None) -> TournamentConfig:
+    """A config from a dict (parsed TOML/JSON); unknown keys are errors. Relative ``openings`` and ``model`` paths
+    are taken relative to ``base_dir`` (the config file's directory)."""
+    if not isinstance(data, dict):
+        raise ValueError("a tournament config is a table of settings")
+    unknown = set(data) - _CONFIG_KEYS
+    if unknown:
+        raise ValueError(f"unknown tournament settings: {', '.join(sorted(unknown))}")
+    raw_players = data.get("players")
+    if not isinstance(raw_players, list) or not raw_players:
+        raise ValueError("the config needs a [[players]] list")
+    players = []
+    for i, p in enumerate(raw_players, 1):
+        if not isinstance(p, dict):
+            raise ValueError(f"player {i}: expected a table")
+        bad = set(p) - _PLAYER_KEYS
+        if bad:
+            raise ValueError(f"player {p.get('name', i)}: unknown keys {', '.join(sorted(bad))}")
+        p = dict(p)
+        if base_dir is not None and p.get("model"):
+            p["model"] = str((base_dir / p["model"]).resolve()) if not os.path.isabs(p["model"]) else p["model"]
+        players.append(TournamentPlayer(**p))
+    rest = {k: v for k, v in data.items() if k != "players"}
+    if base_dir is not None and rest.get("openings") and not os.path.isabs(rest["openings"]):
+        rest["openings"] = str((base_dir / rest["openings"]).resolve())
+    try:
+        return TournamentConfig(players=players, **rest)
+    except TypeError as e:
+        raise ValueError(f"bad tournament config: {e}") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> TournamentConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: not valid TOML: {e}") from None
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such config file") from None
+    return config_from_dict(data, path.parent)
+
+
+# --- schedule ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduledGame:
+    id: str
+    a: str
+    b: str
+    index: int  # game number within the pairing, from 0
+    black: str
+    white: str
+    opening: tuple[tuple[int, str], ...] = ()
+    opening_name: str | None = None
+
+
+def game_id(a: str, b: str, index: int) -> str:
+    return f"{a} vs {b} #{index + 1:03d}"
+
+
+def load_openings(directory: str | os.PathLike[str], size: int, moves: int) -> list[tuple[str, tuple]]:
+    """The first ``moves`` moves of each SGF file of ``directory`` (recursively, sorted by path) for board ``size``:
+    files of another size, with setup stones, or unreadable are skipped (logged). Returns ``(name, moves)``."""
+    from engine.coords import rc_to_gtp
+    from engine.sgf import load_sgf
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise ValueError(f"openings: {root} is not a directory")
+    out = []
+    skipped = 0
+    for f in sorted(root.rglob("*.sgf")):
+        try:
+            rec = load_sgf(f.read_bytes())
+        except Exception as e:  # hostile or broken files are skipped, never fatal
+            log.warning("opening %s skipped: %s", f, e)
+            skipped += 1
+            continue
+        if rec.size != size or rec.black_setup or rec.white_setup or len(rec.moves) < moves:
+            skipped += 1
+            continue
+        seq = tuple((c, "pass" if p is None else rc_to_gtp(p[0], p[1], size)) for c, p in rec.moves[:moves])
+        out.append((str(f.relative_to(root)), seq))
+    if not out:
+        raise ValueError(
+            f"openings: no usable {size}x{size} SGF file with {moves}+ moves in {root} ({skipped} skipped)"
+        )
+    if skipped:
+        log.info("openings: %d usable, %d skipped", len(out), skipped)
+    return out
+
+
+def schedule(config: TournamentConfig, openings: list[tuple[str, tuple]] | None = None) -> list[ScheduledGame]:
+    """Every game of the tournament, interleaved across pairings (game 1 of every pairing first, then game 2 …) so
+    that standings are meaningful early."""
+    games = []
+    for g in range(config.games_per_pairing):
+        for a, b in config.pairings():
+            black, white = (a, b) if g % 2 == 0 else (b, a)
+            name, seq = (None, ())
+            if openings:
+                name, seq = openings[(g // 2) % len(openings)]
+            games.append(ScheduledGame(game_id(a, b, g), a, b, g, black, white, tuple(seq), name))
+    return games
+
+
+# --- records -------------------------------------------------------------------------------------------------------
+
+
+def read_results(path: str | os.PathLike[str]) -> list[dict]:
+    """The lines of a results file; a torn last line (a kill while writing) is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("%s line %d is not JSON (a torn write?): ignored", path, n)
+    return rows
+
+
+def _append(path: Path, row: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def safe_filename(game_id_: str) -> str:
+    keep = "".join(ch if ch.isalnum() or ch in "-_.+#" else "_" for ch in game_id_)
+    return keep.replace("#", "")
+
+
+# --- one game as a Ray task ----------------------------------------------------------------------------------------
+
+
+def _play_game_task(game: dict, settings: dict) -> dict:
+    """Play one game (in a Ray worker): returns the result row and the SGF text."""
+    from .arena import PlayerSpec, play_game
+
+    black = PlayerSpec(game["black"], game["black_argv"])
+    white = PlayerSpec(game["white"], game["white_argv"])
+    with tempfile.TemporaryDirectory(prefix="igo-game-") as tmp:
+        sgf = Path(tmp) / "game.sgf"
+        start = time.time()
+        result = play_game(
+            black,
+            white,
+            size=settings["size"],
+            komi=settings["komi"],
+            move_limit=settings["move_limit"],
+            move_timeout=settings["move_timeout"],
+            referee=settings["referee"],
+            sgf_path=sgf,
+            game_name=game["id"],
+            opening=[tuple(m) for m in game["opening"]],
+        )
+        text = sgf.read_text(encoding="utf-8") if sgf.exists() else None
+    row = result.to_dict()
+    row.pop("sgf_path", None)
+    row.update(id=game["id"], a=game["a"], b=game["b"], index=game["index"], opening=game["opening_name"],
+               started=round(start, 3), wall=round(time.time() - start, 3), node=os.uname().nodename)  # fmt: skip
+    row["status"] = "void" if result.winner is None and result.result == "Void" else "done"
+    return {"row": row, "sgf": text}
+
+
+# --- the tournament ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int
+    rows: list[dict]
+
+
+class Tournament:
+    """A tournament in ``out_dir``; :meth:`run` plays the missing games, :meth:`ratings` rates the finished ones."""
+
+    def __init__(self, config: TournamentConfig, out_dir: str | os.PathLike[str]):
+        self.config = config
+        self.out = Path(out_dir)
+        self.results_path = self.out / "results.jsonl"
+        self.games_dir = self.out / "games"
+
+    # records
+
+    def _check_directory(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.games_dir.mkdir(exist_ok=True)
+        meta = self.out / "tournament.json"
+        mine = self.config.identity()
+        if meta.exists():
+            try:
+                old = json.loads(meta.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                old = None
+            if old is not None and old.get("identity") != mine:
+                raise ValueError(
+                    f"{self.out} holds another tournament (players, size, komi or referee differ); "
+                    "use another --out directory"
+                )
+        _write_atomic(meta, json.dumps({"identity": mine, "config": self.config.to_dict()}, indent=2) + "\n")
+
+    def results(self) -> list[dict]:
+        return read_results(self.results_path)
+
+    def finished_ids(self) -> set[str]:
+        return {r["id"] for r in self.results() if r.get("status") in ("done", "void")}
+
+    def games(self) -> list[ScheduledGame]:
+        """The whole schedule (openings read from the directory when configured)."""
+        openings = None
+        if self.config.openings and self.config.opening_moves > 0:
+            openings = load_openings(self.config.openings, self.config.size, self.config.opening_moves)
+        return schedule(self.config, openings)
+
+    def pending(self) -> list[ScheduledGame]:
+        done = self.finished_ids()
+        return [g for g in self.games() if g.id not in done]
+
+    def _record(self, out: dict) -> dict:
+        row = out["row"]
+        if out.get("sgf"):
+            path = self.games_dir / f"{safe_filename(row['id'])}.sgf"
+            _write_atomic(path, out["sgf"])
+            row["sgf"] = str(path.relative_to(self.out))
+        _append(self.results_path, row)
+        return row
+
+    # running
+
+    def run(
+        self,
+        *,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        on_game: Callable[[dict, int, int], None] | None = None,
+    ) -> list[dict]:
+        """Play every missing game on Ray; returns the rows recorded in this run. ``on_game(row, done, total)``
+        after each game (``done`` counts all finished games, earlier runs included)."""
+        import ray
+
+        self._check_directory()
+        games = self.games()
+        finished = self.finished_ids()
+        pending = [g for g in games if g.id not in finished]
+        total = len(games)
+        done = total - len(pending)
+        if not pending:
+            return []
+        cfg = self.config
+        settings = {
+            "size": cfg.size,
+            "komi": cfg.komi,
+            "move_limit": cfg.move_limit,
+            "move_timeout": cfg.move_timeout,
+            "referee": cfg.referee,
+        }
+        started_ray = False
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+            started_ray = True
+        try:
+            task = ray.remote(_play_game_task)
+            refs = {}
+            for g in pending:
+                pa, pb = cfg.player(g.a), cfg.player(g.b)
+                need = max(pa.num_cpus, pb.num_cpus)
+                spec = {
+                    "id": g.id,
+                    "a": g.a,
+                    "b": g.b,
+                    "index": g.index,
+                    "black": g.black,
+                    "white": g.white,
+                    "black_argv": cfg.player(g.black).argv(cfg.size, cfg.komi),
+                    "white_argv": cfg.player(g.white).argv(cfg.size, cfg.komi),
+                    "opening": [list(m) for m in g.opening],
+                    "opening_name": g.opening_name,
+                }
+                refs[task.options(num_cpus=need, max_retries=0).remote(spec, settings)] = g
+            recorded = []
+            remaining = list(refs)
+            while remaining:
+                ready, remaining = ray.wait(remaining, num_returns=1)
+                g = refs[ready[0]]
+                try:
+                    out = ray.get(ready[0])
+                except Exception as e:  # the task itself failed: record it, play it again next run
+                    out = {"row": {"id": g.id, "a": g.a, "b": g.b, "index": g.index, "black": g.black,
+                                   "white": g.white, "winner": None, "result": "Void",
+                                   "reason": f"void: the game's task failed: {type(e).__name__}: {str(e)[:300]}",
+                                   "status": "error"}, "sgf": None}  # fmt: skip
+                row = self._record(out)
+                recorded.append(row)
+                if row.get("status") != "error":
+                    done += 1
+                if on_game is not None:
+                    on_game(row, done, total)
+            return recorded
+        finally:
+            if started_ray:
+                ray.shutdown()
+
+    # ratings
+
+    def rated_games(self):
+        from .elo import games_from_results
+
+        rows = [r for r in self.results() if r.get("status") == "done"]
+        return games_from_results(rows)
+
+    def ratings(self):
+        from .elo import fit_ratings
+
+        cfg = self.config
+        return fit_ratings(self.rated_games(), anchor=cfg.anchor, anchor_elo=cfg.anchor_elo)
+
+    def crosstable(self):
+        from .elo import crosstable
+
+        return crosstable(self.rated_games())
+
+    def steps(self) -> dict[str, int]:
+        """Training steps of the players (given, or from their checkpoints' metadata)."""
+        out = {}
+        for p in self.config.players:
+            if p.step is not None:
+                out[p.name] = int(p.step)
+            elif p.model:
+                try:
+                    from nets.checkpoint import read_metadata
+
+                    out[p.name] = int(read_metadata(p.model).step)
+                except Exception as e:  # a plot without that point, not a failed tournament
+                    log.warning("no training step for %s: %s", p.name, e)
+        return out
+
+    def write_ratings(self) -> tuple:
+        ratings = self.ratings()
+        table = self.crosstable()
+        _write_atomic(self.out / "ratings.json", json.dumps(ratings.to_dict(), indent=2) + "\n")
+        ratings.to_csv(self.out / "ratings.csv")
+        _write_atomic(self.out / "crosstable.json", json.dumps(table.to_dict(), indent=2) + "\n")
+        return ratings, table
+
+
+def standings(rows: Iterable[dict]) -> dict[str, tuple[float, int]]:
+    """Points (win 1, draw 1/2) and games of each player over the finished non-void games."""
+    out: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("status") != "done":
+            continue
+        for side, letter in (("black", "B"), ("white", "W")):
+            name = r[side]
+            s = out.setdefault(name, [0.0, 0])
+            s[1] += 1
+            if r.get("winner") == letter:
+                s[0] += 1.0
+            elif r.get("winner") is None:
+                s[0] += 0.5
+    return {k: (v[0], int(v[1])) for k, v in out.items()}
+
+
+def standings_line(rows: Iterable[dict], limit: int = 4) -> str:
+    st = standings(rows)
+    best = sorted(st.items(), key=lambda kv: -kv[1][0] / max(kv[1][1], 1))[:limit]
+    return "  ".join(f"{name} {100 * pts / max(n, 1):.0f}%" for name, (pts, n) in best)
+
+
+__all__ = [
+    "TournamentPlayer",
+    "TournamentConfig",
+    "Tournament",
+    "ScheduledGame",
+    "config_from_dict",
+    "load_config",
+    "load_openings",
+    "schedule",
+    "read_results",
+    "standings",
+    "game_id",
+]
