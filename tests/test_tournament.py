@@ -1,0 +1,267 @@
+"""Tests for selfplay.tournament and igo tournament: config, schedule, games on local Ray (num_cpus=2), records that
+parse back, resume, a crashing engine, ratings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import pytest
+
+from engine.sgf import load_sgf
+from selfplay.tournament import (
+    Tournament,
+    TournamentConfig,
+    TournamentPlayer,
+    config_from_dict,
+    load_config,
+    read_results,
+    schedule,
+)
+
+
+def _find_gnugo() -> str | None:
+    return shutil.which("gnugo") or next(
+        (p for p in ("/usr/games/gnugo", "/usr/local/games/gnugo") if os.access(p, os.X_OK)), None
+    )
+
+
+GNUGO = _find_gnugo()
+needs_gnugo = pytest.mark.skipif(GNUGO is None, reason="GNU Go (gnugo) is not installed")
+
+
+def players(*names: str) -> list[TournamentPlayer]:
+    return [TournamentPlayer(n, igo="--player random") for n in names]
+
+
+# --- config and schedule -------------------------------------------------------------------------------------------
+
+
+def test_round_robin_schedule_balances_colours():
+    cfg = TournamentConfig(players("a", "b", "c"), games_per_pairing=4, size=5)
+    games = schedule(cfg)
+    assert len(games) == 12 and len({g.id for g in games}) == 12
+    assert cfg.pairings() == [("a", "b"), ("a", "c"), ("b", "c")]
+    black = Counter(g.black for g in games)
+    assert black == {"a": 4, "b": 4, "c": 4}
+    for a, b in cfg.pairings():
+        mine = [g for g in games if (g.a, g.b) == (a, b)]
+        assert Counter(g.black for g in mine) == {a: 2, b: 2}
+    # interleaved: the first games of every pairing come first
+    assert [g.index for g in games[:3]] == [0, 0, 0]
+
+
+def test_gauntlet_pairs_candidates_with_the_field_only():
+    cfg = TournamentConfig(players("x", "y", "f1", "f2"), format="gauntlet", candidates=["x", "y"], size=5)
+    assert cfg.pairings() == [("x", "f1"), ("x", "f2"), ("y", "f1"), ("y", "f2")]
+
+
+def test_openings_are_shared_by_colour_swapped_pairs(tmp_path):
+    for i, moves in enumerate(["B[cc];W[bb]", "B[bc];W[cb]"]):
+        (tmp_path / f"o{i}.sgf").write_text(f"(;GM[1]FF[4]SZ[5];{moves};B[dd])")
+    (tmp_path / "big.sgf").write_text("(;GM[1]FF[4]SZ[9];B[ee];W[cc])")  # another size: skipped
+    (tmp_path / "bad.sgf").write_text("(;GM[1]FF[4]SZ[5];B[zz")  # broken: skipped
+    cfg = TournamentConfig(players("a", "b"), games_per_pairing=4, size=5, openings=str(tmp_path), opening_moves=2)
+    t = Tournament(cfg, tmp_path / "out")
+    games = t.games()
+    assert games[0].opening == games[1].opening != games[2].opening == games[3].opening
+    assert games[0].black != games[1].black
+    assert games[0].opening[0] == (1, "C3")
+
+
+def test_bad_configs_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="at least two"):
+        TournamentConfig(players("a"))
+    with pytest.raises(ValueError, match="unique"):
+        TournamentConfig(players("a", "a"))
+    with pytest.raises(ValueError, match="candidates"):
+        TournamentConfig(players("a", "b"), format="gauntlet")
+    with pytest.raises(ValueError, match="field"):
+        TournamentConfig(players("a", "b"), format="gauntlet", candidates=["a", "b"])
+    with pytest.raises(ValueError, match="anchor"):
+        TournamentConfig(players("a", "b"), anchor="c")
+    with pytest.raises(ValueError, match="either command"):
+        TournamentPlayer("p")
+    with pytest.raises(ValueError, match="unknown tournament settings"):
+        config_from_dict({"players": [{"name": "a", "command": "x"}, {"name": "b", "command": "y"}], "gmaes": 3})
+    with pytest.raises(ValueError, match="unknown keys"):
+        config_from_dict({"players": [{"name": "a", "comand": "x"}, {"name": "b", "command": "y"}]})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("players = [")
+    with pytest.raises(ValueError, match="TOML"):
+        load_config(bad)
+    with pytest.raises(ValueError, match="no such"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_toml_config_with_relative_paths(tmp_path):
+    (tmp_path / "openings").mkdir()
+    (tmp_path / "t.toml").write_text(
+        textwrap.dedent(
+            """
+            name = "t"
+            format = "gauntlet"
+            candidates = ["net"]
+            games_per_pairing = 6
+            size = 7
+            openings = "openings"
+            anchor = "gnugo"
+            anchor_elo = 100
+
+            [[players]]
+            name = "net"
+            model = "ckpt.safetensors"
+            igo = "--playouts 50 --threads 2"
+            num_cpus = 2
+
+            [[players]]
+            name = "gnugo"
+            command = "gnugo --mode gtp --level 1"
+            """
+        )
+    )
+    cfg = load_config(tmp_path / "t.toml")
+    assert cfg.openings == str((tmp_path / "openings").resolve())
+    net = cfg.player("net")
+    assert net.model == str((tmp_path / "ckpt.safetensors").resolve())
+    argv = net.argv(7, 7.5)
+    assert argv[:4] == [sys.executable, "-m", "igo", "gtp"] and "--model" in argv and "--threads" in argv
+    assert cfg.player("gnugo").argv(7, 7.5) == ["gnugo", "--mode", "gtp", "--level", "1"]
+
+
+# --- games on Ray ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+CRASHING_ENGINE = """
+import sys
+moves = 0
+for line in sys.stdin:
+    cmd = line.split()
+    ident = ""
+    if cmd and cmd[0].isdigit():
+        ident, cmd = cmd[0], cmd[1:]
+    if not cmd:
+        continue
+    if cmd[0] == "genmove":
+        moves += 1
+        if moves == 1:
+            sys.exit(3)  # dies in the middle of the game, when it is first asked for a move
+        print(f"={ident} pass\\n", flush=True)
+    elif cmd[0] == "name":
+        print(f"={ident} crasher\\n", flush=True)
+    elif cmd[0] == "quit":
+        print(f"={ident}\\n", flush=True)
+        break
+    else:
+        print(f"={ident}\\n", flush=True)
+"""
+
+
+@needs_gnugo
+def test_tournament_on_local_ray_records_resumes_and_survives_a_crash(ray_local, tmp_path):
+    crasher = tmp_path / "crash.py"
+    crasher.write_text(CRASHING_ENGINE)
+    cfg = TournamentConfig(
+        [
+            TournamentPlayer("random", igo="--player random --seed 1"),
+            TournamentPlayer("gnugo-0", command=f"{GNUGO} --mode gtp --level 0 --chinese-rules"),
+            TournamentPlayer("crasher", command=f"{sys.executable} {crasher}"),
+        ],
+        games_per_pairing=2,
+        size=5,
+        komi=0.5,
+        move_timeout=30,
+        anchor="gnugo-0",
+    )
+    out = tmp_path / "t"
+    seen = []
+    rows = Tournament(cfg, out).run(on_game=lambda row, done, total: seen.append((done, total)))
+    assert len(rows) == 6 and seen[-1] == (6, 6)
+    results = read_results(out / "results.jsonl")
+    assert len(results) == 6 and {r["status"] for r in results} == {"done"}
+    crash_games = [r for r in results if "crasher" in (r["black"], r["white"])]
+    assert len(crash_games) == 4
+    for r in crash_games:  # the crasher dies at its first genmove: it loses by forfeit, stated as a crash
+        loser = "B" if r["black"] == "crasher" else "W"
+        assert r["winner"] != loser and r["result"].endswith("+F") and r["reason"].startswith("crash"), r
+    for r in results:
+        rec = load_sgf((out / r["sgf"]).read_bytes())
+        assert rec.size == 5 and rec.result == r["result"]
+        assert {rec.black_player, rec.white_player} == {r["a"], r["b"]}
+    # resume: nothing left to play
+    assert Tournament(cfg, out).run() == []
+    # more games per pairing: only the new ones are played
+    cfg2 = TournamentConfig(cfg.players, games_per_pairing=3, size=5, komi=0.5, move_timeout=30, anchor="gnugo-0")
+    more = Tournament(cfg2, out).run()
+    assert len(more) == 3 and all(r["index"] == 2 for r in more)
+    assert len(read_results(out / "results.jsonl")) == 9
+    # ratings over everything
+    t = Tournament(cfg2, out)
+    ratings, table = t.write_ratings()
+    assert ratings.elo["gnugo-0"] == pytest.approx(0.0)
+    assert ratings.elo["crasher"] < ratings.elo["gnugo-0"]
+    data = json.loads((out / "ratings.json").read_text())
+    assert set(data) and (out / "ratings.csv").exists() and (out / "crosstable.json").exists()
+    # another tournament in the same directory is refused
+    other = TournamentConfig(players("p", "q"), size=5)
+    with pytest.raises(ValueError, match="another tournament"):
+        Tournament(other, out).run()
+
+
+def test_a_torn_last_line_is_ignored(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_text('{"id": "a vs b #001", "status": "done"}\n{"id": "a vs b #0')
+    rows = read_results(path)
+    assert rows == [{"id": "a vs b #001", "status": "done"}]
+
+
+@needs_gnugo
+def test_igo_tournament_command_runs_and_prints_ratings(tmp_path):
+    out = tmp_path / "cli"
+    args = [
+        sys.executable, "-m", "igo.cli", "tournament",
+        "--player", "rand=igo:--player random --seed 3",
+        "--player", f"gnugo-1={GNUGO} --mode gtp --level 1 --chinese-rules",
+        "--games", "2", "--size", "5", "--komi", "0.5", "--anchor", "gnugo-1=100", "--cpus", "2",
+        "--out", str(out), "--json",
+    ]  # fmt: skip
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    ratings = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "gnugo-1" in r.stderr and "rand" in r.stderr
+    assert len(read_results(out / "results.jsonl")) == 2
+    assert ratings  # the JSON of the ratings
+    r = subprocess.run(
+        [sys.executable, "-m", "igo.cli", "tournament", "--player", "rand=igo:--player random --seed 3",
+         "--player", f"gnugo-1={GNUGO} --mode gtp --level 1 --chinese-rules", "--games", "2", "--size", "5",
+         "--komi", "0.5", "--out", str(out), "--ratings-only"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "gnugo-1" in r.stdout and "rand" in r.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "igo.cli", "tournament", "--player", "only=igo"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 1 and "at least two" in r.stderr
+
+
+def test_the_example_gauntlet_config_is_valid():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "gauntlet-9x9.toml")
+    assert cfg.format == "gauntlet" and len(cfg.pairings()) == 6 and cfg.games_per_pairing >= 20
+    assert len(schedule(cfg)) == 120
