@@ -134,7 +134,7 @@ def test_toml_config_with_relative_paths(tmp_path):
     assert cfg.player("gnugo").argv(7, 7.5) == ["gnugo", "--mode", "gtp", "--level", "1"]
 
 
-# --- games on Ray ------------------------------------------------------------------------------------------------------
+# --- games on Ray -----------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
