@@ -178,6 +178,7 @@ def test_tournament_on_local_ray_records_resumes_and_survives_a_crash(ray_local,
         [
             TournamentPlayer("random", igo="--player random --seed 1"),
             TournamentPlayer("gnugo-0", command=f"{GNUGO} --mode gtp --level 0 --chinese-rules"),
+            TournamentPlayer("gnugo-2", command=f"{GNUGO} --mode gtp --level 2 --chinese-rules"),
             TournamentPlayer("crasher", command=f"{sys.executable} {crasher}"),
         ],
         games_per_pairing=2,
@@ -189,11 +190,11 @@ def test_tournament_on_local_ray_records_resumes_and_survives_a_crash(ray_local,
     out = tmp_path / "t"
     seen = []
     rows = Tournament(cfg, out).run(on_game=lambda row, done, total: seen.append((done, total)))
-    assert len(rows) == 6 and seen[-1] == (6, 6)
+    assert len(rows) == 12 and seen[-1] == (12, 12)
     results = read_results(out / "results.jsonl")
-    assert len(results) == 6 and {r["status"] for r in results} == {"done"}
+    assert len(results) == 12 and {r["status"] for r in results} == {"done"}
     crash_games = [r for r in results if "crasher" in (r["black"], r["white"])]
-    assert len(crash_games) == 4
+    assert len(crash_games) == 6
     for r in crash_games:  # the crasher dies at its first genmove: it loses by forfeit, stated as a crash
         loser = "B" if r["black"] == "crasher" else "W"
         assert r["winner"] != loser and r["result"].endswith("+F") and r["reason"].startswith("crash"), r
@@ -206,8 +207,8 @@ def test_tournament_on_local_ray_records_resumes_and_survives_a_crash(ray_local,
     # more games per pairing: only the new ones are played
     cfg2 = TournamentConfig(cfg.players, games_per_pairing=3, size=5, komi=0.5, move_timeout=30, anchor="gnugo-0")
     more = Tournament(cfg2, out).run()
-    assert len(more) == 3 and all(r["index"] == 2 for r in more)
-    assert len(read_results(out / "results.jsonl")) == 9
+    assert len(more) == 6 and all(r["index"] == 2 for r in more)
+    assert len(read_results(out / "results.jsonl")) == 18
     # ratings over everything
     t = Tournament(cfg2, out)
     ratings, table = t.write_ratings()
