@@ -170,6 +170,8 @@ class MCTS:
         self.stats = np.zeros(M.S_LEN, np.float64)
         self._batch_size = batch_size or (16 * threads if evaluator is None else getattr(evaluator, "batch_size", 8))
         self._pool: K.BoardState | None = None
+        self._pool_capacity = 0
+        self._pending = 0
         self._executor: ThreadPoolExecutor | None = None
         self._thread_rngs = [make_rng(None if seed is None else seed + 1 + k) for k in range(threads)]
         self.stop_flag = threading.Event()
@@ -301,9 +303,10 @@ class MCTS:
             done += self._run_batch(board, min(self._batch_size, simulations - done), rollouts)
         return done
 
-    def _ensure_pool(self) -> None:
-        if self._pool is None:
-            b = self._batch_size
+    def _ensure_pool(self, want: int | None = None) -> None:
+        if self._pool is None or (want is not None and want > self._pool_capacity):
+            b = max(self._batch_size, want or 0)
+            self._pool_capacity = b
             self._pool = M.new_pool(self.size, b)
             self._rpool = M.new_pool(self.size, b) if self.evaluator is not None else self._pool
             self._paths = np.zeros((b, self._path.shape[0]), np.int32)
@@ -345,6 +348,49 @@ class MCTS:
         M.backup_leaves(
             t, final, self._paths, self._depths, self._status, count, self._values, has_value, self._scores,
             use_rollouts, self.params, self.own, self.stats,
+        )  # fmt: skip
+        return count
+
+    # --- evaluation by the caller (many searches, one network batch) ---------------------------------------------
+
+    def begin_batch(self, board, count: int) -> LeafBatch:
+        """Select up to ``count`` leaves (with virtual loss) from the current root, already set for ``board`` with
+        :meth:`set_root`, and return them as a :class:`LeafBatch` for the caller to evaluate; hand the results to
+        :meth:`end_batch`. Self-play uses this to put the leaves of many games into one network call. Zero mode
+        only (λ = 0: there are no rollouts to run) and only with an evaluator (for the root's priors and
+        ``history_length``). The batch's arrays are this search's work space: copy what must outlive
+        :meth:`end_batch`."""
+        if self.evaluator is None:
+            raise ValueError("begin_batch needs an evaluator (for the root's priors and the history length)")
+        if self.config.lam > 0:
+            raise ValueError("begin_batch is for λ = 0 (no rollouts); use run() for mixed evaluation")
+        if int(self._tree.meta[M.T_ROOT]) < 0:
+            raise RuntimeError("set_root first")
+        count = max(1, int(count))
+        self._ensure_pool(count)
+        M.select_leaves(
+            self._tree, board.state, self._pool, self.params, self._paths, self._depths, self._status, count, False,
+            self._no_priors,
+        )  # fmt: skip
+        self._pending = count
+        return self._leaf_batch(board, count)
+
+    def end_batch(self, priors: np.ndarray, values: np.ndarray) -> int:
+        """Expand and back up the leaves of the last :meth:`begin_batch` with the evaluator's outputs for them
+        (``priors [count, N*N+1]``, ``values [count]`` for the player to move at each leaf); returns the count."""
+        count = getattr(self, "_pending", 0)
+        if count <= 0:
+            raise RuntimeError("end_batch without begin_batch")
+        self._pending = 0
+        priors, values = self._check_output(count, priors, values)
+        to_move = self._pool.meta[:count, K.M_TO_MOVE]
+        self._priors[:count] = priors
+        self._values[:count] = np.where(to_move == K.WHITE, -values, values)
+        t = self._tree
+        M.expand_leaves(t, self._pool, self._paths, self._depths, self._status, count, self._priors, self.params)
+        M.backup_leaves(
+            t, self._pool, self._paths, self._depths, self._status, count, self._values, True, self._scores,
+            False, self.params, self.own, self.stats,
         )  # fmt: skip
         return count
 
@@ -403,13 +449,15 @@ class MCTS:
 
     def _call_evaluator(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:
         priors, values = self.evaluator.evaluate(batch)
+        return self._check_output(batch.count, priors, values)
+
+    def _check_output(self, count: int, priors, values) -> tuple[np.ndarray, np.ndarray]:
         priors = np.asarray(priors, np.float32)
         values = np.asarray(values, np.float64).reshape(-1)
-        want = (batch.count, self.size * self.size + 1)
-        if priors.shape != want or values.shape != (batch.count,):
+        want = (count, self.size * self.size + 1)
+        if priors.shape != want or values.shape != (count,):
             raise ValueError(
-                f"evaluator returned priors {priors.shape} and values {values.shape}, expected {want} and "
-                f"({batch.count},)"
+                f"evaluator returned priors {priors.shape} and values {values.shape}, expected {want} and ({count},)"
             )
         if not (np.isfinite(priors).all() and np.isfinite(values).all()) or (priors < 0).any():
             raise ValueError("evaluator returned negative or non-finite priors or non-finite values")
@@ -429,6 +477,12 @@ class MCTS:
         return priors[0]
 
     def _evaluate_leaves(self, board, count: int) -> None:
+        batch = self._leaf_batch(board, count)
+        priors, values = self._call_evaluator(batch)
+        self._priors[:count] = priors
+        self._values[:count] = np.where(batch.to_move == K.WHITE, -values, values)  # Black's point of view
+
+    def _leaf_batch(self, board, count: int) -> LeafBatch:
         hlen = self._history_length()
         w = self.size + 2
         hist = np.zeros((count, hlen, w * w), np.int8)
@@ -437,10 +491,7 @@ class MCTS:
         else:
             M.leaf_history(self._tree, board.state, self._root_hist, self._paths, self._depths, count,
                            self._scratch, hist)  # fmt: skip
-        batch = self._make_batch(count, self._pool, hist)
-        priors, values = self._call_evaluator(batch)
-        self._priors[:count] = priors
-        self._values[:count] = np.where(batch.to_move == K.WHITE, -values, values)  # Black's point of view
+        return self._make_batch(count, self._pool, hist)
 
     # --- reading the root --------------------------------------------------------------------------------------
 

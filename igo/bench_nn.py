@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -72,6 +73,22 @@ def add_parsers(sub) -> None:
                     "1 for a policy net)")  # fmt: skip
     sn.add_argument("--rollout-threads", type=int, default=1, help="threads playing rollouts when λ > 0")
     sn.set_defaults(run=run_search_nn)
+    sp = sub.add_parser(
+        "selfplay",
+        help="AlphaGo Zero self-play throughput: games/hour and positions/s",
+        description="Self-play as 'igo train zero' plays it (many games at once, their leaves in one network "
+        "batch, Dirichlet noise, temperature, tree reuse, resignation) for --seconds, in this process or in "
+        "--actors Ray actors; prints positions/s, simulations/s and games/hour. A network with random weights "
+        "plays short games (it passes early): give a trained --model for realistic game lengths.",
+    )
+    _net_arguments(sp, "zero-b6c64")
+    sp.set_defaults(seconds=60.0)
+    sp.add_argument("--simulations", type=int, default=200, help="simulations per move (default 200)")
+    sp.add_argument("--games-per-actor", type=int, default=32, help="games played at once (default 32)")
+    sp.add_argument("--leaves-per-game", type=int, default=8, help="leaves per game per batch (default 8)")
+    sp.add_argument("--actors", type=int, default=0, help="Ray actors (default 0: in this process)")
+    sp.add_argument("--komi", type=float, default=7.5)
+    sp.set_defaults(run=run_selfplay)
 
 
 def _say(args):
@@ -272,4 +289,79 @@ def run_search_nn(args) -> int:
                 }
             )
         )
+    return 0
+
+
+def run_selfplay(args) -> int:
+    import numpy as np
+
+    from selfplay.selfplay import SelfPlay, SelfPlayConfig
+
+    say = _say(args)
+    model, cfg, size = _model(args)
+    spc = SelfPlayConfig(size=size, komi=args.komi, simulations=args.simulations,
+                         parallel_games=args.games_per_actor, leaves_per_game=args.leaves_per_game)  # fmt: skip
+    where = "this process" if args.actors <= 0 else f"{args.actors} Ray actors"
+    say(f"igo bench selfplay: {cfg.name} on {size}x{size}, {args.simulations} simulations/move, "
+        f"{args.games_per_actor} games x {args.leaves_per_game} leaves per batch, {where}, "
+        f"{args.seconds:g} s")  # fmt: skip
+    warm = min(10.0, args.seconds / 6)
+    if args.actors <= 0:
+        ev = _evaluator(args, model, size)
+        sp = SelfPlay(ev, spc, seed=args.seed)
+        sp.play(seconds=warm)
+        before = sp.stats.to_dict()
+        t0 = time.perf_counter()
+        games = sp.play(seconds=args.seconds)
+        elapsed = time.perf_counter() - t0
+        after = sp.stats.to_dict()
+        stats = {k: after[k] - before[k] for k in after}
+        device = str(ev.device)
+    else:
+        import ray
+
+        from nets.config import config_to_dict
+        from selfplay.actors import selfplay_actor_class
+
+        ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
+        try:
+            weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+            ref = ray.put(weights)
+            cls = selfplay_actor_class()
+            dev = "cpu" if args.device == "auto" else args.device
+            actors = [cls.options(num_cpus=1).remote(config_to_dict(cfg), spc.to_dict(), ref, 0, seed=args.seed + i,
+                                                     device=dev, threads=args.threads or 1)
+                      for i in range(args.actors)]  # fmt: skip
+            ray.get([a.play.remote(None, None, warm) for a in actors])
+            t0 = time.perf_counter()
+            outs = ray.get([a.play.remote(None, None, args.seconds) for a in actors])
+            elapsed = time.perf_counter() - t0
+        finally:
+            ray.shutdown()
+        games = [g for o in outs for g in o["games"]]
+        stats = {k: sum(o["stats"][k] for o in outs) for k in outs[0]["stats"]}
+        device = dev
+    positions = stats["positions"]
+    lengths = [g["meta"]["moves"] for g in games]
+    mean_len = float(np.mean(lengths)) if lengths else float("nan")
+    # positions are counted when their game finishes; the simulations of every move made are the steady figure
+    moves_per_s = stats["simulations"] / args.simulations / elapsed
+    pos_per_s = positions / elapsed
+    gph = len(games) / elapsed * 3600
+    gph_steady = moves_per_s / mean_len * 3600 if lengths else float("nan")
+    say(f"  {stats['simulations'] / elapsed:10,.0f} simulations/s   {moves_per_s:8.1f} moves/s   "
+        f"{pos_per_s:8.1f} positions/s (finished games)")  # fmt: skip
+    say(f"  {len(games)} games finished in {elapsed:.0f} s: {gph:,.0f} games/hour; mean length {mean_len:.1f} moves "
+        f"-> {gph_steady:,.0f} games/hour at steady state (moves/s / mean length)")  # fmt: skip
+    say(f"  network {stats['eval_s'] / max(elapsed, 1e-9):.0%} of the time, "
+        f"{stats['evaluations'] / max(stats['eval_calls'], 1):.0f} positions per call; "
+        f"resigned {stats['resigned']}, black wins {stats['black_wins']}, draws {stats['draws']}")  # fmt: skip
+    if args.json:
+        print(json.dumps({"benchmark": "selfplay", "config": cfg.name, "size": size, "device": device,
+                          "actors": args.actors, "simulations": args.simulations, "seconds": round(elapsed, 2),
+                          "simulations_per_sec": round(stats["simulations"] / elapsed, 1),
+                          "moves_per_sec": round(moves_per_s, 2), "positions_per_sec": round(pos_per_s, 2),
+                          "games": len(games), "games_per_hour": round(gph, 1),
+                          "mean_moves": round(mean_len, 1) if lengths else None,
+                          "games_per_hour_steady": round(gph_steady, 1) if lengths else None}))  # fmt: skip
     return 0

@@ -65,6 +65,13 @@ COMMANDS: list[Command] = [
         "intervals, likelihood of superiority and a crosstable.",
     ),
     Command(
+        "train",
+        "igo.train_cmd",
+        "train networks: 'igo train zero' runs AlphaGo Zero self-play training on Ray",
+        "The trainers. 'igo train zero' turns compute into playing strength from nothing: self-play actors on Ray, "
+        "a replay buffer on disk, a learner, checkpoints, gating and evaluation; one machine or a Ray cluster.",
+    ),
+    Command(
         "model",
         "igo.model_cmd",
         "list network configs, inspect a checkpoint, write a fresh network",

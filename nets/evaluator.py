@@ -170,7 +170,9 @@ class NetEvaluator:
         self.stats = EvalStats()
         self.model = self._prepare(model, compile)
         self.value_model = self._prepare(value_model, compile)
-        self._buckets = compile is not None
+        # torch.compile specialises on shapes, and oneDNN builds (and caches a bounded number of) bf16 kernels per
+        # shape: with batches of every size from the cache and the search, padding to a few buckets is much faster
+        self._buckets = compile is not None or (self.device.type == "cpu" and self.dtype != torch.float32)
         # features: the Zero net's, or AlphaGo's 48 planes (+ colour for the value net, computed once for both)
         if self.kind == "zero":
             self._fs = feature_set(model.config.feature_set)

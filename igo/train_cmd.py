@@ -1,0 +1,226 @@
+"""``igo train``: the trainers. ``igo train zero`` runs AlphaGo Zero training (:mod:`training.zero`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+
+from .player_args import positive_float, positive_int
+
+log = logging.getLogger(__name__)
+
+ZERO_EPILOG = """\
+examples:
+  igo train zero --size 9 --config zero-b6c64 --run-dir runs/z9            # local Ray, this machine's cores
+  igo train zero --size 7 --komi 9 --config zero-b2c32 --run-dir runs/z7 --simulations 64 --max-minutes 30
+  igo train zero --run-dir runs/z9                                          # resume (settings from config.json)
+  igo train zero --run-dir runs/z9 --address auto --actors 30               # on a Ray cluster (ray start --head)
+
+Everything goes to --run-dir: config.json, checkpoints/ (safetensors + optimizer state), games/ (SGF), replay/
+(.npz chunks), eval/ (evaluation tournaments), tb/ (TensorBoard: tensorboard --logdir RUN/tb), metrics.jsonl.
+Ctrl-C (or SIGTERM) stops cleanly: the games in flight finish, a checkpoint is saved. A hard kill loses no finished
+game and at most --checkpoint-every learner steps; rerunning the same command resumes.
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="trainer", metavar="TRAINER")
+    z = sub.add_parser(
+        "zero",
+        help="AlphaGo Zero: self-play actors on Ray, replay buffer, learner, gating and evaluation",
+        description=textwrap.fill(
+            "Train an AlphaGo Zero network from nothing: self-play actors (Ray) play games with the latest network "
+            "(Dirichlet noise, temperature, tree reuse, resignation with a no-resign share), a replay buffer keeps "
+            "the newest positions (on disk as it goes), the learner trains on them (SGD with momentum or AdamW, "
+            "value MSE + policy cross-entropy + L2), checkpoints are published to the actors (or gated), and "
+            "evaluation gauntlets rate them by Elo.",
+            100,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ZERO_EPILOG,
+    )
+    z.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
+    g = z.add_argument_group("what is trained (fixed for a run)")
+    g.add_argument("--size", type=int, default=None, help="board size (default 9)")
+    g.add_argument("--komi", type=float, default=None, help="komi (default 7.5)")
+    g.add_argument("--config", dest="model", default=None, help="network config, see 'igo model list' "
+                   "(default zero-b6c64)")  # fmt: skip
+    g = z.add_argument_group("self-play")
+    g.add_argument("--actors", type=positive_int, default=None, help="self-play actors (default 1)")
+    g.add_argument("--games-per-actor", type=positive_int, default=None, help="games each actor plays at once, "
+                   "their leaves in one network batch (default 32)")  # fmt: skip
+    g.add_argument("--simulations", type=positive_int, default=None, help="simulations per move (default 200)")
+    g.add_argument("--leaves-per-game", type=positive_int, default=None, help="leaves per game per batch "
+                   "(virtual loss; default 8)")  # fmt: skip
+    g.add_argument("--temperature-moves", type=int, default=None, help="moves drawn with temperature 1 "
+                   "(default 30 x points / 361)")  # fmt: skip
+    g.add_argument("--resign-threshold", type=float, default=None, help="resign when the root Q is below this "
+                   "(-1 never; default -0.9)")  # fmt: skip
+    g.add_argument("--no-resign-fraction", type=float, default=None, help="share of games without resignation "
+                   "(false-resignation check; default 0.1)")  # fmt: skip
+    g.add_argument("--actor-seconds", type=positive_float, default=None, help="seconds per actor call: finished "
+                   "games come back, new weights go out, this often (default 20)")  # fmt: skip
+    g.add_argument("--actor-cpus", type=positive_float, default=None, help="Ray CPUs per actor (default 1)")
+    g.add_argument("--actor-threads", type=positive_int, default=None, help="torch threads per actor (default 1)")
+    g.add_argument("--actor-device", choices=("cpu", "cuda"), default=None, help="where actors run the network")
+    g.add_argument("--actor-gpus", type=float, default=None, help="GPU share per actor with --actor-device cuda "
+                   "(e.g. 0.25: four actors per GPU)")  # fmt: skip
+    g = z.add_argument_group("replay buffer and learner")
+    g.add_argument("--window", type=positive_int, default=None, help="positions in the replay window "
+                   "(default 100000)")  # fmt: skip
+    g.add_argument("--min-positions", type=positive_int, default=None, help="positions before training starts "
+                   "(default 2000)")  # fmt: skip
+    g.add_argument("--train-ratio", type=positive_float, default=None, help="samples trained per position "
+                   "generated (default 4)")  # fmt: skip
+    g.add_argument("--batch-size", type=positive_int, default=None, help="learner batch (default 256)")
+    g.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help="default sgd (momentum 0.9)")
+    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.02)")
+    g.add_argument("--lr-schedule", default=None, metavar="SAMPLES:LR,...", help="piecewise-constant learning "
+                   "rate by samples trained, e.g. 0:0.02,2000000:0.002")  # fmt: skip
+    g.add_argument("--weight-decay", type=float, default=None, help="L2 coefficient (default 1e-4)")
+    g.add_argument("--checkpoint-every", type=positive_int, default=None, help="learner steps between checkpoints "
+                   "(default 200)")  # fmt: skip
+    g.add_argument("--learner-device", default=None, help="auto (a GPU when there is one), cpu or cuda")
+    g.add_argument("--learner-threads", type=positive_int, default=None, help="torch threads of the learner")
+    g = z.add_argument_group("evaluation and gating")
+    g.add_argument("--eval-every", type=int, default=None, help="checkpoints between evaluation gauntlets "
+                   "(0 none; default 0)")  # fmt: skip
+    g.add_argument("--eval-games", type=positive_int, default=None, help="games per opponent (default 10)")
+    g.add_argument("--eval-simulations", type=int, default=None, help="simulations per move in evaluation "
+                   "(default: the self-play simulations)")  # fmt: skip
+    g.add_argument("--eval-opponent", action="append", default=None, metavar="COMMAND", help="a GTP engine to "
+                   "evaluate against, e.g. 'gnugo --mode gtp --level 1' (repeatable)")  # fmt: skip
+    g.add_argument("--no-eval-rollout", action="store_true", help="no rollout-only igo opponent in evaluations")
+    g.add_argument("--gating-games", type=int, default=None, help="AlphaGo Zero gating: games of each checkpoint "
+                   "against the best (0: continuous update, the default)")  # fmt: skip
+    g.add_argument("--gating-threshold", type=float, default=None, help="win rate to be promoted (default 0.55)")
+    g = z.add_argument_group("running")
+    g.add_argument("--address", default=None, help="a Ray cluster to join ('auto' or host:port; default: a "
+                   "local Ray)")  # fmt: skip
+    g.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    g.add_argument("--max-games", type=positive_int, default=None, help="stop after this many games (in all)")
+    g.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many learner steps")
+    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
+    g.add_argument("--seed", type=int, default=None, help="random seed of a new run (default 0)")
+    g.add_argument("--status-every", type=positive_float, default=10.0, help="seconds between status lines")
+    g.add_argument("--json", action="store_true", help="print the final status as JSON")
+    z.set_defaults(run=run_zero_cmd)
+    p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
+
+
+def parse_schedule(text: str) -> list[list]:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            samples, lr = part.split(":")
+            out.append([int(float(samples)), float(lr)])
+        except ValueError:
+            raise ValueError(f"--lr-schedule: {part!r} is not SAMPLES:LR") from None
+    if not out:
+        raise ValueError("--lr-schedule is empty")
+    return out
+
+
+def overrides_from(args) -> dict:
+    top = {}
+    for k in ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads", "actor_device",
+              "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio", "checkpoint_every",
+              "eval_every", "eval_games", "eval_simulations", "gating_games", "gating_threshold", "seed"):  # fmt: skip
+        v = getattr(args, k, None)
+        if v is not None:
+            top[k] = v
+    if args.eval_opponent is not None:
+        top["eval_opponents"] = list(args.eval_opponent)
+    if args.no_eval_rollout:
+        top["eval_rollout"] = False
+    sp = {}
+    for k in ("simulations", "leaves_per_game", "temperature_moves", "resign_threshold", "no_resign_fraction"):
+        v = getattr(args, k, None)
+        if v is not None:
+            sp[k] = v
+    if sp:
+        top["selfplay"] = sp
+    lr = {}
+    for k in ("batch_size", "optimizer", "lr", "weight_decay"):
+        v = getattr(args, k, None)
+        if v is not None:
+            lr[k] = v
+    if args.lr_schedule is not None:
+        lr["lr_schedule"] = parse_schedule(args.lr_schedule)
+    if lr:
+        top["learner"] = lr
+    return top
+
+
+def run_zero_cmd(args) -> int:
+    from pathlib import Path
+
+    from training.zero import Limits, RunError, ZeroRunConfig, run_zero
+
+    run_dir = Path(args.run_dir)
+    try:
+        overrides = overrides_from(args)
+        config = None if (run_dir / "config.json").exists() else ZeroRunConfig()
+        bar = _StatusPrinter(args.max_games)
+        status = run_zero(
+            run_dir,
+            config,
+            Limits(max_games=args.max_games, max_steps=args.max_steps, max_minutes=args.max_minutes),
+            overrides=overrides,
+            address=args.address,
+            num_cpus=args.cpus,
+            learner_device=args.learner_device,
+            learner_threads=args.learner_threads,
+            on_status=bar,
+            status_every=args.status_every,
+        )
+        bar.close()
+    except RunError as e:
+        print(f"igo train zero: error: {e}", file=sys.stderr)
+        return 1
+    except KeyError as e:  # an unknown network config name
+        print(f"igo train zero: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as e:
+        print(f"igo train zero: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        import dataclasses
+
+        print(json.dumps(dataclasses.asdict(status), sort_keys=True))
+    else:
+        print(f"stopped: {status.line()}")
+        print(f"run directory: {run_dir}  (resume with the same command; tensorboard --logdir {run_dir / 'tb'})")
+    return 0
+
+
+class _StatusPrinter:
+    """A tqdm bar over games (with the status as its postfix) on a terminal; a status line per update otherwise."""
+
+    def __init__(self, total: int | None):
+        self._bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="game", dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, st) -> None:
+        if self._bar is not None:
+            self._bar.n = st.games
+            loss = "-" if st.loss is None else f"{st.loss:.3f}"
+            elo = "-" if st.elo is None else f"{st.elo:+.0f}"
+            self._bar.set_postfix_str(
+                f"pos {st.positions} step {st.step} loss {loss} Elo {elo} {st.games_per_hour:.0f} g/h", refresh=True
+            )
+        else:
+            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

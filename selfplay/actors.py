@@ -1,0 +1,110 @@
+"""Self-play on Ray: :class:`SelfPlayWorker` runs a :class:`selfplay.selfplay.SelfPlay` inside a Ray actor.
+
+The trainer creates ``actors`` of them (``selfplay_actor_class().options(num_cpus=..., num_gpus=...)``) and calls
+``play(weights, version, seconds)`` on each in a loop: every call plays for about ``seconds`` — games in progress
+carry over from call to call — and returns the games that finished plus counters. New weights travel as an argument
+of the next call (a Ray object reference put once and shared by all actors), so an actor never waits for them and
+never plays with weights older than one call.
+
+Inference placement: each actor evaluates its own batches, on its CPU (``device="cpu"``, ``threads`` intra-op
+threads) or on a GPU (``device="cuda"``; the trainer gives each actor a fraction of a GPU, so several actors share
+one). One actor with many parallel games already fills a batch (``parallel_games × leaves_per_game`` leaves), which
+is why there is no separate inference server: see the issue note for the measurements behind that choice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from .selfplay import SelfPlay, SelfPlayConfig
+
+log = logging.getLogger(__name__)
+
+
+class SelfPlayWorker:
+    """Plays self-play games with the latest weights it was given. ``model_config``: the net's config as a dict
+    (:func:`nets.config.config_to_dict`); ``weights``: its state dict as numpy arrays."""
+
+    def __init__(
+        self,
+        model_config: dict,
+        selfplay_config: dict,
+        weights: dict[str, np.ndarray],
+        version: int = 0,
+        *,
+        seed: int | None = None,
+        device: str = "cpu",
+        dtype: str = "auto",
+        threads: int = 1,
+        name: str = "igo-zero",
+    ):
+        import torch
+
+        from nets.config import config_from_dict
+
+        torch.set_num_threads(max(1, threads))
+        self.model_config = config_from_dict(model_config)
+        self.config = SelfPlayConfig.from_dict(selfplay_config)
+        self.device = device
+        self.dtype = dtype
+        self.threads = max(1, threads)
+        self.seed = seed
+        self.version = -1
+        self.selfplay = SelfPlay(self._evaluator(weights), self.config, seed=seed, name=name)
+        self.version = int(version)
+        self.selfplay.version = self.version
+
+    def _evaluator(self, weights: dict[str, np.ndarray]):
+        import torch
+
+        from nets.evaluator import NetEvaluator
+        from nets.models import build_model
+
+        model = build_model(self.model_config, self.config.size)
+        state = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}
+        model.load_state_dict(state, strict=True)
+        return NetEvaluator(
+            model,
+            size=self.config.size,
+            device=self.device,
+            dtype=self.dtype,
+            threads=self.threads,
+            seed=None if self.seed is None else self.seed + 7919 * (self.version + 2),
+        )
+
+    def play(self, weights: dict[str, np.ndarray] | None = None, version: int | None = None, seconds: float = 30.0):
+        """Take ``weights`` (version ``version``) if given, play for about ``seconds``; returns
+        ``{"games": [...], "stats": {...}, "version": ..., "pid": ...}``."""
+        if weights is not None and version is not None and int(version) != self.version:
+            self.version = int(version)
+            self.selfplay.set_evaluator(self._evaluator(weights), self.version)
+        before = dict(self.selfplay.stats.to_dict())
+        t0 = time.perf_counter()
+        games = self.selfplay.play(seconds=seconds)
+        after = self.selfplay.stats.to_dict()
+        delta = {k: after[k] - before[k] for k in after}
+        delta["wall_s"] = time.perf_counter() - t0
+        return {"games": games, "stats": delta, "version": self.version, "pid": os.getpid()}
+
+    def ping(self) -> int:
+        return os.getpid()
+
+
+_ACTOR = None
+
+
+def selfplay_actor_class():
+    """The Ray actor class of :class:`SelfPlayWorker` (made once; ray imported here)."""
+    global _ACTOR
+    if _ACTOR is None:
+        import ray
+
+        _ACTOR = ray.remote(SelfPlayWorker)
+    return _ACTOR
+
+
+__all__ = ["SelfPlayWorker", "selfplay_actor_class"]

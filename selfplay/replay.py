@@ -1,0 +1,517 @@
+"""The AlphaGo Zero replay buffer: the most recent self-play positions, sampled with random symmetries.
+
+Self-play hands over finished games, each a dict::
+
+    {"planes": uint8 [P, B],     # per position np.packbits of the bool planes [C, N, N] flattened, B = ceil(C*N*N/8)
+     "policy": float16/32 [P, N*N+1],  # search visit distribution, pass last, each row sums to 1
+     "value":  float32 [P],      # final result for the player to move: +1, -1 or 0
+     "sgf":    str,              # the game record (optional)
+     "meta":   dict}             # JSON-serialisable facts about the game (optional), kept as is
+
+:class:`ReplayBuffer` keeps the newest ``window`` **positions** in preallocated ring arrays (packed planes ``uint8``,
+policy ``float16``, value ``float16``: 9x9 with 17 planes is about 340 bytes a position, 19x19 about 1.5 kB).
+:meth:`ReplayBuffer.sample` draws positions uniformly from the window (with replacement) and applies one of the 8
+board symmetries (:mod:`engine.symmetry`) to each, the same one to its planes and its policy; pass stays last.
+
+**On disk.** With a ``directory`` every :meth:`ReplayBuffer.add` writes its batch of games as one compressed chunk
+``chunk-{seq:08d}.npz`` holding plain arrays only (never pickles, read with ``allow_pickle=False``):
+
+=========================  ===============  ==================================================================
+array                      dtype, shape     meaning
+=========================  ===============  ==================================================================
+``planes``                 uint8 [P, B]     packed feature planes of the P positions of the batch
+``policy``                 float16 [P, A]   visit distributions, ``A = N*N + 1``
+``value``                  float16 [P]      results for the player to move
+``game_lengths``           int32 [G]        positions per game, in order (sums to P)
+``meta``                   uint8 [M]        UTF-8 JSON: a list with each game's ``meta`` dict
+``size``, ``num_planes``   int32 []         board size N and plane count C (must match the buffer)
+``games_total_after``      int64 []         games added since the directory was new, this chunk included
+``positions_total_after``  int64 []         positions likewise
+``format_version``         int32 []         1
+=========================  ===============  ==================================================================
+
+With a ``games_dir`` each game's SGF goes to ``games_dir/{game_number:08d}.sgf`` (0-based, in the order added).
+
+**Crash safety.** A crash loses no finished game: each ``add()`` is on disk before it returns. Every file is written
+to ``<name>.tmp``, flushed and fsynced, then ``os.replace``\\ d over its name (and the directory fsynced), so a file is
+either whole or absent. The chunk is written before the SGFs; a crash between them leaves games without a record but
+never a record without its training data.
+
+**Restart.** A buffer made on an existing ``directory`` reloads it: the newest chunks, only as many as fill the window,
+go back into the ring, and the totals come from the newest chunk alone (each chunk stores the running totals), so a
+restart reads little however long the run. Leftover ``.tmp`` files (a crash mid-write) are deleted with a warning; a
+chunk that cannot be read (truncated, corrupt) is skipped with a warning and left in place; numbering continues after
+the highest chunk file present. A chunk written for another board size or plane count is a ValueError naming the file.
+
+The buffer is not thread-safe. As a Ray actor (:func:`replay_actor_class`) its calls run one at a time::
+
+    Replay = replay_actor_class()
+    buf = Replay.remote(9, 17, 500_000, directory=run_dir / "replay", games_dir=run_dir / "games")
+    ray.get(buf.add.remote(games))
+    planes, policy, value = ray.get(buf.sample.remote(256))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.coords import check_size
+from engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
+
+__all__ = [
+    "CHUNK_FORMAT_VERSION",
+    "ReplayBuffer",
+    "pack_planes",
+    "packed_width",
+    "replay_actor_class",
+    "unpack_planes",
+]
+
+logger = logging.getLogger(__name__)
+
+CHUNK_FORMAT_VERSION = 1
+_CHUNK_RE = re.compile(r"^chunk-(\d{8,})\.npz$")
+_CHUNK_TMP_RE = re.compile(r"^chunk-\d{8,}\.npz\.tmp$")
+_POLICY_SUM_TOL = 1e-2  # float16 rounding of a visit distribution moves its sum by well under 1e-3
+_ACTOR_CLASS = None
+
+
+# --- packing ---------------------------------------------------------------------------------------------------------
+
+
+def packed_width(planes: int, size: int) -> int:
+    """Bytes per position of packed planes: ``ceil(planes * size * size / 8)``."""
+    return (planes * size * size + 7) // 8
+
+
+def pack_planes(planes: np.ndarray) -> np.ndarray:
+    """Pack bool (or 0/1) feature planes ``[P, C, N, N]`` into ``uint8 [P, ceil(C*N*N/8)]`` (``np.packbits``)."""
+    planes = np.asarray(planes)
+    if planes.ndim != 4 or planes.shape[-1] != planes.shape[-2]:
+        raise ValueError(f"planes to pack must have shape [P, C, N, N], got {planes.shape}")
+    if planes.dtype != np.bool_:
+        if not (np.issubdtype(planes.dtype, np.number) and np.isin(planes, (0, 1)).all()):
+            raise ValueError(f"planes to pack must be bool or 0/1, got dtype {planes.dtype} with other values")
+        planes = planes != 0
+    p, c, n, _ = planes.shape
+    return np.packbits(planes.reshape(p, c * n * n), axis=1)
+
+
+def unpack_planes(packed: np.ndarray, planes: int, size: int) -> np.ndarray:
+    """Unpack ``uint8 [..., B]`` from :func:`pack_planes` into ``float32 [..., C, N, N]``."""
+    packed = np.asarray(packed)
+    width = packed_width(planes, size)
+    if packed.dtype != np.uint8 or packed.ndim < 1 or packed.shape[-1] != width:
+        raise ValueError(
+            f"packed planes for {planes} planes of {size}x{size} must be uint8 [..., {width}], "
+            f"got {packed.dtype} {packed.shape}"
+        )
+    bits = np.unpackbits(packed, axis=-1, count=planes * size * size)
+    return bits.reshape(*packed.shape[:-1], planes, size, size).astype(np.float32)
+
+
+# --- file helpers ----------------------------------------------------------------------------------------------------
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open directories; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(f)`` on ``<path>.tmp``, fsync, ``os.replace`` it over ``path``; no ``.tmp`` is left on error."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _CorruptChunk(Exception):
+    """A chunk file that cannot be read back: skipped with a warning."""
+
+
+class _ChunkMismatch(ValueError):
+    """A readable chunk for another board size or plane count: an error, not skipped."""
+
+
+def _scalar(z, key: str) -> int:
+    a = z[key]
+    if a.shape != () or not np.issubdtype(a.dtype, np.integer):
+        raise _CorruptChunk(f"{key} is not an integer scalar")
+    return int(a)
+
+
+# --- the buffer ------------------------------------------------------------------------------------------------------
+
+
+class ReplayBuffer:
+    """The newest ``window`` self-play positions of ``size x size`` games with ``planes`` feature planes.
+
+    ``directory`` (chunk files) and ``games_dir`` (SGF files) are optional; ``seed`` seeds :meth:`sample`'s default
+    random generator. See the module docstring for the formats.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        planes: int,
+        window: int,
+        directory: str | Path | None = None,
+        games_dir: str | Path | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.size = check_size(int(size) if isinstance(size, np.integer) else size)
+        if isinstance(planes, bool) or not isinstance(planes, int | np.integer) or planes < 1:
+            raise ValueError(f"planes must be a positive integer, got {planes!r}")
+        if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+            raise ValueError(f"window must be a positive integer, got {window!r}")
+        self.planes = int(planes)
+        self.window = int(window)
+        self.actions = self.size * self.size + 1
+        self.width = packed_width(self.planes, self.size)
+        self.directory = Path(directory) if directory is not None else None
+        self.games_dir = Path(games_dir) if games_dir is not None else None
+        self._rng = np.random.default_rng(seed)
+
+        self._planes = np.zeros((self.window, self.width), dtype=np.uint8)
+        self._policy = np.zeros((self.window, self.actions), dtype=np.float16)
+        self._value = np.zeros(self.window, dtype=np.float16)
+        self._head = 0  # next slot to write; while not full the filled slots are 0.._count-1
+        self._count = 0
+
+        self.games_total = 0
+        self.positions_total = 0
+        self._next_seq = 0
+        self._chunks = 0
+
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._reload()
+        if self.games_dir is not None:
+            self.games_dir.mkdir(parents=True, exist_ok=True)
+            if (self.games_dir / f"{self.games_total:08d}.sgf").exists():
+                logger.warning(
+                    "%s already holds %08d.sgf: game records from number %d on will be overwritten",
+                    self.games_dir,
+                    self.games_total,
+                    self.games_total,
+                )
+
+    # --- adding ------------------------------------------------------------------------------------------------------
+
+    def add(self, games: list[dict]) -> dict:
+        """Append finished games (oldest positions fall out of the window); write their chunk and SGFs if configured.
+
+        Every game is validated before anything changes (ValueError naming the game and the problem). Returns
+        ``{"games_total", "positions_total", "positions", "chunk"}`` (``chunk``: the chunk's path or None).
+        """
+        if isinstance(games, dict):
+            raise ValueError("add() takes a list of games, got a single game dict")
+        games = list(games)
+        checked = [self._check_game(i, g) for i, g in enumerate(games)]
+        if not checked:
+            return self._result(None)
+        planes = np.concatenate([c[0] for c in checked])
+        policy = np.concatenate([c[1] for c in checked])
+        value = np.concatenate([c[2] for c in checked])
+        lengths = np.array([len(c[2]) for c in checked], dtype=np.int32)
+        first_game = self.games_total
+        games_after = self.games_total + len(checked)
+        positions_after = self.positions_total + len(value)
+
+        chunk = None
+        if self.directory is not None:
+            chunk = self._write_chunk(
+                planes, policy, value, lengths, [c[4] for c in checked], games_after, positions_after
+            )
+
+        self._append(planes, policy, value)
+        self.games_total = games_after
+        self.positions_total = positions_after
+
+        if self.games_dir is not None:
+            for j, c in enumerate(checked):
+                if c[3] is not None:
+                    path = self.games_dir / f"{first_game + j:08d}.sgf"
+                    data = c[3].encode("utf-8")
+                    _atomic_write(path, lambda f, data=data: f.write(data))
+            _fsync_dir(self.games_dir)
+        logger.debug(
+            "added %d games, %d positions (totals %d games, %d positions; %d in window)",
+            len(checked),
+            len(value),
+            self.games_total,
+            self.positions_total,
+            self._count,
+        )
+        return self._result(chunk)
+
+    def _result(self, chunk: Path | None) -> dict:
+        return {
+            "games_total": self.games_total,
+            "positions_total": self.positions_total,
+            "positions": self._count,
+            "chunk": str(chunk) if chunk is not None else None,
+        }
+
+    def _check_game(self, i: int, game: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, str | None, dict]:
+        if not isinstance(game, dict):
+            raise ValueError(f"game {i}: expected a dict, got {type(game).__name__}")
+        missing = [k for k in ("planes", "policy", "value") if k not in game]
+        if missing:
+            raise ValueError(f"game {i}: missing {', '.join(missing)}")
+        planes = np.asarray(game["planes"])
+        policy = np.asarray(game["policy"])
+        value = np.asarray(game["value"])
+        if planes.dtype != np.uint8 or planes.ndim != 2 or planes.shape[1] != self.width:
+            raise ValueError(
+                f"game {i}: planes must be packed uint8 [P, {self.width}] ({self.planes} planes of "
+                f"{self.size}x{self.size}), got {planes.dtype} {planes.shape}"
+            )
+        n = planes.shape[0]
+        if not np.issubdtype(policy.dtype, np.floating) or policy.shape != (n, self.actions):
+            raise ValueError(
+                f"game {i}: policy must be float [{n}, {self.actions}] for {n} positions on {self.size}x{self.size}, "
+                f"got {policy.dtype} {policy.shape}"
+            )
+        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.signedinteger)):
+            raise ValueError(f"game {i}: value must be float, got {value.dtype}")
+        if value.shape != (n,):
+            raise ValueError(f"game {i}: value must have shape [{n}] for {n} positions, got {value.shape}")
+        if n:
+            if not np.isfinite(policy).all() or (policy < 0).any():
+                raise ValueError(f"game {i}: policy has negative or non-finite entries")
+            sums = policy.sum(axis=1, dtype=np.float64)
+            bad = np.flatnonzero(np.abs(sums - 1.0) > _POLICY_SUM_TOL)
+            if len(bad):
+                raise ValueError(f"game {i}: policy of position {bad[0]} sums to {sums[bad[0]]:.4f}, not 1")
+            if not np.isfinite(value).all() or (np.abs(value) > 1).any():
+                raise ValueError(f"game {i}: value must lie in [-1, 1]")
+        sgf = game.get("sgf")
+        if sgf is not None and not isinstance(sgf, str):
+            raise ValueError(f"game {i}: sgf must be a str, got {type(sgf).__name__}")
+        meta = game.get("meta", {})
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict):
+            raise ValueError(f"game {i}: meta must be a dict, got {type(meta).__name__}")
+        try:
+            json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"game {i}: meta is not JSON-serialisable: {e}") from None
+        return planes, policy.astype(np.float16), value.astype(np.float16), sgf, meta
+
+    def _append(self, planes: np.ndarray, policy: np.ndarray, value: np.ndarray) -> None:
+        n = len(value)
+        if n >= self.window:
+            self._planes[:] = planes[-self.window :]
+            self._policy[:] = policy[-self.window :]
+            self._value[:] = value[-self.window :]
+            self._head = 0
+            self._count = self.window
+            return
+        first = min(n, self.window - self._head)
+        for dst, src in ((self._planes, planes), (self._policy, policy), (self._value, value)):
+            dst[self._head : self._head + first] = src[:first]
+            dst[: n - first] = src[first:]
+        self._head = (self._head + n) % self.window
+        self._count = min(self.window, self._count + n)
+
+    def _write_chunk(
+        self,
+        planes: np.ndarray,
+        policy: np.ndarray,
+        value: np.ndarray,
+        lengths: np.ndarray,
+        metas: list[dict],
+        games_after: int,
+        positions_after: int,
+    ) -> Path:
+        meta = np.frombuffer(json.dumps(metas, allow_nan=False).encode("utf-8"), dtype=np.uint8)
+        arrays = {
+            "planes": planes,
+            "policy": policy,
+            "value": value,
+            "game_lengths": lengths,
+            "meta": meta,
+            "size": np.int32(self.size),
+            "num_planes": np.int32(self.planes),
+            "games_total_after": np.int64(games_after),
+            "positions_total_after": np.int64(positions_after),
+            "format_version": np.int32(CHUNK_FORMAT_VERSION),
+        }
+        path = self.directory / f"chunk-{self._next_seq:08d}.npz"
+        _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+        _fsync_dir(self.directory)
+        self._next_seq += 1
+        self._chunks += 1
+        return path
+
+    # --- reloading ---------------------------------------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        chunks: list[tuple[int, Path]] = []
+        for entry in self.directory.iterdir():
+            if _CHUNK_TMP_RE.match(entry.name):
+                logger.warning("deleting %s, left by a write that did not finish", entry)
+                entry.unlink(missing_ok=True)
+                continue
+            m = _CHUNK_RE.match(entry.name)
+            if m and entry.is_file():
+                chunks.append((int(m.group(1)), entry))
+        if not chunks:
+            return
+        chunks.sort()
+        self._next_seq = chunks[-1][0] + 1
+        self._chunks = len(chunks)
+
+        loaded: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        have = 0
+        totals = None
+        for _, path in reversed(chunks):
+            if have >= self.window:
+                break
+            try:
+                planes, policy, value, games_after, positions_after = self._read_chunk(path)
+            except _CorruptChunk as e:
+                logger.warning("skipping unreadable replay chunk %s: %s", path, e)
+                self._chunks -= 1
+                continue
+            if totals is None:
+                totals = (games_after, positions_after)
+            loaded.append((planes, policy, value))
+            have += len(value)
+        if totals is not None:
+            self.games_total, self.positions_total = totals
+        if loaded:
+            loaded.reverse()
+            self._append(*(np.concatenate([part[j] for part in loaded]) for j in range(3)))
+        logger.info(
+            "reloaded %d positions from %d of %d chunks in %s (totals: %d games, %d positions)",
+            self._count,
+            len(loaded),
+            len(chunks),
+            self.directory,
+            self.games_total,
+            self.positions_total,
+        )
+
+    def _read_chunk(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                size = _scalar(z, "size")
+                num_planes = _scalar(z, "num_planes")
+                if size != self.size or num_planes != self.planes:
+                    raise _ChunkMismatch(
+                        f"replay chunk {path} holds {num_planes} planes of {size}x{size}, but this buffer is for "
+                        f"{self.planes} planes of {self.size}x{self.size}"
+                    )
+                planes = z["planes"]
+                policy = z["policy"]
+                value = z["value"]
+                lengths = z["game_lengths"]
+                games_after = _scalar(z, "games_total_after")
+                positions_after = _scalar(z, "positions_total_after")
+        except (_ChunkMismatch, _CorruptChunk):
+            raise
+        except Exception as e:  # zipfile.BadZipFile, EOFError, OSError, KeyError, zlib.error, ...
+            raise _CorruptChunk(f"{type(e).__name__}: {e}") from e
+        n = len(value)
+        if (
+            planes.dtype != np.uint8
+            or planes.shape != (n, self.width)
+            or policy.shape != (n, self.actions)
+            or value.shape != (n,)
+            or lengths.ndim != 1
+            or int(lengths.sum()) != n
+        ):
+            raise _CorruptChunk("arrays have inconsistent shapes")
+        return planes, policy.astype(np.float16), value.astype(np.float16), games_after, positions_after
+
+    # --- reading -----------------------------------------------------------------------------------------------------
+
+    def sample(self, batch: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``batch`` positions uniformly from the window (with replacement), each under a random symmetry.
+
+        Returns ``planes float32 [batch, C, N, N]``, ``policy float32 [batch, N*N+1]`` (pass last, transformed with
+        the planes) and ``value float32 [batch]``. ``rng`` defaults to the buffer's own seeded generator.
+        """
+        if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {batch!r}")
+        if self._count == 0:
+            raise ValueError("cannot sample from an empty replay buffer")
+        rng = self._rng if rng is None else rng
+        idx = rng.integers(0, self._count, size=batch)
+        ks = rng.integers(0, NUM_SYMMETRIES, size=batch)
+        n = self.size
+        bits = np.unpackbits(self._planes[idx], axis=1, count=self.planes * n * n).reshape(batch, self.planes, n, n)
+        policy_in = self._policy[idx].astype(np.float32)
+        planes = np.empty((batch, self.planes, n, n), dtype=np.float32)
+        policy = np.empty((batch, self.actions), dtype=np.float32)
+        for k in range(NUM_SYMMETRIES):
+            rows = np.flatnonzero(ks == k)
+            if len(rows) == 0:
+                continue
+            planes[rows] = apply_planes(bits[rows], k)
+            policy[rows] = apply_policy(policy_in[rows], n, k)
+        value = self._value[idx].astype(np.float32)
+        return planes, policy, value
+
+    def window_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the positions in the window, oldest first: packed planes uint8, policy float16, value float32."""
+        if self._count < self.window:
+            order = np.arange(self._count)
+        else:
+            order = (self._head + np.arange(self.window)) % self.window
+        return self._planes[order], self._policy[order], self._value[order].astype(np.float32)
+
+    def stats(self) -> dict:
+        """Counters: ``games_total``, ``positions_total`` (ever added), ``positions`` (in the window), ``window``,
+        ``chunks`` (chunk files in ``directory`` less those found unreadable, 0 without one)."""
+        return {
+            "games_total": self.games_total,
+            "positions_total": self.positions_total,
+            "positions": self._count,
+            "window": self.window,
+            "chunks": self._chunks,
+        }
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __repr__(self) -> str:
+        return (
+            f"ReplayBuffer(size={self.size}, planes={self.planes}, window={self.window}, positions={self._count}, "
+            f"games_total={self.games_total}, directory={str(self.directory) if self.directory else None!r})"
+        )
+
+
+def replay_actor_class():
+    """The Ray actor class of :class:`ReplayBuffer` (``num_cpus=0``: it does not take a self-play slot). Cached."""
+    global _ACTOR_CLASS
+    if _ACTOR_CLASS is None:
+        import ray
+
+        _ACTOR_CLASS = ray.remote(num_cpus=0)(ReplayBuffer)
+    return _ACTOR_CLASS

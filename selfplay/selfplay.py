@@ -1,0 +1,378 @@
+"""AlphaGo Zero self-play: many games at once, their leaves evaluated by the network in one batch.
+
+:class:`SelfPlay` keeps ``parallel_games`` games going. Each :meth:`SelfPlay.step` asks every game's search for
+``leaves_per_game`` leaves (selected with virtual loss, :meth:`engine.search.MCTS.begin_batch`), puts all of them
+into **one** evaluator call, and hands each search its share back (:meth:`~engine.search.MCTS.end_batch`). A game
+whose search has done ``simulations`` new simulations for the current move plays a move:
+
+- the position's training data is recorded: its feature planes (bit-packed), the search's visit distribution π,
+  and later the game's result z from the view of the player to move;
+- the move is drawn ∝ N (temperature 1) for the first ``temperature_moves`` moves, then the most visited;
+- Dirichlet noise (ε = 0.25, α = 0.03·361/points) is mixed into every root's priors; the tree below the move played
+  is kept (tree reuse);
+- **resignation**: the player to move resigns when the best root Q is below ``resign_threshold`` (after
+  ``resign_min_moves`` moves). In a share ``no_resign_fraction`` of the games resignation is disabled; there the
+  first player who *would* have resigned is noted, and if that player goes on to win, the game counts as a false
+  resignation — the rate that tells whether the threshold is safe (AlphaGo Zero kept it below 5%).
+
+A game ends by resignation, two passes or the move limit (``2·points``); it is scored by Tromp-Taylor area. Finished
+games come back as dicts for :class:`selfplay.replay.ReplayBuffer` — ``planes`` (uint8, packed), ``policy``,
+``value``, ``sgf`` (with the root value and time of every move as comments), ``meta``.
+
+No Ray here: :mod:`selfplay.actors` wraps this in Ray actors, and ``igo bench selfplay`` runs it in one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from engine import board_kernels as K
+from engine import mcts as M
+from engine.board import Board
+from engine.features import FeatureEncoder
+from engine.search import MCTS, LeafBatch
+
+log = logging.getLogger(__name__)
+
+COLOR_NAME = {K.BLACK: "B", K.WHITE: "W"}
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """How self-play games are played. ``None`` fields take board-size defaults (see :meth:`resolved`)."""
+
+    size: int = 9
+    komi: float = 7.5
+    simulations: int = 200  # new simulations per move
+    parallel_games: int = 32  # games kept going at once by one SelfPlay
+    leaves_per_game: int = 8  # leaves selected per game per network call (virtual loss spreads them)
+    temperature_moves: int | None = None  # moves drawn ∝ N; default 30 * points / 361 (AlphaGo Zero: 30 on 19x19)
+    dirichlet_weight: float = 0.25
+    dirichlet_alpha: float = 0.0  # 0: 0.03 * 361 / points
+    c_puct: float = 1.5
+    resign_threshold: float = -0.9  # resign when the best root Q (player to move) is below this; -1 = never
+    resign_min_moves: int | None = None  # no resignation before this move; default points / 4
+    no_resign_fraction: float = 0.1  # share of games played out without resigning (false resignation check)
+    move_limit: int | None = None  # default 2 * points
+    tree_reuse: bool = True
+
+    def __post_init__(self) -> None:
+        from engine.coords import check_size
+
+        check_size(self.size)
+        checks = [
+            (self.simulations >= 1, "simulations must be >= 1"),
+            (self.parallel_games >= 1, "parallel_games must be >= 1"),
+            (self.leaves_per_game >= 1, "leaves_per_game must be >= 1"),
+            (self.temperature_moves is None or self.temperature_moves >= 0, "temperature_moves must be >= 0"),
+            (0.0 <= self.dirichlet_weight <= 1.0, "dirichlet_weight must be in [0, 1]"),
+            (self.dirichlet_alpha >= 0, "dirichlet_alpha must be >= 0"),
+            (self.c_puct > 0, "c_puct must be positive"),
+            (-1.0 <= self.resign_threshold <= 1.0, "resign_threshold must be in [-1, 1]"),
+            (self.resign_min_moves is None or self.resign_min_moves >= 0, "resign_min_moves must be >= 0"),
+            (0.0 <= self.no_resign_fraction <= 1.0, "no_resign_fraction must be in [0, 1]"),
+            (self.move_limit is None or self.move_limit >= 1, "move_limit must be >= 1"),
+            (math.isfinite(self.komi), "komi must be finite"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    def resolved(self) -> SelfPlayConfig:
+        """This config with the board-size defaults filled in."""
+        points = self.size * self.size
+        return dataclasses.replace(
+            self,
+            temperature_moves=(
+                max(1, round(30 * points / 361)) if self.temperature_moves is None else self.temperature_moves
+            ),
+            resign_min_moves=points // 4 if self.resign_min_moves is None else self.resign_min_moves,
+            move_limit=2 * points if self.move_limit is None else self.move_limit,
+        )
+
+    def search_config(self) -> M.SearchConfig:
+        return M.SearchConfig.zero(
+            c_puct=self.c_puct, dirichlet_weight=self.dirichlet_weight, dirichlet_alpha=self.dirichlet_alpha
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SelfPlayConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown self-play settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+class _Game:
+    """One game in progress: its board, its search and the training data so far."""
+
+    def __init__(self, number: int, config: SelfPlayConfig, evaluator, seed: int, resign_allowed: bool):
+        self.number = number
+        self.board = Board(config.size, komi=config.komi)
+        self.search = MCTS(
+            config.size,
+            config.komi,
+            config.search_config(),
+            evaluator=evaluator,
+            batch_size=config.leaves_per_game,
+            max_nodes=max(4096, 4 * config.simulations + 64),
+            seed=seed,
+        )
+        self.resign_allowed = resign_allowed
+        self.planes: list[np.ndarray] = []
+        self.policies: list[np.ndarray] = []
+        self.to_move: list[int] = []
+        self.comments: list[str] = []
+        self.would_resign: int | None = None  # first colour whose Q fell below the threshold
+        self.resigned: int | None = None
+        self.started = time.perf_counter()
+        self.move_started = self.started
+        self.target = 0
+        self.batch: LeafBatch | None = None
+        self.versions: set[int] = set()
+
+    def start_move(self, simulations: int) -> None:
+        self.search.set_root(self.board)
+        self.target = self.search.root_visits + simulations
+        self.move_started = time.perf_counter()
+
+
+def concat_batches(batches: list[LeafBatch]) -> LeafBatch:
+    """One :class:`LeafBatch` holding the rows of ``batches`` in order (copies)."""
+    size = batches[0].size
+    count = sum(b.count for b in batches)
+    fields = []
+    for k in range(len(batches[0].states)):
+        fields.append(np.concatenate([b.states[k][: b.count] for b in batches]))
+    states = K.BoardState(*fields)
+    history = np.concatenate([b.history[: b.count] for b in batches])
+    to_move = np.concatenate([b.to_move[: b.count] for b in batches])
+    legal = np.concatenate([b.legal[: b.count] for b in batches])
+    return LeafBatch(size, count, states, history, to_move, legal)
+
+
+@dataclass
+class SelfPlayStats:
+    games: int = 0
+    positions: int = 0
+    simulations: int = 0
+    evaluations: int = 0
+    eval_calls: int = 0
+    eval_s: float = 0.0
+    total_s: float = 0.0
+    resigned: int = 0
+    no_resign_games: int = 0
+    would_resign: int = 0  # no-resign games in which a player fell below the threshold
+    false_resign: int = 0  # ... and then won
+    black_wins: int = 0
+    draws: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def add(self, other: SelfPlayStats) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+class SelfPlay:
+    """Plays Zero self-play games, ``config.parallel_games`` at once, with one evaluator (a
+    :class:`nets.evaluator.NetEvaluator`, or anything with the :class:`engine.search.Evaluator` protocol).
+
+    ``play(games=..., seconds=...)`` runs until that many games have finished or that much time has passed and
+    returns the finished games; games in progress carry over to the next call. ``set_evaluator`` swaps the network
+    (new weights) between calls; ``version`` is recorded in the games' metadata."""
+
+    def __init__(self, evaluator, config: SelfPlayConfig, *, seed: int | None = None, name: str = "igo-zero"):
+        self.config = config.resolved()
+        self.evaluator = evaluator
+        self.version = 0
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.encoder = FeatureEncoder(self._feature_set(evaluator), self.config.size)
+        self.stats = SelfPlayStats()
+        self._games: list[_Game] = []
+        self._started = 0
+
+    @staticmethod
+    def _feature_set(evaluator) -> str:
+        fs = getattr(evaluator, "_fs", None)
+        if fs is not None:
+            return fs.name
+        h = int(getattr(evaluator, "history_length", 8))
+        return "zero8" if h == 8 else f"zero{h}"
+
+    def set_evaluator(self, evaluator, version: int | None = None) -> None:
+        self.evaluator = evaluator
+        for g in self._games:
+            g.search.evaluator = evaluator
+        if version is not None:
+            self.version = int(version)
+
+    @property
+    def games_in_progress(self) -> int:
+        return len(self._games)
+
+    def _new_game(self) -> _Game:
+        cfg = self.config
+        resign_allowed = cfg.resign_threshold > -1.0 and self.rng.random() >= cfg.no_resign_fraction
+        g = _Game(self._started, cfg, self.evaluator, int(self.rng.integers(2**31)), resign_allowed)
+        self._started += 1
+        g.start_move(cfg.simulations)
+        return g
+
+    def _fill(self) -> None:
+        while len(self._games) < self.config.parallel_games:
+            self._games.append(self._new_game())
+
+    # --- one network batch over all games ------------------------------------------------------------------------
+
+    def step(self) -> list[dict]:
+        """One round: a batch of leaves from every game, one evaluator call, moves where searches are done.
+        Returns the games that finished."""
+        t0 = time.perf_counter()
+        self._fill()
+        cfg = self.config
+        batches = []
+        for g in self._games:
+            want = min(cfg.leaves_per_game, max(1, g.target - g.search.root_visits))
+            batches.append(g.search.begin_batch(g.board, want))
+        big = batches[0] if len(batches) == 1 else concat_batches(batches)
+        t1 = time.perf_counter()
+        priors, values = self.evaluator.evaluate(big)
+        self.stats.eval_s += time.perf_counter() - t1
+        self.stats.eval_calls += 1
+        self.stats.evaluations += big.count
+        lo = 0
+        for g, b in zip(self._games, batches, strict=True):
+            g.search.end_batch(priors[lo : lo + b.count], values[lo : lo + b.count])
+            lo += b.count
+        self.stats.simulations += big.count
+        finished = []
+        still = []
+        for g in self._games:
+            if g.search.root_visits >= g.target:
+                record = self._move(g)
+                if record is not None:
+                    finished.append(record)
+                    continue
+            still.append(g)
+        self._games = still
+        self.stats.total_s += time.perf_counter() - t0
+        return finished
+
+    def play(self, games: int | None = None, seconds: float | None = None) -> list[dict]:
+        """Step until ``games`` games have finished (or ``seconds`` have passed); at least one step."""
+        if games is None and seconds is None:
+            raise ValueError("give games or seconds")
+        out: list[dict] = []
+        deadline = None if seconds is None else time.perf_counter() + seconds
+        while True:
+            out.extend(self.step())
+            if games is not None and len(out) >= games:
+                return out
+            if deadline is not None and time.perf_counter() >= deadline:
+                return out
+
+    # --- moves and game ends -------------------------------------------------------------------------------------
+
+    def _move(self, g: _Game) -> dict | None:
+        cfg = self.config
+        board, search = g.board, g.search
+        moves = search.root_moves()
+        best_q = moves[0].q if moves else 0.0
+        color = board.to_move
+        g.planes.append(self.encoder.encode_board(board).astype(np.bool_))
+        g.policies.append(search.visit_distribution().astype(np.float32))
+        g.to_move.append(color)
+        g.versions.add(self.version)
+        if board.move_number >= cfg.resign_min_moves and best_q < cfg.resign_threshold:
+            if g.resign_allowed:
+                g.resigned = color
+                return self._finish(g)
+            if g.would_resign is None:
+                g.would_resign = color
+        temperature = 1.0 if board.move_number < cfg.temperature_moves else 0.0
+        move = search.choose_move(temperature)
+        seconds = time.perf_counter() - g.move_started
+        g.comments.append(f"v={best_q:+.3f} n={search.root_visits} t={seconds:.3f}")
+        board.play(move)
+        if board.is_over or board.move_number >= cfg.move_limit:
+            return self._finish(g)
+        if not (cfg.tree_reuse and search.advance(board)):
+            search.reset()
+        g.start_move(cfg.simulations)
+        return None
+
+    def _finish(self, g: _Game) -> dict:
+        cfg = self.config
+        board = g.board
+        score = None
+        if g.resigned is not None:
+            winner = K.WHITE if g.resigned == K.BLACK else K.BLACK
+            result = f"{COLOR_NAME[winner]}+R"
+        else:
+            score = float(board.score())
+            winner = K.BLACK if score > 0 else K.WHITE if score < 0 else None
+            result = "0" if winner is None else f"{COLOR_NAME[winner]}+{abs(score):g}"
+        to_move = np.asarray(g.to_move, np.int8)
+        value = np.zeros(len(to_move), np.float32) if winner is None else np.where(to_move == winner, 1.0, -1.0)
+        planes = np.stack(g.planes)
+        packed = np.packbits(planes.reshape(len(planes), -1), axis=1)
+        false_resign = None
+        if not g.resign_allowed and g.would_resign is not None:
+            false_resign = winner == g.would_resign
+        seconds = time.perf_counter() - g.started
+        meta = {
+            "number": g.number,
+            "moves": board.move_number,
+            "positions": len(to_move),
+            "result": result,
+            "winner": None if winner is None else COLOR_NAME[winner],
+            "score": score,
+            "resigned": g.resigned is not None,
+            "resign_disabled": not g.resign_allowed,
+            "would_resign": None if g.would_resign is None else COLOR_NAME[g.would_resign],
+            "false_resign": false_resign,
+            "seconds": round(seconds, 3),
+            "versions": sorted(g.versions),
+            "simulations": cfg.simulations,
+        }
+        st = self.stats
+        st.games += 1
+        st.positions += len(to_move)
+        st.resigned += int(g.resigned is not None)
+        st.no_resign_games += int(not g.resign_allowed)
+        st.would_resign += int(not g.resign_allowed and g.would_resign is not None)
+        st.false_resign += int(bool(false_resign))
+        st.black_wins += int(winner == K.BLACK)
+        st.draws += int(winner is None)
+        from engine.sgf import dump_sgf
+
+        player = f"{self.name} v{max(g.versions) if g.versions else self.version}"
+        comments = g.comments + [None] * (len(board.moves) - len(g.comments))
+        sgf = dump_sgf(
+            board,
+            result=result,
+            black_player=player,
+            white_player=player,
+            date=datetime.now(UTC).date().isoformat(),
+            ruleset="Tromp-Taylor",
+            comments=comments,
+        ).decode("utf-8")
+        g.search.close()
+        return {"planes": packed, "policy": np.stack(g.policies), "value": value, "sgf": sgf, "meta": meta}
+
+
+__all__ = ["SelfPlay", "SelfPlayConfig", "SelfPlayStats", "concat_batches"]

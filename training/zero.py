@@ -1,0 +1,778 @@
+"""AlphaGo Zero training on Ray: self-play actors → replay buffer → learner → checkpoints → (gating) → actors.
+
+``igo train zero`` runs :func:`run_zero`. The driver process owns the learner (GPU when there is one) and talks to
+Ray actors:
+
+- ``actors`` × :class:`selfplay.actors.SelfPlayWorker`, each playing ``games_per_actor`` games at once with the
+  latest published weights (each ``play`` call lasts ``actor_seconds`` and returns the games that finished);
+- one :class:`selfplay.replay.ReplayBuffer` actor: finished games are written to ``replay/chunk-*.npz`` and
+  ``games/*.sgf`` before they are counted, so killing the run loses no finished game;
+- evaluation and gating games through :class:`selfplay.tournament.Tournament` (Ray tasks; GTP subprocesses
+  ``igo gtp --model CKPT``), run on a background thread so the learner does not wait for them.
+
+The learner trains while ``samples trained < train_ratio × positions generated`` (and the window holds at least
+``min_positions``), saves a checkpoint every ``checkpoint_every`` steps (weights + metadata + optimizer state) and
+publishes it to the actors — at once (AlphaZero's continuous update, the default), or only when it beats the current
+best in ``gating_games`` games by ``gating_threshold`` (AlphaGo Zero's gating). Every ``eval_every`` checkpoints the
+new checkpoint plays a gauntlet against fixed opponents (the first checkpoint, rollout-only igo at the same
+simulations, any GTP commands given); Elo over all evaluation games (anchored at the first checkpoint = 0) goes to
+``metrics.jsonl`` and TensorBoard.
+
+**The run directory** holds everything: ``config.json``, ``checkpoints/step-XXXXXXXX.safetensors`` (+
+``.optim.safetensors``), ``state.json`` (best checkpoint, published version), ``replay/``, ``games/``, ``eval/``,
+``gating/``, ``tb/`` (TensorBoard) and ``metrics.jsonl``. Rerunning the same command resumes: the learner from the
+newest checkpoint (step and samples continue), the buffer from its chunks, the totals from both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import queue
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from selfplay.selfplay import SelfPlayConfig
+
+from .learner import LearnerConfig, ZeroLearner
+
+log = logging.getLogger(__name__)
+
+CKPT_RE = re.compile(r"^step-(\d{8,})\.safetensors$")
+
+
+class RunError(RuntimeError):
+    """A run cannot start or go on (bad run directory, disk full, cluster unreachable): the message says why."""
+
+
+@dataclass
+class ZeroRunConfig:
+    """Everything about a run that ``config.json`` keeps. ``selfplay`` and ``learner`` are dicts of
+    :class:`SelfPlayConfig` and :class:`training.learner.LearnerConfig` fields."""
+
+    size: int = 9
+    komi: float = 7.5
+    model: str = "zero-b6c64"
+    actors: int = 1
+    games_per_actor: int = 32
+    actor_cpus: float = 1.0
+    actor_threads: int = 1
+    actor_device: str = "cpu"  # cpu | cuda (actors share the GPU: num_gpus = actor_gpus each)
+    actor_gpus: float = 0.0
+    actor_seconds: float = 20.0
+    window: int = 100_000  # positions in the replay window
+    min_positions: int = 2_000  # positions in the buffer before the learner starts
+    train_ratio: float = 4.0  # samples trained per position generated
+    checkpoint_every: int = 200  # learner steps between checkpoints
+    eval_every: int = 0  # checkpoints between evaluations (0: none)
+    eval_games: int = 10  # games per opponent per evaluation
+    eval_simulations: int = 0  # simulations per move in evaluation games (0: the self-play simulations)
+    eval_opponents: list[str] = field(default_factory=list)  # extra GTP commands (e.g. GNU Go levels)
+    eval_rollout: bool = True  # rollout-only igo at the same simulations as an opponent
+    gating_games: int = 0  # 0: continuous update; else candidate vs best, promote at gating_threshold
+    gating_threshold: float = 0.55
+    seed: int = 0
+    selfplay: dict = field(default_factory=dict)
+    learner: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from engine.coords import check_size
+        from nets.config import get_config
+
+        check_size(self.size)
+        cfg = get_config(self.model)  # KeyError with the known names
+        if cfg.kind != "zero":
+            raise ValueError(f"model {self.model!r} is a {cfg.kind} net; Zero training needs a zero-* config")
+        checks = [
+            (self.actors >= 1, "actors must be >= 1"),
+            (self.games_per_actor >= 1, "games_per_actor must be >= 1"),
+            (self.actor_cpus > 0, "actor_cpus must be positive"),
+            (self.actor_threads >= 1, "actor_threads must be >= 1"),
+            (self.actor_device in ("cpu", "cuda"), "actor_device must be cpu or cuda"),
+            (self.actor_gpus >= 0, "actor_gpus must be >= 0"),
+            (self.actor_seconds > 0, "actor_seconds must be positive"),
+            (self.window >= 1, "window must be >= 1"),
+            (self.min_positions >= 1, "min_positions must be >= 1"),
+            (self.train_ratio > 0, "train_ratio must be positive"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.eval_every >= 0, "eval_every must be >= 0"),
+            (self.eval_games >= 1, "eval_games must be >= 1"),
+            (self.eval_simulations >= 0, "eval_simulations must be >= 0"),
+            (self.gating_games >= 0, "gating_games must be >= 0"),
+            (0.5 <= self.gating_threshold <= 1.0, "gating_threshold must be in [0.5, 1]"),
+            (math.isfinite(self.komi), "komi must be finite"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if self.min_positions > self.window:
+            raise ValueError(f"min_positions ({self.min_positions}) must not exceed window ({self.window})")
+        self.selfplay = {**self.selfplay, "size": self.size, "komi": self.komi, "parallel_games": self.games_per_actor}
+        self.selfplay_config()  # validates
+        self.learner_config()
+
+    def selfplay_config(self) -> SelfPlayConfig:
+        return SelfPlayConfig.from_dict(self.selfplay)
+
+    def learner_config(self) -> LearnerConfig:
+        return LearnerConfig.from_dict(self.learner)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ZeroRunConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown run settings: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+# --- the run directory -------------------------------------------------------------------------------------------
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """The run's checkpoints, ``(step, path)`` by step."""
+    d = Path(run_dir) / "checkpoints"
+    out = []
+    if d.is_dir():
+        for p in d.iterdir():
+            m = CKPT_RE.match(p.name)
+            if m:
+                out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "checkpoints" / f"step-{step:08d}.safetensors"
+
+
+IDENTITY = ("size", "komi", "model")
+
+
+def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict | None = None) -> ZeroRunConfig:
+    """Create the run directory with ``config``, or read the existing one. On resume, ``overrides`` (settings given
+    on the command line) may change how the run goes on (actors, ratios, evaluation...) but not what it trains
+    (size, komi, model): that is refused."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    if path.exists():
+        try:
+            stored = ZeroRunConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError, KeyError) as e:
+            raise RunError(f"{path} is not a valid run configuration: {e}") from None
+        overrides = dict(overrides or {})
+        for k in IDENTITY:
+            if k in overrides and overrides[k] != getattr(stored, k):
+                raise RunError(
+                    f"{run_dir} is a run with {k}={getattr(stored, k)!r}; it cannot go on with {k}={overrides[k]!r} "
+                    "(use another --run-dir)"
+                )
+        if overrides:
+            d = stored.to_dict()
+            for k, v in overrides.items():
+                if k in ("selfplay", "learner"):
+                    d[k] = {**d[k], **v}
+                else:
+                    d[k] = v
+            stored = ZeroRunConfig.from_dict(d)
+            _write_json(path, stored.to_dict())
+        return stored
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} exists, is not empty and has no config.json: not a run directory")
+    if config is None:
+        raise RunError(f"{run_dir} has no config.json")
+    if overrides:
+        d = config.to_dict()
+        for k, v in overrides.items():
+            d[k] = {**d[k], **v} if k in ("selfplay", "learner") else v
+        config = ZeroRunConfig.from_dict(d)
+    for sub in ("checkpoints", "replay", "games", "eval", "tb"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+    _write_json(path, config.to_dict())
+    return config
+
+
+class Metrics:
+    """``metrics.jsonl`` (one JSON object per line, flushed) and TensorBoard scalars (when tensorboard is
+    installed)."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
+        except Exception as e:  # tensorboard missing: the JSON lines still have everything
+            log.warning("no TensorBoard logs: %s", e)
+
+    def write(self, kind: str, step: int, **values) -> dict:
+        row = {"time": round(time.time(), 3), "kind": kind, "step": step, **values}
+        self._f.write(json.dumps(row, sort_keys=True, default=_json_default) + "\n")
+        self._f.flush()
+        if self._tb is not None:
+            for k, v in values.items():
+                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                    self._tb.add_scalar(f"{kind}/{k}", v, step)
+                elif isinstance(v, dict):
+                    for k2, v2 in v.items():
+                        if isinstance(v2, int | float) and not isinstance(v2, bool) and math.isfinite(v2):
+                            self._tb.add_scalar(f"{kind}/{k}/{k2}", v2, step)
+        return row
+
+    def close(self) -> None:
+        self._f.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def _json_default(o):
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    raise TypeError(f"not JSON: {type(o).__name__}")
+
+
+def read_metrics(run_dir: Path, kind: str | None = None) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill
+            if kind is None or row.get("kind") == kind:
+                rows.append(row)
+    return rows
+
+
+# --- evaluation and gating -----------------------------------------------------------------------------------------
+
+
+def _igo_player(name: str, ckpt: Path, simulations: int, step: int):
+    from selfplay.tournament import TournamentPlayer
+
+    return TournamentPlayer(
+        name=name, model=str(ckpt), igo=f"--playouts {simulations} --threads 1 --resign 0.05", step=step
+    )
+
+
+def evaluation_config(run: ZeroRunConfig, run_dir: Path, step: int, first_step: int):
+    """The gauntlet of checkpoint ``step`` against the run's fixed opponents."""
+    from selfplay.tournament import TournamentConfig, TournamentPlayer
+
+    sims = run.eval_simulations or run.selfplay_config().simulations
+    cand = f"step-{step}"
+    players = [_igo_player(cand, checkpoint_path(run_dir, step), sims, step)]
+    if first_step != step:
+        players.append(_igo_player(f"step-{first_step}", checkpoint_path(run_dir, first_step), sims, first_step))
+    if run.eval_rollout:
+        players.append(TournamentPlayer(name=f"rollout-{sims}", igo=f"--playouts {sims} --threads 1 --resign 0.05"))
+    for k, command in enumerate(run.eval_opponents):
+        name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", " ".join(Path(command.split()[0]).name.split()))[:20] or "gtp"
+        if "--level" in command.split():
+            name += "-" + command.split()[command.split().index("--level") + 1]
+        players.append(TournamentPlayer(name=f"{name}#{k}" if any(p.name == name for p in players) else name,
+                                        command=command))  # fmt: skip
+    if len(players) < 2:
+        return None
+    return TournamentConfig(
+        players=players,
+        format="gauntlet",
+        candidates=[cand],
+        games_per_pairing=run.eval_games,
+        size=run.size,
+        komi=run.komi,
+        referee="tromp-taylor",
+        move_timeout=120.0,
+        anchor=f"step-{first_step}" if first_step != step else None,
+        name=f"eval-{step}",
+    )
+
+
+def eval_ratings(run_dir: Path, anchor: str | None):
+    """Elo over every evaluation game of the run (all ``eval/*/results.jsonl``), anchored at ``anchor``."""
+    from selfplay.elo import fit_ratings, games_from_results
+    from selfplay.tournament import read_results
+
+    rows = []
+    for d in sorted((Path(run_dir) / "eval").glob("*/results.jsonl")):
+        rows += [r for r in read_results(d) if r.get("status") == "done"]
+    games = games_from_results(rows)
+    if not games:
+        return None
+    names = {g.black for g in games} | {g.white for g in games}
+    return fit_ratings(games, anchor=anchor if anchor in names else None)
+
+
+class _Background:
+    """One thread that plays evaluation and gating tournaments, one at a time, while the learner trains."""
+
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue()
+        self.results: queue.Queue = queue.Queue()
+        self.busy = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="igo-eval", daemon=True)
+        self._thread.start()
+
+    def submit(self, kind: str, step: int, fn: Callable[[], object]) -> None:
+        self.jobs.put((kind, step, fn))
+
+    def _loop(self) -> None:
+        while True:
+            kind, step, fn = self.jobs.get()
+            if fn is None:
+                return
+            self.busy.set()
+            try:
+                self.results.put((kind, step, fn(), None))
+            except Exception as e:  # noqa: BLE001 - reported to the driver, the run goes on
+                self.results.put((kind, step, None, e))
+            finally:
+                self.busy.clear()
+
+    @property
+    def idle(self) -> bool:
+        return self.jobs.empty() and not self.busy.is_set()
+
+    def stop(self) -> None:
+        self.jobs.put((None, None, None))
+
+
+# --- the run -------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Limits:
+    max_games: int | None = None  # total games (this run and earlier ones)
+    max_steps: int | None = None  # total learner steps
+    max_minutes: float | None = None  # wall time of this invocation
+
+
+@dataclass
+class Status:
+    games: int = 0
+    positions: int = 0
+    step: int = 0
+    samples: int = 0
+    version: int = 0
+    loss: float | None = None
+    policy_loss: float | None = None
+    value_loss: float | None = None
+    elo: float | None = None
+    games_per_hour: float = 0.0
+    positions_per_s: float = 0.0
+    false_resign: str = "-"
+    elapsed: float = 0.0
+
+    def line(self) -> str:
+        loss = "-" if self.loss is None else f"{self.loss:.3f} (p {self.policy_loss:.3f} v {self.value_loss:.3f})"
+        elo = "-" if self.elo is None else f"{self.elo:+.0f}"
+        return (
+            f"games {self.games}  positions {self.positions}  step {self.step}  samples {self.samples}  "
+            f"loss {loss}  Elo {elo}  {self.games_per_hour:.0f} games/h  {self.positions_per_s:.1f} pos/s  "
+            f"false resign {self.false_resign}"
+        )
+
+
+class ZeroRun:
+    """One ``igo train zero`` invocation over a run directory; :meth:`run` until a limit or a signal."""
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        config: ZeroRunConfig | None = None,
+        *,
+        overrides: dict | None = None,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        learner_device: str | None = None,
+        learner_threads: int | None = None,
+        on_status: Callable[[Status], None] | None = None,
+        status_every: float = 10.0,
+    ):
+        self.run_dir = Path(run_dir)
+        self.config = prepare_run_dir(self.run_dir, config, overrides)
+        self.address = address
+        self.num_cpus = num_cpus
+        self.learner_device = learner_device
+        self.learner_threads = learner_threads
+        self.on_status = on_status
+        self.status_every = status_every
+        self.stop_requested = threading.Event()
+        self.status = Status()
+
+    # --- set-up ------------------------------------------------------------------------------------------------
+
+    def _learner(self) -> ZeroLearner:
+        import torch
+
+        from nets.config import get_config
+        from nets.models import build_model
+
+        lc = self.config.learner_config()
+        if self.learner_device:
+            lc = dataclasses.replace(lc, device=self.learner_device)
+        found = checkpoints(self.run_dir)
+        if found:
+            step, path = found[-1]
+            log.info("resuming the learner from %s", path)
+            return ZeroLearner.resume(path, lc)
+        torch.manual_seed(self.config.seed)
+        model = build_model(get_config(self.config.model), self.config.size)
+        learner = ZeroLearner(model, lc)
+        learner.save(checkpoint_path(self.run_dir, 0), extra={"run": str(self.run_dir)})
+        return learner
+
+    def _state(self) -> dict:
+        path = self.run_dir / "state.json"
+        if path.exists():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                log.warning("%s is unreadable; starting from the newest checkpoint", path)
+        return {}
+
+    def _save_state(self, **changes) -> None:
+        st = self._state() | changes
+        _write_json(self.run_dir / "state.json", st)
+
+    def _init_ray(self):
+        import ray
+
+        if ray.is_initialized():
+            return False
+        try:
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
+            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
+            raise RunError(f"cannot start or reach {where}: {type(e).__name__}: {e}") from None
+        return True
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+
+    def run(self, limits: Limits | None = None) -> Status:
+        import ray
+        import torch
+
+        from nets.config import config_to_dict, get_config
+        from selfplay.actors import selfplay_actor_class
+        from selfplay.replay import replay_actor_class
+
+        limits = limits or Limits()
+        cfg = self.config
+        if self.learner_threads:
+            torch.set_num_threads(self.learner_threads)
+        learner = self._learner()
+        first_step = checkpoints(self.run_dir)[0][0]
+        state = self._state()
+        best_step = int(state.get("best", learner.step))
+        if not checkpoint_path(self.run_dir, best_step).exists():
+            best_step = learner.step
+        last_ckpt_step = learner.step
+        started_ray = self._init_ray()
+        metrics = Metrics(self.run_dir)
+        background = _Background()
+        old_handlers = self._install_signals()
+        actors: dict = {}
+        try:
+            planes = get_config(cfg.model).input_planes
+            buffer = replay_actor_class().remote(
+                cfg.size, planes, cfg.window, str(self.run_dir / "replay"), str(self.run_dir / "games"), cfg.seed
+            )
+            bstats = ray.get(buffer.stats.remote())
+            st = self.status
+            st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
+            st.step, st.samples = learner.step, learner.samples
+            log.info("run %s: %d games, %d positions, learner step %d", self.run_dir, st.games, st.positions, st.step)
+
+            def published_weights():
+                if best_step == learner.step:
+                    return learner.weights()
+                from nets.checkpoint import load_checkpoint
+
+                model, _ = load_checkpoint(checkpoint_path(self.run_dir, best_step))
+                return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+
+            version = best_step
+            weights_ref = ray.put(published_weights())
+            model_cfg = config_to_dict(get_config(cfg.model))
+            sp_cfg = cfg.selfplay_config().to_dict()
+            actor_cls = selfplay_actor_class()
+            base_seed = cfg.seed * 1000 + st.games
+            for i in range(cfg.actors):
+                a = actor_cls.options(num_cpus=cfg.actor_cpus, num_gpus=cfg.actor_gpus).remote(
+                    model_cfg, sp_cfg, weights_ref, version, seed=base_seed + i, device=cfg.actor_device,
+                    threads=cfg.actor_threads,
+                )  # fmt: skip
+                actors[a.play.remote(None, None, cfg.actor_seconds)] = a
+            t_start = time.time()
+            last_status = 0.0
+            recent: list[tuple[float, int, int]] = [(time.time(), st.games, st.positions)]
+            fr = [0, 0]  # would-resign games, false resignations (this invocation)
+            losses: list[dict] = []
+            while True:
+                # 1. games from the actors
+                timeout = 0.0 if self._wants_training(st, bstats) else 0.5
+                ready, _ = ray.wait(list(actors), num_returns=1, timeout=timeout)
+                for ref in ready:
+                    actor = actors.pop(ref)
+                    out = ray.get(ref)
+                    if out["games"]:
+                        bstats = self._add_games(buffer, out["games"])
+                        st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
+                    s = out["stats"]
+                    fr[0] += s["would_resign"]
+                    fr[1] += s["false_resign"]
+                    metrics.write("selfplay", st.step, games_total=st.games, positions_total=st.positions,
+                                  games=s["games"], positions=s["positions"], evaluations=s["evaluations"],
+                                  wall_s=round(s["wall_s"], 3), eval_s=round(s["eval_s"], 3), resigned=s["resigned"],
+                                  no_resign_games=s["no_resign_games"], would_resign=s["would_resign"],
+                                  false_resign=s["false_resign"], black_wins=s["black_wins"], draws=s["draws"],
+                                  version=out["version"])  # fmt: skip
+                    if self._limit_reached(limits, st, t_start) or self.stop_requested.is_set():
+                        continue  # do not start more games
+                    new = weights_ref if out["version"] != version else None
+                    actors[actor.play.remote(new, version if new is not None else None, cfg.actor_seconds)] = actor
+                recent.append((time.time(), st.games, st.positions))
+                recent = [r for r in recent if r[0] > time.time() - 600] or recent[-1:]
+                # 2. learning
+                t_train = time.perf_counter()
+                while self._wants_training(st, bstats) and time.perf_counter() - t_train < 2.0:
+                    if limits.max_steps is not None and st.step >= limits.max_steps:
+                        break
+                    planes_b, policy_b, value_b = ray.get(buffer.sample.remote(learner.config.batch_size))
+                    out = learner.train_step(planes_b, policy_b, value_b)
+                    st.step, st.samples = learner.step, learner.samples
+                    losses.append(out)
+                    if st.step % 10 == 0:
+                        mean = {k: float(np.mean([x[k] for x in losses])) for k in losses[0]}
+                        losses.clear()
+                        st.loss, st.policy_loss, st.value_loss = mean["loss"], mean["policy_loss"], mean["value_loss"]
+                        metrics.write("train", st.step, samples=st.samples, **mean)
+                    if st.step - last_ckpt_step >= cfg.checkpoint_every:
+                        self._checkpoint(learner, metrics, st)
+                        last_ckpt_step = st.step
+                        if cfg.gating_games > 0:
+                            background.submit("gating", st.step, self._gating_job(st.step, best_step))
+                        else:
+                            best_step = version = st.step
+                            weights_ref = ray.put(learner.weights())
+                            self._save_state(best=best_step, version=version)
+                        n_ckpt = len(checkpoints(self.run_dir)) - 1
+                        if cfg.eval_every and n_ckpt % cfg.eval_every == 0:
+                            background.submit("eval", st.step, self._eval_job(st.step, first_step))
+                # 3. evaluation and gating results
+                while not background.results.empty():
+                    kind, step, res, err = background.results.get()
+                    if err is not None:
+                        log.error("%s of step %d failed: %s: %s", kind, step, type(err).__name__, err)
+                        metrics.write(kind, step, error=f"{type(err).__name__}: {err}")
+                        continue
+                    if kind == "gating":
+                        rate, promoted = res
+                        metrics.write("gating", step, win_rate=rate, promoted=promoted, best=best_step)
+                        if promoted:
+                            best_step = version = step
+                            from nets.checkpoint import load_checkpoint
+
+                            model, _ = load_checkpoint(checkpoint_path(self.run_dir, step))
+                            weights_ref = ray.put({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+                            self._save_state(best=best_step, version=version)
+                            log.info("step %d promoted (%.1f%% against the best)", step, 100 * rate)
+                    else:
+                        ratings, table = res
+                        if ratings is not None:
+                            name = f"step-{step}"
+                            st.elo = ratings.elo.get(name)
+                            metrics.write("eval", step, elo=st.elo, elo_all=dict(ratings.elo),
+                                          interval=dict(ratings.interval), score=table)  # fmt: skip
+                # 4. status and limits
+                now = time.time()
+                dt = now - recent[0][0]
+                if dt > 0:
+                    st.games_per_hour = (st.games - recent[0][1]) / dt * 3600
+                    st.positions_per_s = (st.positions - recent[0][2]) / dt
+                st.version = version
+                st.false_resign = f"{fr[1]}/{fr[0]}" if fr[0] else "-"
+                st.elapsed = now - t_start
+                if self.on_status is not None and now - last_status >= self.status_every:
+                    last_status = now
+                    self.on_status(st)
+                stopping = self._limit_reached(limits, st, t_start) or self.stop_requested.is_set()
+                if stopping and not actors:
+                    if background.idle or self.stop_requested.is_set():
+                        break
+                    time.sleep(0.2)
+            if st.step > last_ckpt_step:
+                self._checkpoint(learner, metrics, st)
+                if cfg.gating_games == 0:
+                    self._save_state(best=st.step, version=st.step)
+            if self.on_status is not None:
+                self.on_status(st)
+            return st
+        finally:
+            self._restore_signals(old_handlers)
+            background.stop()
+            for a in list(actors.values()):
+                try:
+                    ray.kill(a)
+                except Exception:  # noqa: BLE001
+                    pass
+            metrics.close()
+            if started_ray:
+                ray.shutdown()
+
+    def _wants_training(self, st: Status, bstats: dict) -> bool:
+        cfg = self.config
+        if int(bstats.get("positions", 0)) < cfg.min_positions:
+            return False
+        return st.samples < cfg.train_ratio * st.positions
+
+    def _limit_reached(self, limits: Limits, st: Status, t_start: float) -> bool:
+        if limits.max_games is not None and st.games >= limits.max_games:
+            return True
+        if limits.max_steps is not None and st.step >= limits.max_steps:
+            return True
+        return limits.max_minutes is not None and time.time() - t_start >= 60 * limits.max_minutes
+
+    def _add_games(self, buffer, games: list[dict]) -> dict:
+        import ray
+
+        try:
+            return ray.get(buffer.add.remote(games))
+        except ray.exceptions.RayTaskError as e:
+            cause = getattr(e, "cause", None)
+            if isinstance(cause, OSError):
+                raise RunError(
+                    f"cannot write games to {self.run_dir} ({cause}); the games written before are safe — free some "
+                    "disk space and rerun the same command to resume"
+                ) from None
+            raise
+
+    def _checkpoint(self, learner: ZeroLearner, metrics: Metrics, st: Status) -> Path:
+        path = checkpoint_path(self.run_dir, learner.step)
+        try:
+            learner.save(path, extra={"games": st.games, "positions": st.positions})
+        except OSError as e:
+            raise RunError(f"cannot write checkpoint {path}: {e}") from None
+        metrics.write("checkpoint", learner.step, path=str(path), samples=learner.samples, games=st.games)
+        log.info("checkpoint %s", path)
+        return path
+
+    def _eval_job(self, step: int, first_step: int):
+        run_dir, cfg = self.run_dir, self.config
+
+        def job():
+            from selfplay.tournament import Tournament
+
+            tc = evaluation_config(cfg, run_dir, step, first_step)
+            if tc is None:
+                return None, None
+            t = Tournament(tc, run_dir / "eval" / f"step-{step:08d}")
+            rows = t.run()
+            table = {}
+            for r in rows:
+                if r.get("status") != "done":
+                    continue
+                opp = r["b"] if r["a"] == tc.candidates[0] else r["a"]
+                w = table.setdefault(opp, [0.0, 0])
+                w[0] += 1.0 if r.get("winner") == tc.candidates[0] else 0.5 if r.get("winner") is None else 0.0
+                w[1] += 1
+            return eval_ratings(run_dir, f"step-{first_step}"), {k: f"{v[0]:g}/{v[1]}" for k, v in table.items()}
+
+        return job
+
+    def _gating_job(self, step: int, best: int):
+        run_dir, cfg = self.run_dir, self.config
+
+        def job():
+            from selfplay.tournament import Tournament, TournamentConfig
+
+            sims = cfg.eval_simulations or cfg.selfplay_config().simulations
+            cand, champ = f"step-{step}", f"step-{best}"
+            tc = TournamentConfig(
+                players=[_igo_player(cand, checkpoint_path(run_dir, step), sims, step),
+                         _igo_player(champ, checkpoint_path(run_dir, best), sims, best)],  # fmt: skip
+                format="gauntlet", candidates=[cand], games_per_pairing=cfg.gating_games, size=cfg.size,
+                komi=cfg.komi, name=f"gating-{step}",
+            )  # fmt: skip
+            t = Tournament(tc, run_dir / "gating" / f"step-{step:08d}")
+            t.run()
+            rows = [r for r in t.results() if r.get("status") == "done"]
+            pts = sum(1.0 if r.get("winner") == cand else 0.5 if r.get("winner") is None else 0.0 for r in rows)
+            rate = pts / len(rows) if rows else 0.0
+            return rate, rate >= cfg.gating_threshold
+
+        return job
+
+    # --- signals -------------------------------------------------------------------------------------------------
+
+    def _install_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        old = {}
+
+        def handler(signum, frame):
+            if self.stop_requested.is_set():
+                raise KeyboardInterrupt
+            log.warning("signal %d: finishing the games in flight, saving a checkpoint, then stopping", signum)
+            self.stop_requested.set()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+        return old
+
+    @staticmethod
+    def _restore_signals(old) -> None:
+        if old:
+            for sig, h in old.items():
+                signal.signal(sig, h)
+
+
+def run_zero(run_dir, config: ZeroRunConfig | None = None, limits: Limits | None = None, **kwargs) -> Status:
+    """Start or resume the run in ``run_dir`` and train until ``limits`` (or a signal)."""
+    return ZeroRun(run_dir, config, **kwargs).run(limits)
+
+
+__all__ = [
+    "Limits",
+    "Metrics",
+    "RunError",
+    "Status",
+    "ZeroRun",
+    "ZeroRunConfig",
+    "checkpoint_path",
+    "checkpoints",
+    "eval_ratings",
+    "evaluation_config",
+    "prepare_run_dir",
+    "read_metrics",
+    "run_zero",
+]
