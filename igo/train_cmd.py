@@ -83,6 +83,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--weight-decay", type=float, default=None, help="L2 coefficient (default 1e-4)")
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="learner steps between checkpoints "
                    "(default 200)")  # fmt: skip
+    g.add_argument("--learners", type=positive_int, default=None, help="data-parallel learners (torch DDP): one per "
+                   "GPU, NCCL; gloo processes without GPUs (default 1: in this process)")  # fmt: skip
     g.add_argument("--learner-device", default=None, help="auto (a GPU when there is one), cpu or cuda")
     g.add_argument("--learner-threads", type=positive_int, default=None, help="torch threads of the learner")
     g = z.add_argument_group("evaluation and gating")
@@ -131,7 +133,8 @@ def overrides_from(args) -> dict:
     top = {}
     for k in ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads", "actor_device",
               "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio", "checkpoint_every",
-              "eval_every", "eval_games", "eval_simulations", "gating_games", "gating_threshold", "seed"):  # fmt: skip
+              "eval_every", "eval_games", "eval_simulations", "gating_games", "gating_threshold", "learners",
+              "seed"):  # fmt: skip
         v = getattr(args, k, None)
         if v is not None:
             top[k] = v

@@ -465,13 +465,9 @@ class Tournament:
             "move_timeout": cfg.move_timeout,
             "referee": cfg.referee,
         }
-        started_ray = False
-        if not ray.is_initialized():
-            if address:
-                ray.init(address=address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-            started_ray = True
+        from .cluster import init_ray
+
+        started_ray = init_ray(address, num_cpus)
         try:
             task = ray.remote(_play_game_task)
             refs = {}

@@ -137,6 +137,24 @@ def test_tiny_run_trains_checkpoints_evaluates_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
+def test_gating_promotes_only_winners(tmp_path):
+    run = tmp_path / "run"
+    cfg = tiny_config(gating_games=2, gating_threshold=0.5, eval_rollout=False)
+    ZeroRun(run, cfg, num_cpus=2, learner_threads=1).run(Limits(max_steps=20))
+    rows = read_metrics(run, "gating")
+    assert [r["step"] for r in rows] == [10, 20]
+    for r in rows:
+        assert 0.0 <= r["win_rate"] <= 1.0 and r["promoted"] == (r["win_rate"] >= 0.5)
+        assert len((run / "gating" / f"step-{r['step']:08d}" / "results.jsonl").read_text().splitlines()) == 2
+    promoted = [r["step"] for r in rows if r["promoted"]]
+    state = json.loads((run / "state.json").read_text()) if (run / "state.json").exists() else {}
+    assert state.get("best", 0) == (promoted[-1] if promoted else 0)
+    # the actors only ever played with the best network: versions in the self-play metrics are promoted steps
+    versions = {r["version"] for r in read_metrics(run, "selfplay")}
+    assert versions <= {0, *promoted}
+
+
+@pytest.mark.slow
 def test_hard_kill_loses_no_finished_game(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "igo", "train", "zero", "--run-dir", str(run), "--size", "5", "--komi", "0.5",
@@ -159,7 +177,7 @@ def test_hard_kill_loses_no_finished_game(tmp_path):
     last_step = checkpoints(run)[-1][0]
     assert games_on_disk > 0 and last_step >= 20
     out = subprocess.run(
-        [*cmd[:6], "--max-steps", str(last_step + 10), "--json"],
+        [*cmd[:7], "--max-steps", str(last_step + 10), "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
@@ -184,3 +202,17 @@ def test_cli_help_and_errors(tmp_path):
                          timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "lr-schedule" in bad.stderr
     assert not (tmp_path / "r2").exists()
+    down = subprocess.run([sys.executable, "-m", "igo", "train", "zero", "--run-dir", str(tmp_path / "r3"),
+                           "--size", "5", "--config", "zero-tiny", "--address", "127.0.0.1:1"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)  # fmt: skip
+    assert down.returncode == 1 and "cannot reach the Ray cluster at 127.0.0.1:1" in down.stderr
+
+
+def test_check_reachable():
+    from selfplay.cluster import ClusterError, check_reachable
+
+    check_reachable("auto")  # nothing to probe: ray.init finds the local cluster itself
+    with pytest.raises(ClusterError, match="cannot reach"):
+        check_reachable("127.0.0.1:1", timeout=2)
+    with pytest.raises(ClusterError, match="bad Ray address"):
+        check_reachable("host:port")

@@ -283,6 +283,7 @@ class ZeroLearner:
         if self.amp == "auto":
             self.amp = "bf16" if self.device.type == "cuda" else "none"
         self.model = model.to(self.device)
+        self.forward_module: nn.Module = self.model  # the model, or its DistributedDataParallel wrapper
         self.board_size: int | None = getattr(model, "board_size", None)
         self.input_planes: int | None = getattr(getattr(model, "config", None), "input_planes", None)
         self.optimizer = self._build_optimizer()
@@ -357,7 +358,7 @@ class ZeroLearner:
 
     def _losses(self, planes: torch.Tensor, policy: torch.Tensor, value: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
-            out = self.model(planes)
+            out = (self.forward_module if self.model.training else self.model)(planes)
         if not isinstance(out, tuple | list) or len(out) != 2:
             raise ValueError("the model must return (policy_logits, value)")
         logits, v = out[0].float(), out[1].float()
@@ -446,6 +447,15 @@ class ZeroLearner:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("step %d (%d samples): %s", self.step, self.samples, stats)
         return stats
+
+    def wrap_ddp(self) -> None:
+        """Train data-parallel: forward passes go through :class:`torch.nn.parallel.DistributedDataParallel`
+        (the default process group must be initialised), so gradients are averaged over the ranks at every step
+        and all ranks keep identical weights (rank 0's are broadcast now). See :mod:`training.distributed`."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index or 0] if self.device.type == "cuda" else None
+        self.forward_module = DistributedDataParallel(self.model, device_ids=ids)
 
     def evaluate(self, planes: Any, policy: Any, value: Any) -> dict[str, float]:
         """The losses of :meth:`train_step` (less ``lr``) on held-out data, in eval mode and without gradients, in

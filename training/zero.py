@@ -81,6 +81,8 @@ class ZeroRunConfig:
     eval_rollout: bool = True  # rollout-only igo at the same simulations as an opponent
     gating_games: int = 0  # 0: continuous update; else candidate vs best, promote at gating_threshold
     gating_threshold: float = 0.55
+    learners: int = 1  # > 1: synchronous data-parallel training (torch DDP) over that many GPUs / processes
+    learner_cpus: float = 1.0  # Ray CPUs per data-parallel learner
     seed: int = 0
     selfplay: dict = field(default_factory=dict)
     learner: dict = field(default_factory=dict)
@@ -109,6 +111,8 @@ class ZeroRunConfig:
             (self.eval_games >= 1, "eval_games must be >= 1"),
             (self.eval_simulations >= 0, "eval_simulations must be >= 0"),
             (self.gating_games >= 0, "gating_games must be >= 0"),
+            (self.learners >= 1, "learners must be >= 1"),
+            (self.learner_cpus > 0, "learner_cpus must be positive"),
             (0.5 <= self.gating_threshold <= 1.0, "gating_threshold must be in [0.5, 1]"),
             (math.isfinite(self.komi), "komi must be finite"),
         ]
@@ -461,19 +465,12 @@ class ZeroRun:
         _write_json(self.run_dir / "state.json", st)
 
     def _init_ray(self):
-        import ray
+        from selfplay.cluster import ClusterError, init_ray
 
-        if ray.is_initialized():
-            return False
         try:
-            if self.address:
-                ray.init(address=self.address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-        except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
-            where = f"the Ray cluster at {self.address}" if self.address else "a local Ray"
-            raise RunError(f"cannot start or reach {where}: {type(e).__name__}: {e}") from None
-        return True
+            return init_ray(self.address, self.num_cpus)
+        except ClusterError as e:
+            raise RunError(str(e)) from None
 
     # --- the loop ----------------------------------------------------------------------------------------------
 
@@ -489,7 +486,7 @@ class ZeroRun:
         cfg = self.config
         if self.learner_threads:
             torch.set_num_threads(self.learner_threads)
-        learner = self._learner()
+        learner = trainer = self._learner()
         first_step = checkpoints(self.run_dir)[0][0]
         state = self._state()
         best_step = int(state.get("best", learner.step))
@@ -501,20 +498,28 @@ class ZeroRun:
         background = _Background()
         old_handlers = self._install_signals()
         actors: dict = {}
+        dp = None
         try:
             planes = get_config(cfg.model).input_planes
             buffer = replay_actor_class().remote(
                 cfg.size, planes, cfg.window, str(self.run_dir / "replay"), str(self.run_dir / "games"), cfg.seed
             )
             bstats = ray.get(buffer.stats.remote())
+            if cfg.learners > 1:
+                from .distributed import DataParallelLearner
+
+                dp = trainer = DataParallelLearner(
+                    cfg.learners, checkpoint_path(self.run_dir, learner.step), learner.config.to_dict(),
+                    threads=self.learner_threads or 1, cpus=cfg.learner_cpus, batch_size=learner.config.batch_size,
+                )  # fmt: skip
             st = self.status
             st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
             st.step, st.samples = learner.step, learner.samples
             log.info("run %s: %d games, %d positions, learner step %d", self.run_dir, st.games, st.positions, st.step)
 
             def published_weights():
-                if best_step == learner.step:
-                    return learner.weights()
+                if best_step == trainer.step:
+                    return trainer.weights()
                 from nets.checkpoint import load_checkpoint
 
                 model, _ = load_checkpoint(checkpoint_path(self.run_dir, best_step))
@@ -567,23 +572,28 @@ class ZeroRun:
                 while self._wants_training(st, bstats) and time.perf_counter() - t_train < 2.0:
                     if limits.max_steps is not None and st.step >= limits.max_steps:
                         break
-                    planes_b, policy_b, value_b = ray.get(buffer.sample.remote(learner.config.batch_size))
-                    out = learner.train_step(planes_b, policy_b, value_b)
-                    st.step, st.samples = learner.step, learner.samples
-                    losses.append(out)
-                    if st.step % 10 == 0:
+                    if dp is None:
+                        planes_b, policy_b, value_b = ray.get(buffer.sample.remote(learner.config.batch_size))
+                        losses.append(learner.train_step(planes_b, policy_b, value_b))
+                    else:
+                        k = min(10, cfg.checkpoint_every - (st.step - last_ckpt_step))
+                        if limits.max_steps is not None:
+                            k = min(k, limits.max_steps - st.step)
+                        losses.extend(dp.train(buffer, max(1, k)))
+                    st.step, st.samples = trainer.step, trainer.samples
+                    if len(losses) >= 10:
                         mean = {k: float(np.mean([x[k] for x in losses])) for k in losses[0]}
                         losses.clear()
                         st.loss, st.policy_loss, st.value_loss = mean["loss"], mean["policy_loss"], mean["value_loss"]
                         metrics.write("train", st.step, samples=st.samples, **mean)
                     if st.step - last_ckpt_step >= cfg.checkpoint_every:
-                        self._checkpoint(learner, metrics, st)
+                        self._checkpoint(trainer, metrics, st)
                         last_ckpt_step = st.step
                         if cfg.gating_games > 0:
                             background.submit("gating", st.step, self._gating_job(st.step, best_step))
                         else:
                             best_step = version = st.step
-                            weights_ref = ray.put(learner.weights())
+                            weights_ref = ray.put(trainer.weights())
                             self._save_state(best=best_step, version=version)
                         n_ckpt = len(checkpoints(self.run_dir)) - 1
                         if cfg.eval_every and n_ckpt % cfg.eval_every == 0:
@@ -627,11 +637,11 @@ class ZeroRun:
                     self.on_status(st)
                 stopping = self._limit_reached(limits, st, t_start) or self.stop_requested.is_set()
                 if stopping and not actors:
-                    if background.idle or self.stop_requested.is_set():
+                    if (background.idle and background.results.empty()) or self.stop_requested.is_set():
                         break
                     time.sleep(0.2)
             if st.step > last_ckpt_step:
-                self._checkpoint(learner, metrics, st)
+                self._checkpoint(trainer, metrics, st)
                 if cfg.gating_games == 0:
                     self._save_state(best=st.step, version=st.step)
             if self.on_status is not None:
@@ -640,6 +650,8 @@ class ZeroRun:
         finally:
             self._restore_signals(old_handlers)
             background.stop()
+            if dp is not None:
+                dp.close()
             for a in list(actors.values()):
                 try:
                     ray.kill(a)
@@ -676,7 +688,7 @@ class ZeroRun:
                 ) from None
             raise
 
-    def _checkpoint(self, learner: ZeroLearner, metrics: Metrics, st: Status) -> Path:
+    def _checkpoint(self, learner, metrics: Metrics, st: Status) -> Path:
         path = checkpoint_path(self.run_dir, learner.step)
         try:
             learner.save(path, extra={"games": st.games, "positions": st.positions})
