@@ -353,7 +353,7 @@ def run_selfplay(args) -> int:
         f"{pos_per_s:8.1f} positions/s (finished games)")  # fmt: skip
     say(f"  {len(games)} games finished in {elapsed:.0f} s: {gph:,.0f} games/hour; mean length {mean_len:.1f} moves "
         f"-> {gph_steady:,.0f} games/hour at steady state (moves/s / mean length)")  # fmt: skip
-    say(f"  network {stats['eval_s'] / max(elapsed, 1e-9):.0%} of the time, "
+    say(f"  network {stats['eval_s'] / max(elapsed * max(1, args.actors), 1e-9):.0%} of the time, "
         f"{stats['evaluations'] / max(stats['eval_calls'], 1):.0f} positions per call; "
         f"resigned {stats['resigned']}, black wins {stats['black_wins']}, draws {stats['draws']}")  # fmt: skip
     if args.json:
