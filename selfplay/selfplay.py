@@ -139,7 +139,6 @@ class _Game:
         self.started = time.perf_counter()
         self.move_started = self.started
         self.target = 0
-        self.batch: LeafBatch | None = None
         self.versions: set[int] = set()
 
     def start_move(self, simulations: int) -> None:

@@ -442,7 +442,7 @@ class ZeroRun:
             lc = dataclasses.replace(lc, device=self.learner_device)
         found = checkpoints(self.run_dir)
         if found:
-            step, path = found[-1]
+            _, path = found[-1]
             log.info("resuming the learner from %s", path)
             return ZeroLearner.resume(path, lc)
         torch.manual_seed(self.config.seed)
@@ -520,10 +520,7 @@ class ZeroRun:
             def published_weights():
                 if best_step == trainer.step:
                     return trainer.weights()
-                from nets.checkpoint import load_checkpoint
-
-                model, _ = load_checkpoint(checkpoint_path(self.run_dir, best_step))
-                return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+                return _checkpoint_weights(checkpoint_path(self.run_dir, best_step))
 
             version = best_step
             weights_ref = ray.put(published_weights())
@@ -610,10 +607,7 @@ class ZeroRun:
                         metrics.write("gating", step, win_rate=rate, promoted=promoted, best=best_step)
                         if promoted:
                             best_step = version = step
-                            from nets.checkpoint import load_checkpoint
-
-                            model, _ = load_checkpoint(checkpoint_path(self.run_dir, step))
-                            weights_ref = ray.put({k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
+                            weights_ref = ray.put(_checkpoint_weights(checkpoint_path(self.run_dir, step)))
                             self._save_state(best=best_step, version=version)
                             log.info("step %d promoted (%.1f%% against the best)", step, 100 * rate)
                     else:
@@ -766,6 +760,14 @@ class ZeroRun:
         if old:
             for sig, h in old.items():
                 signal.signal(sig, h)
+
+
+def _checkpoint_weights(path: Path) -> dict[str, np.ndarray]:
+    """The weights of a checkpoint as numpy arrays, as the self-play actors take them."""
+    from nets.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(path)
+    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
 
 
 def run_zero(run_dir, config: ZeroRunConfig | None = None, limits: Limits | None = None, **kwargs) -> Status:
