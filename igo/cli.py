@@ -72,6 +72,13 @@ COMMANDS: list[Command] = [
         "a replay buffer on disk, a learner, checkpoints, gating and evaluation; one machine or a Ray cluster.",
     ),
     Command(
+        "corpus",
+        "igo.corpus_cmd",
+        "make an expert game corpus (GNU Go against itself on Ray) or summarise an SGF directory",
+        "Generate expert games as SGF with a GTP engine (GNU Go level 10 by default) playing both colours from "
+        "varied openings, in parallel on Ray; 'igo corpus stats DIR' summarises any SGF directory a trainer reads.",
+    ),
+    Command(
         "model",
         "igo.model_cmd",
         "list network configs, inspect a checkpoint, write a fresh network",
