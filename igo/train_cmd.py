@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 from .player_args import positive_float, positive_int
+from .train_rollout_cmd import add_parser as add_rollout
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,13 @@ game and at most --checkpoint-every learner steps; rerunning the same command re
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="trainer", metavar="TRAINER")
+    from .train_value_cmd import add_parser as add_value
+
+    add_value(sub)
+    add_rollout(sub)
+    from .train_rl_cmd import add_parser as add_rl
+
+    add_rl(sub)
     z = sub.add_parser(
         "zero",
         help="AlphaGo Zero: self-play actors on Ray, replay buffer, learner, gating and evaluation",

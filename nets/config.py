@@ -197,12 +197,15 @@ CONFIGS: dict[str, Config] = _registry(
     ZeroConfig("zero-b20c256", blocks=20, channels=256),
     ZeroConfig("zero-b40c256", blocks=40, channels=256),
     LeePolicyConfig("lee-policy-tiny", filters=8, layers=3),
+    LeePolicyConfig("lee-policy-64", filters=64, layers=8),
     LeePolicyConfig("lee-policy-128", filters=128),
     LeePolicyConfig("lee-policy-192", filters=192),
     LeePolicyConfig("lee-policy-256", filters=256),
     LeeValueConfig("lee-value-tiny", filters=8, layers=3, hidden=16),
+    LeeValueConfig("lee-value-64", filters=64, layers=8, hidden=128),
     LeeValueConfig("lee-value-192", filters=192),
     RolloutConfig("rollout"),
+    RolloutConfig("tree", tree=True),
     RolloutConfig("tree", tree=True),
 )
 

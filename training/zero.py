@@ -44,6 +44,7 @@ import numpy as np
 
 from selfplay.selfplay import SelfPlayConfig
 
+from .common import Metrics, read_metrics
 from .learner import LearnerConfig, ZeroLearner
 
 log = logging.getLogger(__name__)
@@ -216,61 +217,6 @@ def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     _write_json(path, config.to_dict())
     return config
-
-
-class Metrics:
-    """``metrics.jsonl`` (one JSON object per line, flushed) and TensorBoard scalars (when tensorboard is
-    installed)."""
-
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "metrics.jsonl"
-        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._tb = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._tb = SummaryWriter(str(Path(run_dir) / "tb"))
-        except Exception as e:  # tensorboard missing: the JSON lines still have everything
-            log.warning("no TensorBoard logs: %s", e)
-
-    def write(self, kind: str, step: int, **values) -> dict:
-        row = {"time": round(time.time(), 3), "kind": kind, "step": step, **values}
-        self._f.write(json.dumps(row, sort_keys=True, default=_json_default) + "\n")
-        self._f.flush()
-        if self._tb is not None:
-            for k, v in values.items():
-                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-                    self._tb.add_scalar(f"{kind}/{k}", v, step)
-                elif isinstance(v, dict):
-                    for k2, v2 in v.items():
-                        if isinstance(v2, int | float) and not isinstance(v2, bool) and math.isfinite(v2):
-                            self._tb.add_scalar(f"{kind}/{k}/{k2}", v2, step)
-        return row
-
-    def close(self) -> None:
-        self._f.close()
-        if self._tb is not None:
-            self._tb.close()
-
-
-def _json_default(o):
-    if isinstance(o, np.integer | np.floating):
-        return o.item()
-    raise TypeError(f"not JSON: {type(o).__name__}")
-
-
-def read_metrics(run_dir: Path, kind: str | None = None) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    rows = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill
-            if kind is None or row.get("kind") == kind:
-                rows.append(row)
-    return rows
 
 
 # --- evaluation and gating -----------------------------------------------------------------------------------------

@@ -1,0 +1,253 @@
+"""Pieces every trainer shares: atomic writes, checkpoints with their optimizer state (safetensors + JSON, never a
+pickle), the optimizer menu, devices, and the run's metrics (``metrics.jsonl`` + TensorBoard).
+
+A trainer saves ``<name>.safetensors`` with :func:`save_with_optimizer`, which also writes
+``<name>.optim.safetensors`` (the optimizer's tensors; its scalars and param groups as JSON in the header, with the
+``step`` it belongs to). :func:`load_optimizer` restores it into a freshly built optimizer of the same kind, or says
+why it cannot (then the trainer warns and starts the optimizer fresh: weights are never lost for that).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file as st_load_file
+from safetensors.torch import save as st_save
+from torch import nn
+
+from nets.checkpoint import save_checkpoint
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("sgd", "adamw")
+OPTIM_SUFFIX = ".optim.safetensors"
+OPTIM_METADATA_KEY = "igo_optim"
+OPTIM_FORMAT = "igo-optimizer"
+OPTIM_FORMAT_VERSION = 1
+
+
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``<path>.tmp``, fsync and rename: a reader sees the old file or the new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode())
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """``auto``: CUDA when there is a GPU, else the CPU. ValueError for CUDA without a GPU."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {spec!r} asked for, but CUDA is not available")
+    return device
+
+
+def build_optimizer(
+    params, name: str, lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
+    """``sgd`` (with ``momentum``; 0 is the paper's plain SGD; ``weight_decay`` is the gradient of (λ/2)‖θ‖²) or
+    ``adamw`` (decoupled weight decay)."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
+def optimizer_path(checkpoint_path: str | os.PathLike) -> Path:
+    """``<dir>/<stem>.optim.safetensors`` beside ``checkpoint_path``."""
+    path = Path(checkpoint_path)
+    return path.with_name(path.stem + OPTIM_SUFFIX)
+
+
+def optimizer_bytes(optimizer: torch.optim.Optimizer, kind: str, step: int) -> bytes:
+    """The optimizer's state as safetensors bytes (tensors) with the rest as JSON in the header."""
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, state in sd["state"].items():
+        for name, v in state.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"state.{index}.{name}"] = v.detach().to("cpu").contiguous().clone()
+            else:
+                scalars.setdefault(str(index), {})[name] = v
+    groups = []
+    for group in sd["param_groups"]:
+        groups.append({k: (v.item() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, tuple) else v)
+                       for k, v in group.items()})  # fmt: skip
+    meta = {
+        "format": OPTIM_FORMAT,
+        "format_version": OPTIM_FORMAT_VERSION,
+        "optimizer": kind,
+        "step": int(step),
+        "param_groups": groups,
+        "scalars": scalars,
+    }
+    return st_save(tensors, metadata={OPTIM_METADATA_KEY: json.dumps(meta, sort_keys=True, allow_nan=False)})
+
+
+def save_with_optimizer(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    *,
+    kind: str,
+    step: int,
+    extra: dict[str, Any] | None = None,
+    parent: str | None = None,
+) -> Path:
+    """Write the checkpoint (:func:`nets.checkpoint.save_checkpoint`) and, when ``optimizer`` is given, its state
+    beside it (:func:`optimizer_path`); the optimizer file first, so a checkpoint never lacks the state it was
+    saved with. ``kind`` names the optimizer (``sgd`` / ``adamw``)."""
+    path = Path(path)
+    if optimizer is not None:
+        atomic_write(optimizer_path(path), optimizer_bytes(optimizer, kind, step))
+    return save_checkpoint(path, model, step=step, parent=parent, extra=extra)
+
+
+def load_optimizer(
+    optimizer: torch.optim.Optimizer, checkpoint_path: str | os.PathLike, *, kind: str, step: int
+) -> str | None:
+    """Restore the state :func:`save_with_optimizer` wrote for ``checkpoint_path`` into ``optimizer`` (built for the
+    same parameters). Returns None when restored, else why not (missing file, other optimizer, other step, shapes)."""
+    path = optimizer_path(checkpoint_path)
+    if not path.is_file():
+        return f"there is no {path.name}"
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        tensors = st_load_file(str(path), device="cpu")
+        meta = json.loads(header[OPTIM_METADATA_KEY])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+        return f"{path.name} is unreadable ({e!r})"
+    if not isinstance(meta, dict) or meta.get("format") != OPTIM_FORMAT:
+        return f"{path.name} is not an igo optimizer file"
+    if meta.get("format_version") != OPTIM_FORMAT_VERSION:
+        return f"{path.name} has format_version {meta.get('format_version')!r}"
+    if meta.get("optimizer") != kind:
+        return f"{path.name} holds {meta.get('optimizer')!r} state, not {kind!r}"
+    if meta.get("step") != step:
+        return f"{path.name} was written at step {meta.get('step')}, the checkpoint is at step {step}"
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    state: dict[int, dict[str, Any]] = {}
+    try:
+        for name, t in tensors.items():
+            prefix, index, key = name.split(".", 2)
+            i = int(index)
+            if prefix != "state" or not 0 <= i < len(params):
+                raise ValueError(f"unexpected tensor {name}")
+            if t.dim() > 0 and t.shape != params[i].shape:
+                raise ValueError(f"tensor {name} has shape {list(t.shape)}, parameter {i} {list(params[i].shape)}")
+            state.setdefault(i, {})[key] = t.to(params[i].device)
+        for index, values in meta.get("scalars", {}).items():
+            state.setdefault(int(index), {}).update(values)
+        groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
+        return f"{path.name} does not fit the model ({e})"
+    return None
+
+
+class Metrics:
+    """``metrics.jsonl`` in ``run_dir`` (one JSON object per line, flushed) and TensorBoard scalars under
+    ``run_dir/tb`` (tag ``<kind>/<name>``) when tensorboard is installed."""
+
+    def __init__(self, run_dir: str | os.PathLike, tensorboard: bool = True):
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / "metrics.jsonl"
+        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(run_dir / "tb"))
+            except Exception as e:  # tensorboard missing: the JSON lines still have everything
+                log.warning("no TensorBoard logs: %s", e)
+
+    def write(self, kind: str, step: int, **values) -> dict:
+        row = {"time": round(time.time(), 3), "kind": kind, "step": step, **values}
+        self._f.write(json.dumps(row, sort_keys=True, default=_json_default) + "\n")
+        self._f.flush()
+        if self._tb is not None:
+            for k, v in values.items():
+                if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                    self._tb.add_scalar(f"{kind}/{k}", v, step)
+                elif isinstance(v, dict):
+                    for k2, v2 in v.items():
+                        if isinstance(v2, int | float) and not isinstance(v2, bool) and math.isfinite(v2):
+                            self._tb.add_scalar(f"{kind}/{k}/{k2}", v2, step)
+        return row
+
+    def close(self) -> None:
+        self._f.close()
+        if self._tb is not None:
+            self._tb.close()
+
+    def __enter__(self) -> Metrics:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _json_default(o):
+    if isinstance(o, np.integer | np.floating):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON: {type(o).__name__}")
+
+
+def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[dict]:
+    """The rows of ``run_dir/metrics.jsonl`` (of one ``kind`` when given); a line torn by a kill is skipped."""
+    path = Path(run_dir) / "metrics.jsonl"
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if kind is None or row.get("kind") == kind:
+                rows.append(row)
+    return rows
+
+
+__all__ = [
+    "OPTIMIZERS",
+    "Metrics",
+    "atomic_write",
+    "build_optimizer",
+    "load_optimizer",
+    "optimizer_bytes",
+    "optimizer_path",
+    "read_metrics",
+    "resolve_device",
+    "save_with_optimizer",
+    "write_json",
+]
