@@ -32,9 +32,16 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("player")
     g.add_argument(
         "--player",
-        choices=("mcts", "random"),
+        choices=("mcts", "random", "policy"),
         default="mcts",
-        help="mcts: the Monte Carlo tree search (default); random: random legal moves, a baseline",
+        help="mcts: the Monte Carlo tree search (default); random: random legal moves, a baseline; policy: the move "
+        "of an AlphaGo policy net (--model) without search, sampled at --move-temperature",
+    )
+    g.add_argument(
+        "--move-temperature",
+        type=float,
+        default=1.0,
+        help="with --player policy: 1 samples from the net's softmax as in the paper (default), 0 plays its best move",
     )
     budget = g.add_mutually_exclusive_group()
     budget.add_argument(
@@ -194,6 +201,17 @@ def build_player(args: argparse.Namespace, size: int | None = None):
         from gtp.player import RandomPlayer
 
         return RandomPlayer(seed=args.seed)
+    if args.player == "policy":
+        if not getattr(args, "model", None) or getattr(args, "value_model", None):
+            raise ValueError("--player policy plays the move of one AlphaGo policy net: give --model only")
+        from nets.checkpoint import load_checkpoint
+        from selfplay.policy_games import PolicyNetPlayer
+
+        model, meta = load_checkpoint(args.model, expect_kind="lee-policy")
+        if size is not None and meta.board_size != size:
+            n = meta.board_size
+            raise ValueError(f"--model {args.model} is for {n}x{n}, the game is {size}x{size}")
+        return PolicyNetPlayer(model, temperature=args.move_temperature, seed=args.seed)
     from engine.player import MCTSPlayer, PlayerConfig
 
     evaluator, search = build_evaluator(args, size or 19)

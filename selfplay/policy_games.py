@@ -226,6 +226,45 @@ def _sample(logits: np.ndarray, sensible: np.ndarray, temperature: float, rng, b
     return None
 
 
+# --- a GTP player ----------------------------------------------------------------------------------------------------
+
+
+class PolicyNetPlayer:
+    """Plays the move of an AlphaGo policy net without search (``igo gtp --player policy --model SL``): sampled from
+    its softmax over the sensible moves at ``temperature`` (1: as in the paper's policy-versus-policy games; 0: the
+    most likely move). Passes when no sensible move is left, or when the opponent has just passed and passing does not
+    lose by area count."""
+
+    name = "policy"
+
+    def __init__(self, model: torch.nn.Module, temperature: float = 1.0, seed: int | None = None):
+        if temperature < 0:
+            raise ValueError(f"temperature must not be negative, got {temperature}")
+        self.model = model.eval()
+        self.temperature = float(temperature)
+        self.size = int(model.board_size)
+        self._rng = np.random.default_rng(seed)
+        self._encoder = _Encoder("alphago48", self.size, 1)
+
+    def genmove(self, board: Board, color: int) -> str:
+        from engine.coords import rc_to_gtp
+
+        if board.size != self.size:
+            raise ValueError(f"the policy net is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
+        if board.passes and board.moves and board.moves[-1][0] != color:
+            margin = board.score() if color == BLACK else -board.score()
+            if margin >= 0:
+                return "pass"
+        trial = board.copy()
+        trial.to_move = color
+        planes = self._encoder([trial])
+        with torch.no_grad():
+            logits = self.model(torch.from_numpy(planes)).float().numpy()[0]
+        sensible = planes[0, SENSIBLE_PLANE].reshape(-1) > 0.5
+        move = _sample(logits, sensible, self.temperature, self._rng, trial)
+        return "pass" if move is None else rc_to_gtp(move // self.size, move % self.size, self.size)
+
+
 # --- Ray ------------------------------------------------------------------------------------------------------------
 
 
@@ -285,6 +324,7 @@ __all__ = [
     "GameSpec",
     "PolicyGame",
     "PolicyGameWorker",
+    "PolicyNetPlayer",
     "model_weights",
     "pack_planes",
     "play_policy_games",

@@ -167,3 +167,33 @@ def test_cli(tmp_path, sl_path, capsys):
     assert out["iteration"] == 1 and out["games"] == 4
     assert main(["train", "rl", "--run-dir", str(tmp_path / "none")]) == 2
     assert "--init" in capsys.readouterr().err
+
+
+def test_policy_player_without_search(sl_path):
+    """``igo gtp --player policy --model SL``: the net's best move at temperature 0, legal, never an own eye."""
+    import argparse
+
+    from igo.player_args import add_player_arguments, build_player
+    from selfplay.policy_games import PolicyNetPlayer
+
+    p = argparse.ArgumentParser()
+    add_player_arguments(p)
+    args = p.parse_args(["--player", "policy", "--model", str(sl_path), "--move-temperature", "0"])
+    player = build_player(args, SIZE)
+    assert isinstance(player, PolicyNetPlayer)
+    board = Board(SIZE, 0.5)
+    net = load_checkpoint(sl_path)[0]
+    x = torch.from_numpy(FeatureEncoder("alphago48", SIZE).encode_board(board)[None])
+    best = int(torch.argmax(net(x)[0]))
+    from engine.coords import rc_to_gtp
+
+    assert player.genmove(board, BLACK) == rc_to_gtp(best // SIZE, best % SIZE, SIZE)
+    for _ in range(40):  # a game of sampled moves stays legal
+        move = PolicyNetPlayer(net, 1.0, seed=1).genmove(board, board.to_move)
+        board.play(None if move == "pass" else move)
+        if board.is_over:
+            break
+    with pytest.raises(ValueError, match="--model only"):
+        build_player(p.parse_args(["--player", "policy"]), SIZE)
+    with pytest.raises(ValueError, match="7x7"):
+        build_player(args, 7)
