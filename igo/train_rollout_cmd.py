@@ -1,0 +1,192 @@
+"""``igo train rollout``: train AlphaGo's fast rollout policy (or its tree policy) from SGF game records
+(:mod:`training.rollout`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from .player_args import positive_float, positive_int
+
+ROLLOUT_EPILOG = """\
+examples:
+  igo train rollout --sgf corpus/ --size 9 --run-dir runs/rollout9                 # 5 epochs, AdamW
+  igo train rollout --sgf corpus/ --size 9 --run-dir runs/rollout9 --epochs 8      # resume: 3 more epochs
+  igo train rollout --sgf corpus/ --size 9 --run-dir runs/tree9 --tree --max-minutes 10
+  igo gtp --size 9 --rollout-policy runs/rollout9/rollout.safetensors              # playouts follow the weights
+
+--run-dir holds config.json, rollout.safetensors (tree.safetensors with --tree: the final weights, an igo
+checkpoint), checkpoints/ (the newest few with optimizer state), metrics.jsonl and tb/ (tensorboard --logdir RUN/tb).
+Held-out games (--holdout, a stable hash of each file's path) give the top-1 accuracy and log-likelihood of the expert
+move, next to the uniform policy's; the speed figure is microseconds per playout move with the trained weights.
+Rerunning the command resumes from the newest checkpoint (raise --epochs or --max-steps to train further).
+"""
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    r = sub.add_parser(
+        "rollout",
+        help="AlphaGo's fast rollout policy (or --tree: its tree policy) from SGF game records",
+        description=textwrap.fill(
+            "Train AlphaGo's fast rollout policy (a linear softmax over 3x3 and 12-point-diamond response patterns, "
+            "save-atari, neighbour and nakade features) on the moves of expert games, or with --tree its larger tree "
+            "policy (also self-atari, distance to the last moves and 12-point diamond patterns). Every position is "
+            "read once into flat arrays, then epochs of cross-entropy against the expert move among the candidate "
+            "moves. Reports held-out accuracy (trained and uniform), the positions used and skipped, and the cost "
+            "of a playout move with the weights.",
+            100,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ROLLOUT_EPILOG,
+    )
+    r.add_argument("--sgf", required=True, metavar="DIR", help="directory of SGF game records (searched recursively)")
+    r.add_argument("--size", type=positive_int, default=9, help="board size; games of other sizes are skipped "
+                   "(default 9)")  # fmt: skip
+    r.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
+    r.add_argument("--tree", action="store_true", help="train the tree policy (config 'tree') instead")
+    g = r.add_argument_group("training")
+    g.add_argument("--epochs", type=positive_int, default=5, help="passes over the training positions (default 5)")
+    g.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many batches in all")
+    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
+    g.add_argument("--batch-size", type=positive_int, default=256, help="positions per batch (default 256)")
+    g.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="default adamw")
+    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.02 adamw, 1.0 sgd)")
+    g.add_argument("--weight-decay", type=float, default=0.0, help="L2 / decoupled weight decay (default 0)")
+    g.add_argument("--holdout", type=float, default=0.05, help="share of games held out (default 0.05)")
+    g.add_argument("--max-games", type=positive_int, default=None, help="read at most this many training games")
+    g.add_argument("--checkpoint-every", type=positive_int, default=1000, help="batches between checkpoints "
+                   "(default 1000)")  # fmt: skip
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
+    g.add_argument("--speed-seconds", type=float, default=1.0, help="seconds per speed measurement (0: none; "
+                   "default 1)")  # fmt: skip
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.set_defaults(run=run_rollout_cmd)
+    return r
+
+
+DEFAULT_LR = {"adamw": 0.02, "sgd": 1.0}
+
+
+def config_from(args):
+    from training.rollout import RolloutTrainConfig
+
+    return RolloutTrainConfig(
+        sgf=args.sgf,
+        run_dir=args.run_dir,
+        size=args.size,
+        tree=args.tree,
+        holdout=args.holdout,
+        epochs=args.epochs,
+        max_steps=args.max_steps,
+        max_minutes=args.max_minutes,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr if args.lr is not None else DEFAULT_LR[args.optimizer],
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        threads=args.threads,
+        max_games=args.max_games,
+        checkpoint_every=args.checkpoint_every,
+        speed_seconds=args.speed_seconds,
+    )
+
+
+def run_rollout_cmd(args) -> int:
+    from training.rollout import RunError, train_rollout
+
+    try:
+        config = config_from(args)
+    except (ValueError, TypeError) as e:
+        print(f"igo train rollout: error: {e}", file=sys.stderr)
+        return 2
+    progress = _Progress()
+    try:
+        result = train_rollout(config, on_status=progress)
+    except RunError as e:
+        progress.close()
+        print(f"igo train rollout: error: {e}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as e:
+        progress.close()
+        print(f"igo train rollout: error: {e}", file=sys.stderr)
+        return 1
+    progress.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), sort_keys=True))
+        return 0
+    for line in summary_lines(result):
+        print(line)
+    return 0
+
+
+def summary_lines(result) -> list[str]:
+    tr, ho = result.train, result.held_out
+    out = [
+        f"{result.config} policy: {result.step} steps ({result.epochs_done:.2f} epochs, stopped by {result.stopped}) "
+        f"in {result.seconds:.0f} s" + (f", resumed from {result.resumed_from}" if result.resumed_from else ""),
+        f"training positions: {tr['positions']} from {tr['games']} games ({tr['candidates_per_position']:.1f} "
+        f"candidates each; read at {tr['positions_per_second']:.0f} positions/s)",
+    ]
+    skipped = {**tr["skipped"]}
+    for k, v in ho["skipped"].items():
+        skipped[k] = skipped.get(k, 0) + v
+    if skipped:
+        out.append("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
+    if result.trained is not None and result.uniform is not None:
+        t, u = result.trained, result.uniform
+        out.append(
+            f"held-out ({ho['positions']} positions, {ho['games']} games): top-1 accuracy {t['accuracy']:.3f} "
+            f"(uniform {u['accuracy']:.3f}), log-likelihood {t['log_likelihood']:.3f} (uniform "
+            f"{u['log_likelihood']:.3f})"
+        )
+    else:
+        out.append("held-out: no held-out games (raise --holdout or add games)")
+    sp = result.speed
+    if sp:
+        parts = []
+        if "us_per_move" in sp:
+            parts.append(f"{sp['us_per_move']:.2f} us per playout move (zero weights {sp['us_per_move_uniform']:.2f})")
+        parts.append(f"{sp['us_per_policy_move']:.1f} us per policy move from scratch")
+        out.append("speed (one thread): " + ", ".join(parts))
+    out.append(f"checkpoint: {result.checkpoint}")
+    if result.config == "rollout":
+        out.append(f"use it: igo gtp --rollout-policy {result.checkpoint}")
+    return out
+
+
+class _Progress:
+    """tqdm over training steps on a terminal; a status line per update otherwise (on stderr)."""
+
+    def __init__(self):
+        self._tty = sys.stderr.isatty()
+        self._bar = None
+
+    def __call__(self, st) -> None:
+        if not self._tty:
+            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
+            return
+        if st.phase == "extract":
+            print(f"\r{st.line()}", end="", file=sys.stderr, flush=True)
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            print(file=sys.stderr)
+            self._bar = tqdm(total=st.total_steps, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self._bar.total = st.total_steps
+        self._bar.n = st.step
+        loss = "-" if st.loss is None else f"{st.loss:.3f}"
+        acc = "-" if st.accuracy is None else f"{st.accuracy:.3f}"
+        held = "-" if st.held_out_accuracy is None else f"{st.held_out_accuracy:.3f}"
+        self._bar.set_postfix_str(f"loss {loss} acc {acc} held-out {held}", refresh=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+__all__ = ["add_parser", "run_rollout_cmd", "summary_lines"]
