@@ -1,0 +1,189 @@
+"""``igo train sl``: AlphaGo's supervised-learning policy network from SGF game records (:mod:`training.sl`)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import textwrap
+import time
+
+from .player_args import positive_float, positive_int
+
+log = logging.getLogger(__name__)
+
+SL_EPILOG = """\
+examples:
+  igo corpus stats corpus/gnugo9 --size 9                                   # what the trainer will read
+  igo train sl --sgf corpus/gnugo9 --size 9 --config lee-policy-64 --run-dir runs/sl9 --max-minutes 60
+  igo train sl --sgf kgs/ --size 19 --run-dir runs/sl19                     # the paper's 13x192 net, on a GPU
+  igo train sl --run-dir runs/sl9 --max-steps 50000                         # resume (settings from config.json)
+  igo gtp --model runs/sl9/sl.safetensors                                   # play with the trained policy
+
+Every .sgf file under --sgf is read (recursively); a share (--holdout, by a hash of the path, the same on every run)
+is held out and its positions (at most 20000) measure top-1/top-5 accuracy every --eval-every steps. Broken games,
+games of another size and passes are skipped and counted. Everything goes to --run-dir: config.json, checkpoints/
+(safetensors + optimizer state), sl.safetensors (the newest weights), metrics.jsonl and tb/ (tensorboard --logdir
+RUN/tb). Ctrl-C (or SIGTERM) saves a checkpoint and stops; rerunning the same command resumes.
+"""
+
+# command-line flag -> SLConfig field
+_FIELDS = {
+    "sgf": "sgf_dir",
+    "size": "size",
+    "model": "model",
+    "optimizer": "optimizer",
+    "lr": "lr",
+    "momentum": "momentum",
+    "weight_decay": "weight_decay",
+    "batch_size": "batch_size",
+    "lr_halve_every": "lr_halve_every",
+    "holdout": "holdout",
+    "max_holdout_positions": "max_holdout_positions",
+    "max_steps": "max_steps",
+    "max_minutes": "max_minutes",
+    "eval_every": "eval_every",
+    "checkpoint_every": "checkpoint_every",
+    "device": "device",
+    "threads": "threads",
+    "seed": "seed",
+    "shuffle_buffer": "shuffle_buffer",
+}
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    """Add ``sl`` to the subparsers of ``igo train``."""
+    p = sub.add_parser(
+        "sl",
+        help="AlphaGo (2016) SL policy network: predict expert moves from SGF game records",
+        description=textwrap.fill(
+            "Train AlphaGo's supervised-learning policy network (13 conv layers, 48 input planes) to predict the "
+            "expert's move in SGF game records: cross-entropy over the board points, a random one of the 8 "
+            "symmetries per sample, held-out accuracy as it goes. SGD with momentum (or AdamW), checkpoints with "
+            "the optimizer state, resumable.",
+            100,
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SL_EPILOG,
+    )
+    p.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
+    g = p.add_argument_group("what is trained (fixed for a run)")
+    g.add_argument("--sgf", metavar="DIR", default=None, help="directory of SGF game records (recursive)")
+    g.add_argument("--size", type=int, default=None, help="board size; games of other sizes are skipped (default 19)")
+    g.add_argument("--config", dest="model", default=None, help="network config, see 'igo model list' (default "
+                   "lee-policy-192, the paper's; lee-policy-64 trains on a CPU)")  # fmt: skip
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help="default sgd (momentum 0.9)")
+    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.05; try 1e-3 with "
+                   "adamw)")  # fmt: skip
+    g.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9; 0 is the paper's plain "
+                   "SGD)")  # fmt: skip
+    g.add_argument("--weight-decay", type=float, default=None, help="L2 / decoupled weight decay (default 1e-4)")
+    g.add_argument("--batch-size", type=positive_int, default=None, help="minibatch (default 128; the paper: 16)")
+    g.add_argument("--lr-halve-every", type=int, default=None, metavar="SAMPLES", help="halve the learning rate "
+                   "every this many samples (default 20000000; 0 never)")  # fmt: skip
+    g.add_argument("--shuffle-buffer", type=positive_int, default=None, help="positions in the shuffle buffer "
+                   "(default 20000)")  # fmt: skip
+    g = p.add_argument_group("held-out evaluation and checkpoints")
+    g.add_argument("--holdout", type=float, default=None, help="share of SGF files held out (default 0.05)")
+    g.add_argument("--max-holdout-positions", type=int, default=None, help="held-out positions evaluated "
+                   "(default 20000)")  # fmt: skip
+    g.add_argument("--eval-every", type=positive_int, default=None, help="steps between held-out evaluations "
+                   "(default 1000)")  # fmt: skip
+    g.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps between checkpoints "
+                   "(default 2000)")  # fmt: skip
+    g = p.add_argument_group("running")
+    g.add_argument("--max-steps", type=int, default=None, help="stop at this step (counting resumed steps)")
+    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
+    g.add_argument("--device", default=None, help="auto (a GPU when there is one), cpu or cuda")
+    g.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    g.add_argument("--status-every", type=positive_float, default=10.0, help="seconds between status lines "
+                   "when not on a terminal (default 10)")  # fmt: skip
+    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run_sl_cmd)
+    return p
+
+
+def config_from_args(args):
+    """The SLConfig of a new run, or of a resumed one (``config.json``) with the flags given on top."""
+    from pathlib import Path
+
+    from training.sl import SLConfig, stored_config
+
+    given = {_FIELDS[k]: v for k, v in vars(args).items() if k in _FIELDS and v is not None}
+    stored = stored_config(args.run_dir)
+    if stored is None:
+        if "sgf_dir" not in given:
+            raise ValueError("give --sgf DIR for a new run")
+        d = {"run_dir": args.run_dir, **given}
+    else:
+        d = {**stored, **given, "run_dir": args.run_dir}
+        if "sgf_dir" in given:
+            d["sgf_dir"] = str(Path(given["sgf_dir"]).expanduser().resolve())
+    return SLConfig.from_dict(d)
+
+
+def run_sl_cmd(args) -> int:
+    from training.sl import SLRunError, train_sl
+
+    try:
+        config = config_from_args(args)
+    except KeyError as e:  # an unknown network config name
+        print(f"igo train sl: error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, RuntimeError) as e:
+        print(f"igo train sl: error: {e}", file=sys.stderr)
+        return 2
+    printer = _StatusPrinter(config.max_steps, args.status_every)
+    try:
+        result = train_sl(config, on_status=printer)
+    except (FileNotFoundError, NotADirectoryError, SLRunError, OSError) as e:
+        print(f"igo train sl: error: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # a run directory of another size / model / SGF directory
+        print(f"igo train sl: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        printer.close()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result), sort_keys=True))
+    else:
+        print(f"stopped ({result.stopped}): {result.line()}")
+        print(f"run directory: {config.run_dir}  (resume with the same command; tensorboard --logdir "
+              f"{config.run_dir}/tb)")  # fmt: skip
+    return 0
+
+
+class _StatusPrinter:
+    """A tqdm bar over steps on a terminal; a status line every ``every`` seconds otherwise."""
+
+    def __init__(self, total: int | None, every: float):
+        self._bar = None
+        self._every = every
+        self._last = time.monotonic()
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def __call__(self, st) -> None:
+        now = time.monotonic()
+        if self._bar is not None:
+            self._bar.n = st.step
+            if now - self._last >= 0.5:
+                self._last = now
+                loss = "-" if st.loss is None else f"{st.loss:.3f}"
+                ev = "-" if st.eval_top1 is None else f"{100 * st.eval_top1:.1f}%"
+                self._bar.set_postfix_str(
+                    f"loss {loss} held-out top-1 {ev} {st.positions_per_s:.0f} pos/s ep {st.epoch}", refresh=True
+                )
+        elif now - self._last >= self._every:
+            self._last = now
+            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
