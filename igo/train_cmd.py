@@ -1,4 +1,5 @@
-"""``igo train``: the trainers. ``igo train zero`` runs AlphaGo Zero training (:mod:`training.zero`)."""
+"""``igo train``: the trainers. ``igo train zero`` runs AlphaGo Zero training (:mod:`training.zero`); ``sl``,
+``rollout``, ``rl`` and ``value`` are the AlphaGo (2016) pipeline (their own modules ``train_*_cmd``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import sys
 import textwrap
 
 from .player_args import positive_float, positive_int
+from .train_rl_cmd import add_parser as add_rl
 from .train_rollout_cmd import add_parser as add_rollout
+from .train_sl_cmd import add_parser as add_sl
+from .train_value_cmd import add_parser as add_value
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +33,10 @@ game and at most --checkpoint-every learner steps; rerunning the same command re
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="trainer", metavar="TRAINER")
-    from .train_value_cmd import add_parser as add_value
-
-    add_value(sub)
+    add_sl(sub)  # the AlphaGo (2016) pipeline, in its order
     add_rollout(sub)
-    from .train_rl_cmd import add_parser as add_rl
-
     add_rl(sub)
+    add_value(sub)
     z = sub.add_parser(
         "zero",
         help="AlphaGo Zero: self-play actors on Ray, replay buffer, learner, gating and evaluation",
