@@ -95,10 +95,13 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     from training.value import load_value_data
 
     data = load_value_data(v_dir, SIZE)
-    z, u = data[1], data[2]
-    assert len(z) == len(u) == 120 - vd.get("discarded", 0) and len(z) >= 100
+    z, u = data.z, data.u
+    assert len(z) == len(u) == 120 - data.discarded == vd["data"]["positions"] and len(z) >= 100
+    assert len(np.unique(data.game)) == len(z)  # one position per game
     assert set(np.unique(z)) <= {-1.0, 0.0, 1.0}
     assert u.min() >= 1 and u.max() <= 20 and len(np.unique(u)) >= 15  # every U is drawn uniformly from 1..20
+    tr = vd["train"]
+    assert tr["initial_train_mse"] is not None and tr["train_mse"] < tr["initial_train_mse"]
     v_ckpt = v_dir / "value.safetensors"
     load_checkpoint(v_ckpt, expect_kind="lee-value")
 
