@@ -64,6 +64,8 @@ from torch import nn
 
 from nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
+from .common import atomic_write as _atomic_write
+
 logger = logging.getLogger(__name__)
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -212,20 +214,6 @@ def _grad_scaler(device: torch.device) -> Any:
         if device.type == "cuda":
             return torch.cuda.amp.GradScaler()
         raise ValueError(f"fp16 training on {device.type} needs torch >= 2.3") from None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _to_numpy(t: torch.Tensor) -> np.ndarray:
