@@ -1,6 +1,6 @@
 """The Go board: rules, make/undo, hashing, legality and Tromp-Taylor scoring.
 
-:class:`Board` is the checked Python API over the Numba kernels of :mod:`engine.board_kernels`::
+:class:`Board` is the checked Python API over the Numba kernels of :mod:`igo.engine.board_kernels`::
 
     >>> b = Board(9, komi=7.0)
     >>> b.play("E5"); b.play("C3")

@@ -1,6 +1,6 @@
-"""Numba kernels of the Go board. The Python API lives in :mod:`engine.board`; read that first.
+"""Numba kernels of the Go board. The Python API lives in :mod:`igo.engine.board`; read that first.
 
-State is a :class:`BoardState` of contiguous arrays over the *padded* layout (see :mod:`engine.coords`): a one-point
+State is a :class:`BoardState` of contiguous arrays over the *padded* layout (see :mod:`igo.engine.coords`): a one-point
 border of ``EDGE`` cells around the ``N x N`` points, so neighbours are ``p-W, p-1, p+1, p+W`` with no bounds checks.
 
 Chains are kept incrementally, as in libego and pachi:

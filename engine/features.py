@@ -2,11 +2,11 @@
 
 Every plane is **relative to the player to move** ("own" = the player to move at the current position, "opponent" =
 the other colour, for every history step too), so one network plays both colours; only the colour planes say which
-colour that is. Output is ``float32[count, C, N, N]``, row 0 the top row, as :meth:`engine.board.Board.stones`.
+colour that is. Output is ``float32[count, C, N, N]``, row 0 the top row, as :meth:`igo.engine.board.Board.stones`.
 
 History convention: ``history[k]`` is the position ``k`` moves before the current one (``history[0]`` the current
 position); positions before the start of the game (or the last setup) repeat the earliest one known, as
-:meth:`engine.board.Board.history` and :func:`engine.mcts.leaf_history` produce them.
+:meth:`igo.engine.board.Board.history` and :func:`igo.engine.mcts.leaf_history` produce them.
 
 Feature sets (:func:`feature_set`):
 
@@ -33,12 +33,12 @@ planes   name                    meaning
 44       ladder capture          the move wins a ladder (below)
 45       ladder escape           the move escapes a ladder (below)
 46       sensibleness            legal and does not fill one of the mover's own single-point eyes
-                                 (:func:`engine.playout.is_eye`)
+                                 (:func:`igo.engine.playout.is_eye`)
 47       zeros                   constant 0
 48       player colour           (``alphago49`` only) all ones if Black is to move
 =======  ======================  ====================================================================================
 
-Legality here is simple-ko legality (:func:`engine.board_kernels.basic_legality`) of the state given, which is what the
+Legality here is simple-ko legality (:func:`igo.engine.board_kernels.basic_legality`) of the state given, which is what the
 search's pool states have (no history, ``KO_SIMPLE``); suicide follows the state's rule set.
 
 Ladders are read out by a real search (:func:`ladder_captured`), not a pattern. A chain of the *defender* is in the
@@ -60,7 +60,7 @@ captured* (the only case where the order of the moves tried, and so the board's 
 
 Searches run only where they can matter (next to chains with one or two liberties), so a typical position is cheap.
 
-Kernels never allocate (:mod:`engine.jit`); :class:`FeatureEncoder` owns their work arrays, so use one per thread.
+Kernels never allocate (:mod:`igo.engine.jit`); :class:`FeatureEncoder` owns their work arrays, so use one per thread.
 """
 
 from __future__ import annotations
@@ -629,7 +629,7 @@ def _ladder_planes(s, me, work, out):
 @kernel
 def alphago_planes(pool, history, count, work, out, with_colour):
     """AlphaGo's planes (module docstring) of pool slots ``0 .. count-1``: ``pool`` a batched BoardState
-    (:func:`engine.mcts.new_pool`), ``history`` int8[>=count, H, N, N] (only ``[:, 1:8]`` is read, for the turns
+    (:func:`igo.engine.mcts.new_pool`), ``history`` int8[>=count, H, N, N] (only ``[:, 1:8]`` is read, for the turns
     since), ``work`` a :class:`LadderWork`, ``out`` float32[>=count, 48 or 49, N, N]; ``with_colour`` writes plane 48.
     The player to move is each slot's ``meta[M_TO_MOVE]``."""
     hl = work.hl
@@ -712,7 +712,7 @@ class FeatureEncoder:
         return out[:count]
 
     def encode(self, batch, out: np.ndarray | None = None) -> np.ndarray:
-        """The planes of a :class:`engine.search.LeafBatch` (uses only its ``size, count, states, history,
+        """The planes of a :class:`igo.engine.search.LeafBatch` (uses only its ``size, count, states, history,
         to_move``): float32 ``[count, C, N, N]``, written into ``out`` when given (its first ``count`` rows; ``out``
         may have more). ``history`` may hold more positions than the feature set needs (the first ones are used),
         not fewer. AlphaGo planes take the player to move from each state's ``meta[M_TO_MOVE]`` (the same as
@@ -722,7 +722,7 @@ class FeatureEncoder:
         return self._encode(batch.states, batch.history, batch.to_move, int(batch.count), out)
 
     def encode_board(self, board, out: np.ndarray | None = None) -> np.ndarray:
-        """The planes ``[C, N, N]`` of an :class:`engine.board.Board`'s position, its history from
+        """The planes ``[C, N, N]`` of an :class:`igo.engine.board.Board`'s position, its history from
         ``board.history(H)``; legality is simple-ko legality, as in the search's leaves."""
         n = self.size
         if board.size != n:

@@ -16,14 +16,14 @@ Selection (PUCT): ``a = argmax Q(s,a) + c_puct · P(s,a) · sqrt(N(s)) / (1 + N(
 ``Q = (1-λ)·wv/nv + λ·wr/nr`` (either term alone when only one kind of evaluation exists, ``fpu`` for an edge never
 evaluated). Virtual loss: each simulation in flight through an edge counts as ``n_vl`` extra visits that all lost, so
 a batch of leaves can be selected before any is evaluated. Expansion: when an edge has been visited ``n_thr`` times
-(``n_thr <= 1``: at once) its position becomes a node. Evaluation is by rollouts (:mod:`engine.playout`) and/or by an
+(``n_thr <= 1``: at once) its position becomes a node. Evaluation is by rollouts (:mod:`igo.engine.playout`) and/or by an
 evaluator (a batch of positions in, priors and values out) outside this module; :func:`backup` adds a result to
 either set of statistics.
 
 Inside the tree, legality uses simple ko (the tree has no game history); the root's moves come from the real board,
 where superko applies, so a move the game forbids is never chosen at the root.
 
-Kernels here are compiled without reference counting (:mod:`engine.jit`) and never allocate.
+Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and never allocate.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Batched simulations over the tree of :mod:`engine.mcts`: a *pool* of leaf positions selected one after another
+"""Batched simulations over the tree of :mod:`igo.engine.mcts`: a *pool* of leaf positions selected one after another
 with virtual loss (:func:`select_leaves`), expanded with an evaluator's priors (:func:`expand_leaves`), played out on
 threads (:func:`rollout_slots`) and backed up (:func:`backup_leaves`), plus the history planes of each leaf for
-feature encoders (:func:`leaf_history`). :mod:`engine.mcts` re-exports everything here, so callers use ``M.*``.
+feature encoders (:func:`leaf_history`). :mod:`igo.engine.mcts` re-exports everything here, so callers use ``M.*``.
 
-Kernels here are compiled without reference counting (:mod:`engine.jit`) and never allocate.
+Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and never allocate.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .playout import playout
 
 
 def new_pool(size: int, count: int) -> K.BoardState:
-    """``count`` board states of ``size`` in one :class:`~engine.board_kernels.BoardState` whose arrays have a
+    """``count`` board states of ``size`` in one :class:`~igo.engine.board_kernels.BoardState` whose arrays have a
     leading batch axis; :func:`pool_slot` is one of them. The leaves of a batch live here."""
     p = (size + 2) * (size + 2)
     h = 4 * size * size + 16

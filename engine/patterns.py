@@ -37,7 +37,7 @@ frequent patterns get a weight of their own; collisions only tie the weights of 
 own pattern tables, which count only patterns seen in training). Patterns are not reduced under the board's
 symmetries: the eight orientations of a pattern are distinct features (training sees them all).
 
-The kernels here take the board state of :mod:`engine.board_kernels` and never allocate; :func:`features_of` and
+The kernels here take the board state of :mod:`igo.engine.board_kernels` and never allocate; :func:`features_of` and
 :func:`family_of` are the Python debugging helpers.
 """
 
@@ -462,7 +462,7 @@ def move_features(s, a, tree, out_idx):
 
 def features_of(board, move, tree: bool = False) -> list[int]:
     """Active feature indices of ``move`` (a padded index, a GTP vertex or ``(row, col)``) for the player to move of
-    a :class:`~engine.board.Board` or a :class:`~engine.board_kernels.BoardState`. For debugging and tests."""
+    a :class:`~igo.engine.board.Board` or a :class:`~igo.engine.board_kernels.BoardState`. For debugging and tests."""
     from .coords import parse_move
 
     s = getattr(board, "state", board)

@@ -1,13 +1,13 @@
-"""igo's playing agent: the search (:mod:`engine.search`) with a budget, time management, resignation, a pass
+"""igo's playing agent: the search (:mod:`igo.engine.search`) with a budget, time management, resignation, a pass
 policy that is safe under area scoring, and dead-stone estimation.
 
-:class:`MCTSPlayer` follows the player protocol of :mod:`gtp.player` (``genmove``, ``new_game``, ``played``) and adds
-what the GTP engine and ``igo play`` use: ``set_clock`` (the game's :class:`~engine.timecontrol.Clock`),
+:class:`MCTSPlayer` follows the player protocol of :mod:`igo.gtp.player` (``genmove``, ``new_game``, ``played``) and adds
+what the GTP engine and ``igo play`` use: ``set_clock`` (the game's :class:`~igo.engine.timecontrol.Clock`),
 ``analyze`` (search and report periodically until told to stop: ``lz-analyze``/``kata-analyze``), ``genmove(...,
 report=...)`` (``*-genmove_analyze``), ``final_status`` and ``final_score`` (dead stones removed).
 
 **Budget.** ``playouts`` simulations per move, or ``time`` seconds per move at most, or (neither) ``default_time``
-seconds; a game clock, when the controller set one, lowers the time to what :class:`~engine.timecontrol.TimeManager`
+seconds; a game clock, when the controller set one, lowers the time to what :class:`~igo.engine.timecontrol.TimeManager`
 allows, so the player never loses on time. The search stops early when the most visited move can no longer be
 overtaken in the budget left.
 

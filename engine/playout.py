@@ -6,7 +6,7 @@ single-point eyes, until two consecutive passes (or a length cap), and returns t
 Move choice is libego's: draw a random entry of the empty-point list; if that point is an own eye or illegal, swap it
 to the end of the list's candidate range and draw again from the rest, so each move costs O(1) expected draws and a
 pass is found after at most one scan. Playouts use simple ko for speed (superko needs the game's history); the real
-game uses the configured rule. The random state is an explicit ``uint64[1]`` (:mod:`engine.rng`), so a seed
+game uses the configured rule. The random state is an explicit ``uint64[1]`` (:mod:`igo.engine.rng`), so a seed
 reproduces a playout exactly.
 """
 

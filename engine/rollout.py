@@ -1,8 +1,8 @@
 """AlphaGo's fast rollout policy (and its tree policy) as Numba kernels: a linear softmax over the pattern features of
-:mod:`engine.patterns`, ``p(a) ∝ exp(Σ_{f active for a} weights[f])`` over the *candidates*: the empty points where
-the player to move may play (simple ko) that are not one of its own single-point eyes (:func:`engine.playout.is_eye`).
+:mod:`igo.engine.patterns`, ``p(a) ∝ exp(Σ_{f active for a} weights[f])`` over the *candidates*: the empty points where
+the player to move may play (simple ko) that are not one of its own single-point eyes (:func:`igo.engine.playout.is_eye`).
 No candidate: pass. ``weights`` is a float32 vector of length ``num_features(tree)``
-(:class:`nets.rollout.RolloutPolicy` trains it); all zeros give the uniform light playout without its tactical answers.
+(:class:`igo.nets.rollout.RolloutPolicy` trains it); all zeros give the uniform light playout without its tactical answers.
 
 Two ways to compute the policy:
 
@@ -248,7 +248,7 @@ def _cached_class(s, head, work):
 
 @kernel
 def _pattern_pair(s, a, work):
-    """:func:`engine.patterns.pattern_3x3` for Black and for White at once, with cached liberty classes."""
+    """:func:`igo.engine.patterns.pattern_3x3` for Black and for White at once, with cached liberty classes."""
     w = s.meta[M_SIZE] + 2
     hb = np.int64(0)
     hw = np.int64(0)
@@ -272,7 +272,7 @@ def _pattern_pair(s, a, work):
 @kernel
 def _refresh(s, p, weights, work):
     """Recompute ``work.wexp[:, p]`` of the empty point ``p``: exp(local logit) for each colour, or 0 if it is no
-    candidate (simple ko ignored). The local features of :func:`engine.patterns.local_features` (rollout policy),
+    candidate (simple ko ignored). The local features of :func:`igo.engine.patterns.local_features` (rollout policy),
     with the work common to both colours (3x3 pattern, nakade shape) done once."""
     hb, hw = _pattern_pair(s, p, work)
     nk, owner = nakade_shape(s, p)
@@ -532,7 +532,7 @@ def policy_playout_from(s, scratch, rng, max_moves, weights, work):
 
 @kernel
 def policy_rollout_slots(pool, lo, hi, status, rng, max_moves, scores, weights, work):
-    """:func:`engine.mcts.rollout_slots` with policy playouts: play out the leaves ``lo .. hi-1`` of a pool in place
+    """:func:`igo.engine.mcts.rollout_slots` with policy playouts: play out the leaves ``lo .. hi-1`` of a pool in place
     and store Black's area margin in ``scores`` (terminal leaves are just counted). Runs without the GIL: threads
     take disjoint ranges, each with its own ``rng`` and ``work``."""
     for i in range(lo, hi):

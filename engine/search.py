@@ -1,11 +1,11 @@
-"""The search as a Python object: :class:`MCTS` drives the kernels of :mod:`engine.mcts` over one tree.
+"""The search as a Python object: :class:`MCTS` drives the kernels of :mod:`igo.engine.mcts` over one tree.
 
 Three ways to run simulations, chosen by the constructor:
 
 - **rollouts on one thread, no evaluator** (the default): one kernel call runs a whole budget of simulations —
   descend with PUCT, expand, random playout, back up — with no Python in the loop;
 - **rollouts on several threads** (``threads > 1``): batches of leaves are selected one after another with virtual
-  loss (:func:`~engine.mcts.select_leaves`), played out in parallel by kernels that release the GIL, each thread on
+  loss (:func:`~igo.engine.mcts.select_leaves`), played out in parallel by kernels that release the GIL, each thread on
   its own slice of the batch with its own random stream, and backed up;
 - **an evaluator** (``evaluator=...``, anything with the :class:`Evaluator` protocol — a network in :mod:`nets`, or
   :class:`PlayoutEvaluator` here): each batch of leaves goes to ``evaluator.evaluate`` at once; its priors expand the
@@ -38,8 +38,8 @@ from .rng import make_rng
 class LeafBatch:
     """Positions for an evaluator. Rows ``0 .. count-1`` are valid.
 
-    - ``states``: the leaves' :class:`~engine.board_kernels.BoardState` with a leading batch axis (padded layout;
-      :func:`engine.mcts.slot_view` gives one) — for feature kernels that need chains and liberties;
+    - ``states``: the leaves' :class:`~igo.engine.board_kernels.BoardState` with a leading batch axis (padded layout;
+      :func:`igo.engine.mcts.slot_view` gives one) — for feature kernels that need chains and liberties;
     - ``history``: ``int8[count, H, N, N]`` stones (0 empty, 1 black, 2 white; row 0 the top) of the leaf
       (``[:, 0]``) and the ``H - 1`` positions before it; ``H`` is the evaluator's ``history_length`` (default 1);
     - ``to_move``: ``int8[count]``, BLACK or WHITE;

@@ -2,8 +2,8 @@
 
 A :class:`GameRecord` is the plain data of one game: board size, komi, handicap, setup stones, the moves of the main
 line, the result, player names and ranks, date, ruleset, game name and comments. Points are ``(row, col)`` with row 0
-at the top (see :mod:`engine.coords`); a pass is ``None``; colours are ``BLACK`` / ``WHITE`` as in
-:mod:`engine.board`::
+at the top (see :mod:`igo.engine.coords`); a pass is ``None``; colours are ``BLACK`` / ``WHITE`` as in
+:mod:`igo.engine.board`::
 
     >>> rec = load_sgf(b"(;GM[1]SZ[9]KM[7]PB[Ann]PW[Bob];B[ee];W[cc]C[hane?];B[])")
     >>> rec.size, rec.komi, rec.moves, rec.comments
@@ -14,7 +14,7 @@ at the top (see :mod:`engine.coords`); a pass is ``None``; colours are ``BLACK``
     True
 
 Parsing and serialising are sgfmill's (``sgf_grammar`` and ``Sgf_game``); this module interprets the Go properties
-and checks everything a hostile file could get wrong, so that a bad record gives an :class:`~engine.errors.SGFError`
+and checks everything a hostile file could get wrong, so that a bad record gives an :class:`~igo.engine.errors.SGFError`
 naming the problem and never a crash, a hang or a silently partial load:
 
 - input larger than ``max_bytes``, or with more ``;`` (an upper bound on the nodes) than ``max_nodes``, is refused
@@ -24,7 +24,7 @@ naming the problem and never a crash, a hang or a silently partial load:
 - text is decoded by the ``CA`` character set; an unknown or non-ASCII-compatible set, or bytes that are not valid in
   it, are errors. Without ``CA`` the SGF default ISO-8859-1 applies, except that input which is valid UTF-8 is read
   as UTF-8 (what most modern programs write without saying so);
-- with ``check_legal`` (the default) the game is replayed on a :class:`~engine.board.Board` (simple ko, suicide
+- with ``check_legal`` (the default) the game is replayed on a :class:`~igo.engine.board.Board` (simple ko, suicide
   illegal, as on the servers whose records we read) and an illegal move names its number and vertex.
 
 Only the main line (the first variation at each node) is read. Setup (``AB``/``AW``/``AE``) in nodes before the first

@@ -1,4 +1,4 @@
-"""Analysis commands of igo's GTP engine, for Sabaki, Lizzie and GoGui (a mixin of :class:`gtp.engine.GTPEngine`).
+"""Analysis commands of igo's GTP engine, for Sabaki, Lizzie and GoGui (a mixin of :class:`igo.gtp.engine.GTPEngine`).
 
 Live analysis (Leela Zero's and KataGo's extensions)::
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.board import BLACK, Board
+from igo.engine.board import BLACK, Board
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def parse_analyze_args(args: list[str], to_move: int, parse_color, parse_int, fa
 
 
 def info_line(analysis, req: AnalyzeRequest, size: int, kata: bool) -> str:
-    """One ``info ...`` line for an :class:`engine.player.Analysis`."""
+    """One ``info ...`` line for an :class:`igo.engine.player.Analysis`."""
     moves = [m for m in analysis.moves if m.visits > 0]
     if len(moves) < req.min_moves:
         moves = analysis.moves[: req.min_moves]
@@ -123,7 +123,7 @@ def info_line(analysis, req: AnalyzeRequest, size: int, kata: bool) -> str:
 
 
 class AnalysisCommands:
-    """The analysis commands; mixed into :class:`gtp.engine.GTPEngine`, which provides ``board``, ``player``,
+    """The analysis commands; mixed into :class:`igo.gtp.engine.GTPEngine`, which provides ``board``, ``player``,
     ``emit`` (write a piece of a reply now) and ``input_pending`` (True when a new input line waits)."""
 
     board: Board

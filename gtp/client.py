@@ -4,7 +4,7 @@
 Every command is sent with a numeric id, every reply is checked against that id, and every read has a deadline, so a
 hung or crashed engine turns into an exception instead of a hung caller::
 
-    from gtp.client import GTPClient, GTPCommandError
+    from igo.gtp.client import GTPClient, GTPCommandError
 
     with GTPClient("gnugo --mode gtp --chinese-rules --level 1", timeout=10.0) as engine:
         engine.boardsize(9)

@@ -1,6 +1,6 @@
-"""igo's GTP engine: the Go Text Protocol, version 2, over a :class:`~engine.board.Board`.
+"""igo's GTP engine: the Go Text Protocol, version 2, over a :class:`~igo.engine.board.Board`.
 
-:class:`GTPEngine` owns the game (board, komi, clock) and asks a *player* (:mod:`gtp.player`) for moves. It speaks
+:class:`GTPEngine` owns the game (board, komi, clock) and asks a *player* (:mod:`igo.gtp.player`) for moves. It speaks
 GTP v2 (Gunnar Farnebäck's specification, draft 2)::
 
     >>> engine = GTPEngine(RandomPlayer(seed=1), size=9)
@@ -45,6 +45,7 @@ Clock commands (``time_settings``, ``kgs-time_settings``, ``time_left``) are par
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import io
 import logging
 import math
@@ -58,17 +59,21 @@ from typing import BinaryIO, TextIO
 
 import numpy as np
 
-from engine.board import BLACK, WHITE, Board, color_name, fixed_handicap_points
-from engine.board import chains as _chains
-from engine.coords import MAX_SIZE, MIN_SIZE, gtp_to_rc, rc_to_gtp
-from engine.errors import InvalidMoveError, SGFError
-from engine.timecontrol import Clock, TimeLeft
-from igo import __version__
+from igo.engine.board import BLACK, WHITE, Board, color_name, fixed_handicap_points
+from igo.engine.board import chains as _chains
+from igo.engine.coords import MAX_SIZE, MIN_SIZE, gtp_to_rc, rc_to_gtp
+from igo.engine.errors import InvalidMoveError, SGFError
+from igo.engine.timecontrol import Clock, TimeLeft
 
 from .analysis import AnalysisCommands, RawReply
 from .player import Player, RandomPlayer
 
 log = logging.getLogger(__name__)
+
+try:
+    _VERSION = importlib.metadata.version("igo")
+except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    _VERSION = "unknown"
 
 MAX_LINE_BYTES = 64 * 1024
 """Longest command line accepted (without its newline); longer lines get ``syntax error``."""
@@ -225,7 +230,7 @@ class _Snapshot:
 class GTPEngine(AnalysisCommands):
     """A GTP v2 engine over a :class:`Board`; see the module docstring.
 
-    ``player`` chooses moves for ``genmove`` (default: :class:`~gtp.player.RandomPlayer`). ``size``, ``komi``,
+    ``player`` chooses moves for ``genmove`` (default: :class:`~igo.gtp.player.RandomPlayer`). ``size``, ``komi``,
     ``ko_rule`` and ``suicide`` set up the board; ``boardsize`` and ``clear_board`` keep the rules and komi."""
 
     name = "igo"
@@ -402,7 +407,7 @@ class GTPEngine(AnalysisCommands):
 
     def cmd_version(self, args: list[str]) -> str:
         _expect(args, 0, "no arguments")
-        return __version__
+        return _VERSION
 
     def cmd_known_command(self, args: list[str]) -> str:
         _expect(args, 1, "a command name")
@@ -582,7 +587,7 @@ class GTPEngine(AnalysisCommands):
     def cmd_loadsgf(self, args: list[str]) -> str:
         """``loadsgf FILE [MOVE_NUMBER]``: the position of the file's main line before move MOVE_NUMBER (all moves
         without it), with its size, komi, handicap and setup stones."""
-        from engine.sgf import load_sgf_file, replay  # sgfmill is imported on first use: a quicker start
+        from igo.engine.sgf import load_sgf_file, replay  # sgfmill is imported on first use: a quicker start
 
         _expect(args, (1, 2), "a file name and an optional move number")
         path = args[0]
@@ -612,7 +617,7 @@ class GTPEngine(AnalysisCommands):
 
     def cmd_printsgf(self, args: list[str]) -> str:
         """``printsgf [FILE]``: the game as SGF; with FILE (other than ``-``), written there atomically instead."""
-        from engine.sgf import dump_sgf, save_sgf
+        from igo.engine.sgf import dump_sgf, save_sgf
 
         _expect(args, (0, 1), "an optional file name")
         meta = {"result": self.board.result()} if self.board.is_over else {}

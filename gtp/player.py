@@ -1,10 +1,10 @@
-"""Players for igo's GTP engine: the small protocol :class:`~gtp.engine.GTPEngine` drives, and a baseline player.
+"""Players for igo's GTP engine: the small protocol :class:`~igo.gtp.engine.GTPEngine` drives, and a baseline player.
 
 A player chooses moves; the engine owns the game. The engine calls::
 
     player.genmove(board, color) -> str    # a GTP vertex such as "D4", or "pass", or "resign"
 
-with the game's :class:`~engine.board.Board` (read it; do not change it, copy it to think) and the colour to play
+with the game's :class:`~igo.engine.board.Board` (read it; do not change it, copy it to think) and the colour to play
 (``BLACK`` or ``WHITE``, which need not be ``board.to_move``: GTP lets a controller ask either colour). The engine
 checks the answer and plays it. Two notifications are optional; the engine calls them when a player defines them:
 
@@ -22,17 +22,17 @@ from __future__ import annotations
 import logging
 from typing import Protocol, runtime_checkable
 
-from engine.board import BLACK, Board, opponent
-from engine.coords import padded_to_gtp, rc_to_padded
-from engine.playout import is_eye, random_move
-from engine.rng import make_rng, randint
+from igo.engine.board import BLACK, Board, opponent
+from igo.engine.coords import padded_to_gtp, rc_to_padded
+from igo.engine.playout import is_eye, random_move
+from igo.engine.rng import make_rng, randint
 
 log = logging.getLogger(__name__)
 
 
 @runtime_checkable
 class Player(Protocol):
-    """What :class:`~gtp.engine.GTPEngine` needs of a player (``new_game`` and ``played`` are optional)."""
+    """What :class:`~igo.gtp.engine.GTPEngine` needs of a player (``new_game`` and ``played`` are optional)."""
 
     def genmove(self, board: Board, color: int) -> str:
         """A GTP vertex, ``"pass"`` or ``"resign"`` for ``color`` to play on ``board`` (which must be left as it

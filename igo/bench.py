@@ -6,8 +6,8 @@ network evaluator.
 
 ``igo bench board`` measures, from the empty board:
 
-- light random playouts per second and moves per playout (:func:`engine.playout.run_playouts`);
-- make/undo pairs per second inside Numba (:func:`engine.playout.make_undo_loop`, positions of a random game);
+- light random playouts per second and moves per playout (:func:`igo.engine.playout.run_playouts`);
+- make/undo pairs per second inside Numba (:func:`igo.engine.playout.make_undo_loop`, positions of a random game);
 - checked ``Board.play`` + ``Board.undo`` pairs per second through the Python API, for comparison.
 """
 
@@ -86,13 +86,13 @@ def _say(args):
 
 
 def run_mcts(args) -> int:
-    from engine import board_kernels as K
-    from engine import playout as P
-    from engine.board import Board
-    from engine.coords import check_size
-    from engine.mcts import SearchConfig
-    from engine.rng import make_rng
-    from engine.search import MCTS
+    from igo.engine import board_kernels as K
+    from igo.engine import playout as P
+    from igo.engine.board import Board
+    from igo.engine.coords import check_size
+    from igo.engine.mcts import SearchConfig
+    from igo.engine.rng import make_rng
+    from igo.engine.search import MCTS
 
     size = check_size(args.size)
     if args.seconds <= 0 or args.simulations < 1 or args.threads < 1:
@@ -150,11 +150,11 @@ def run_mcts(args) -> int:
 
 
 def run_board(args) -> int:
-    from engine import board_kernels as K
-    from engine import playout as P
-    from engine.board import Board
-    from engine.coords import check_size
-    from engine.rng import make_rng
+    from igo.engine import board_kernels as K
+    from igo.engine import playout as P
+    from igo.engine.board import Board
+    from igo.engine.coords import check_size
+    from igo.engine.rng import make_rng
 
     size = check_size(args.size)
     if args.seconds <= 0:

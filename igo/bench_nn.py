@@ -5,7 +5,7 @@ planes already on the host; host→device copy, forward, device→host copy of t
 plus the cost of the feature planes per position. Random weights: speed does not depend on them.
 
 ``igo bench search-nn --config zero-b6c64 --size 9``: simulations per second of the search with a
-:class:`~nets.evaluator.NetEvaluator` (cache off), with the time split into feature planes, the network and the rest
+:class:`~igo.nets.evaluator.NetEvaluator` (cache off), with the time split into feature planes, the network and the rest
 (tree, batching, Python), so that the overhead around the network is visible.
 """
 
@@ -98,9 +98,9 @@ def _say(args):
 def _model(args):
     import torch
 
-    from nets.checkpoint import load_checkpoint
-    from nets.config import get_config
-    from nets.models import build_model
+    from igo.nets.checkpoint import load_checkpoint
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
 
     if args.model:
         model, meta = load_checkpoint(args.model)
@@ -111,7 +111,7 @@ def _model(args):
 
 
 def _evaluator(args, model, size, **kw):
-    from nets.evaluator import NetEvaluator
+    from igo.nets.evaluator import NetEvaluator
 
     cl = None if args.channels_last == "auto" else args.channels_last == "yes"
     value = None
@@ -134,7 +134,7 @@ def _positions(size: int, count: int, seed: int):
     """``count`` mid-game positions of random games (each a Board)."""
     import numpy as np
 
-    from engine.board import Board
+    from igo.engine.board import Board
 
     rng = np.random.default_rng(seed)
     out = []
@@ -153,8 +153,8 @@ def run_nn(args) -> int:
     import numpy as np
     import torch
 
-    from engine.features import FeatureEncoder, feature_set
-    from nets.models import parameter_count
+    from igo.engine.features import FeatureEncoder, feature_set
+    from igo.nets.models import parameter_count
 
     say = _say(args)
     model, cfg, size = _model(args)
@@ -233,9 +233,9 @@ def _timed(step, seconds: float) -> tuple[int, float]:
 
 
 def run_search_nn(args) -> int:
-    from engine.board import Board
-    from engine.mcts import SearchConfig
-    from engine.search import MCTS
+    from igo.engine.board import Board
+    from igo.engine.mcts import SearchConfig
+    from igo.engine.search import MCTS
 
     say = _say(args)
     model, cfg, size = _model(args)
@@ -295,7 +295,7 @@ def run_search_nn(args) -> int:
 def run_selfplay(args) -> int:
     import numpy as np
 
-    from selfplay.selfplay import SelfPlay, SelfPlayConfig
+    from igo.selfplay.selfplay import SelfPlay, SelfPlayConfig
 
     say = _say(args)
     model, cfg, size = _model(args)
@@ -320,8 +320,8 @@ def run_selfplay(args) -> int:
     else:
         import ray
 
-        from nets.config import config_to_dict
-        from selfplay.actors import selfplay_actor_class
+        from igo.nets.config import config_to_dict
+        from igo.selfplay.actors import selfplay_actor_class
 
         ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
         try:

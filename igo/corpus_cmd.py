@@ -60,8 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from selfplay.cluster import ClusterError
-    from selfplay.corpus import CorpusConfig, generate_corpus
+    from igo.selfplay.cluster import ClusterError
+    from igo.selfplay.corpus import CorpusConfig, generate_corpus
 
     if args.games is None or not args.out:
         print("igo corpus: error: give --games N and -o DIR (or 'igo corpus stats DIR')", file=sys.stderr)
@@ -132,7 +132,7 @@ class _Progress:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from training.sgf_data import corpus_stats
+    from igo.training.sgf_data import corpus_stats
 
     try:
         stats = corpus_stats(args.dir, size=args.size)

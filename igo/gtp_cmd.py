@@ -39,9 +39,9 @@ def _warm_up(threads: int) -> None:
     """Load (or, on a cold cache, compile) the search kernels in the background, so that the first genmove does not
     pay for it while the GUI waits."""
     try:
-        from engine.board import Board
-        from engine.player import estimate_ownership
-        from engine.search import MCTS
+        from igo.engine.board import Board
+        from igo.engine.player import estimate_ownership
+        from igo.engine.search import MCTS
 
         t = time.perf_counter()
         MCTS(5, 7.5, max_nodes=64, seed=0).search(Board(5), 16)
@@ -57,8 +57,8 @@ def _warm_up(threads: int) -> None:
 
 def run(args) -> int:
     start = time.perf_counter()
-    from engine.coords import check_size
-    from gtp.engine import GTPEngine
+    from igo.engine.coords import check_size
+    from igo.gtp.engine import GTPEngine
 
     from .player_args import resolve_size
 

@@ -1,6 +1,6 @@
 """``igo match A B``: N games between two GTP players with a referee, and the win rate of A with a 95% interval.
 
-The work is :func:`selfplay.arena.run_match`; this module turns the command line into its arguments and prints the
+The work is :func:`igo.selfplay.arena.run_match`; this module turns the command line into its arguments and prints the
 progress and the summary.
 """
 
@@ -54,7 +54,7 @@ example:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from selfplay.arena import REFEREES
+    from igo.selfplay.arena import REFEREES
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the epilog's layout; wrap the description here
     if p.description:
@@ -101,8 +101,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_player(text: str, size: int, komi: float):
-    """A :class:`~selfplay.arena.PlayerSpec` (with a default name) from ``igo:ARGS`` or a GTP command line."""
-    from selfplay.arena import PlayerSpec, igo_command
+    """A :class:`~igo.selfplay.arena.PlayerSpec` (with a default name) from ``igo:ARGS`` or a GTP command line."""
+    from igo.selfplay.arena import PlayerSpec, igo_command
 
     text = text.strip()
     if text == "igo" or text.startswith(IGO_PREFIX):
@@ -132,7 +132,7 @@ def _seconds(value: float | None) -> str:
 
 
 def summary_lines(summary, *, size: int, komi: float, referee: str) -> list[str]:
-    """The human-readable report of a :class:`~selfplay.arena.MatchSummary`."""
+    """The human-readable report of a :class:`~igo.selfplay.arena.MatchSummary`."""
     low, high = summary.interval
     rate = summary.win_rate_a
     endings = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.reasons.items()))
@@ -154,8 +154,8 @@ def summary_lines(summary, *, size: int, komi: float, referee: str) -> list[str]
 
 
 def run(args) -> int:
-    from engine.coords import check_size
-    from selfplay.arena import run_match
+    from igo.engine.coords import check_size
+    from igo.selfplay.arena import run_match
 
     size = check_size(args.size)
     if args.games < 1:

@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_list(args) -> int:
-    from nets.config import CONFIGS, describe
+    from igo.nets.config import CONFIGS, describe
 
     params = _param_counts(args.size)
     print(f"{'name':24} {'kind':11} {'params@' + str(args.size) + 'x' + str(args.size):>14}  description")
@@ -55,8 +55,8 @@ def run_list(args) -> int:
 def _param_counts(size: int) -> dict[str, int]:
     import torch
 
-    from nets.config import CONFIGS
-    from nets.models import build_model, parameter_count
+    from igo.nets.config import CONFIGS
+    from igo.nets.models import build_model, parameter_count
 
     out = {}
     with torch.device("meta"):  # shapes only: no memory, no initialisation
@@ -69,7 +69,7 @@ def _param_counts(size: int) -> dict[str, int]:
 
 
 def run_info(args) -> int:
-    from nets.checkpoint import read_metadata
+    from igo.nets.checkpoint import read_metadata
 
     meta = read_metadata(args.path)
     d = meta.to_dict()
@@ -100,10 +100,10 @@ def run_init(args) -> int:
 
     import torch
 
-    from engine.coords import check_size
-    from nets.checkpoint import save_checkpoint
-    from nets.config import get_config
-    from nets.models import build_model, parameter_count
+    from igo.engine.coords import check_size
+    from igo.nets.checkpoint import save_checkpoint
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model, parameter_count
 
     cfg = get_config(args.config)
     size = check_size(args.size)

@@ -48,7 +48,7 @@ ILLEGAL_REASONS = {
     "superko": "superko (the move would repeat an earlier position)",
     "off board": "not on the board",
 }
-"""The one-line explanation of each reason of :meth:`engine.board.Board.illegal_reason`."""
+"""The one-line explanation of each reason of :meth:`igo.engine.board.Board.illegal_reason`."""
 
 HELP = """\
 Commands:
@@ -64,7 +64,7 @@ Commands:
 
 
 class TerminalGame:
-    """A game between a person at a terminal and an igo ``player`` (see :mod:`gtp.player` for the protocol).
+    """A game between a person at a terminal and an igo ``player`` (see :mod:`igo.gtp.player` for the protocol).
 
     ``human`` is the person's colour (``BLACK`` or ``WHITE``); ``handicap`` places that many fixed handicap stones
     for Black (White then moves first); ``sgf_path`` saves the record after every move. ``on_think`` is called with
@@ -87,7 +87,7 @@ class TerminalGame:
         on_think: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ):
-        from engine.board import BLACK, WHITE, Board, opponent
+        from igo.engine.board import BLACK, WHITE, Board, opponent
 
         if human not in (BLACK, WHITE):
             raise ValueError(f"human colour must be BLACK or WHITE, got {human!r}")
@@ -207,7 +207,7 @@ class TerminalGame:
     # --- moves -----------------------------------------------------------------------------------------------------
 
     def _human_move(self, text: str, word: str) -> None:
-        from engine.coords import GTP_COLUMNS
+        from igo.engine.coords import GTP_COLUMNS
 
         n = self.board.size
         m = _VERTEX_RE.fullmatch(word) if word.isascii() else None
@@ -238,7 +238,7 @@ class TerminalGame:
             self._igo_turn()
 
     def _igo_turn(self) -> None:
-        from engine.errors import InvalidMoveError
+        from igo.engine.errors import InvalidMoveError
 
         b, color = self.board, self.igo
         if self.on_think is not None:
@@ -282,7 +282,7 @@ class TerminalGame:
     # --- the end of the game ----------------------------------------------------------------------------------------
 
     def _finish_by_count(self) -> None:
-        from engine.board import BLACK, WHITE, format_result
+        from igo.engine.board import BLACK, WHITE, format_result
 
         b = self.board
         dead = self.dead_stones()
@@ -305,8 +305,8 @@ class TerminalGame:
     def dead_stones(self) -> list[str]:
         """The vertices of the stones the player's ``final_status`` calls dead, sorted; [] when the player cannot
         say (no ``final_status``, or an answer that does not fit the board)."""
-        from engine.board import EMPTY
-        from engine.coords import gtp_to_rc
+        from igo.engine.board import EMPTY
+        from igo.engine.coords import gtp_to_rc
 
         final_status = getattr(self.player, "final_status", None)
         if not callable(final_status):
@@ -351,7 +351,7 @@ class TerminalGame:
         on (the game matters more than its file); ``strict`` raises it instead."""
         if self.sgf_path is None:
             return
-        from engine.sgf import save_sgf
+        from igo.engine.sgf import save_sgf
 
         from . import __version__
 

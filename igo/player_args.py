@@ -135,7 +135,7 @@ def resolve_size(args: argparse.Namespace, default: int) -> int:
     ``--size`` is an error (its fully connected heads fix the size)."""
     sizes = set()
     if uses_networks(args):
-        from nets.checkpoint import read_metadata
+        from igo.nets.checkpoint import read_metadata
 
         for path in (args.model, args.value_model):
             if path:
@@ -155,9 +155,9 @@ def build_evaluator(args: argparse.Namespace, size: int):
         if getattr(args, "lam", None) is not None and args.lam < 1.0:
             raise ValueError("--lambda below 1 needs a value network (--model with a Zero net, or --value-model)")
         return None, None
-    from engine.mcts import SearchConfig
-    from nets.checkpoint import load_checkpoint
-    from nets.evaluator import NetEvaluator
+    from igo.engine.mcts import SearchConfig
+    from igo.nets.checkpoint import load_checkpoint
+    from igo.nets.evaluator import NetEvaluator
 
     model = value = None
     if args.model:
@@ -198,28 +198,28 @@ def build_player(args: argparse.Namespace, size: int | None = None):
     if args.player == "random":
         if uses_networks(args):
             raise ValueError("--player random plays without networks; drop --model/--value-model")
-        from gtp.player import RandomPlayer
+        from igo.gtp.player import RandomPlayer
 
         return RandomPlayer(seed=args.seed)
     if args.player == "policy":
         if not getattr(args, "model", None) or getattr(args, "value_model", None):
             raise ValueError("--player policy plays the move of one AlphaGo policy net: give --model only")
-        from nets.checkpoint import load_checkpoint
-        from selfplay.policy_games import PolicyNetPlayer
+        from igo.nets.checkpoint import load_checkpoint
+        from igo.selfplay.policy_games import PolicyNetPlayer
 
         model, meta = load_checkpoint(args.model, expect_kind="lee-policy")
         if size is not None and meta.board_size != size:
             n = meta.board_size
             raise ValueError(f"--model {args.model} is for {n}x{n}, the game is {size}x{size}")
         return PolicyNetPlayer(model, temperature=args.move_temperature, seed=args.seed)
-    from engine.player import MCTSPlayer, PlayerConfig
+    from igo.engine.player import MCTSPlayer, PlayerConfig
 
     evaluator, search = build_evaluator(args, size or 19)
     fields = {}
     if search is not None:
         fields["search"] = search
     elif getattr(args, "lam", None) is not None or getattr(args, "c_puct", None) or getattr(args, "expand_after", None):
-        from engine.mcts import SearchConfig
+        from igo.engine.mcts import SearchConfig
 
         fields["search"] = SearchConfig(
             lam=1.0,
@@ -228,7 +228,7 @@ def build_player(args: argparse.Namespace, size: int | None = None):
         )
     rollout = None
     if getattr(args, "rollout_policy", None):
-        from nets.checkpoint import load_checkpoint
+        from igo.nets.checkpoint import load_checkpoint
 
         model, _meta = load_checkpoint(args.rollout_policy, expect_kind="rollout")
         rollout = model.to_numpy()

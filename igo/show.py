@@ -18,8 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from engine.board import color_name
-    from engine.sgf import load_sgf_file, replay
+    from igo.engine.board import color_name
+    from igo.engine.sgf import load_sgf_file, replay
 
     record = load_sgf_file(args.sgf, ko_rule=args.ko_rule)
     if args.move is not None:

@@ -1,6 +1,6 @@
 """``igo tournament``: round-robin or gauntlet between igo settings, checkpoints and GTP engines, on Ray, with Elo.
 
-See :mod:`selfplay.tournament` for the config file, the schedule, records and resume, and :mod:`selfplay.elo` for the
+See :mod:`igo.selfplay.tournament` for the config file, the schedule, records and resume, and :mod:`igo.selfplay.elo` for the
 ratings."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _parse_player(text: str):
-    from selfplay.tournament import TournamentPlayer
+    from igo.selfplay.tournament import TournamentPlayer
 
     name, sep, spec = text.partition("=")
     if not sep or not name.strip() or not spec.strip():
@@ -89,7 +89,7 @@ def _parse_player(text: str):
 
 
 def build_config(args):
-    from selfplay.tournament import config_from_dict, load_config
+    from igo.selfplay.tournament import config_from_dict, load_config
 
     data: dict = {}
     if args.config:
@@ -131,7 +131,7 @@ def build_config(args):
 def run(args) -> int:
     from pathlib import Path
 
-    from selfplay.tournament import Tournament, standings_line
+    from igo.selfplay.tournament import Tournament, standings_line
 
     cfg = build_config(args)
     out = Path(args.out or Path("tournaments") / cfg.name)
@@ -185,7 +185,7 @@ def run(args) -> int:
         if not path.is_absolute():
             path = out / path
         if steps:
-            from selfplay.elo import plot_elo_vs_step
+            from igo.selfplay.elo import plot_elo_vs_step
 
             plot_elo_vs_step(ratings, steps, path, title=cfg.name)
             say(f"Elo plot written to {path}")

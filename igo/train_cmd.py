@@ -1,4 +1,4 @@
-"""``igo train``: the trainers. ``igo train zero`` runs AlphaGo Zero training (:mod:`training.zero`); ``sl``,
+"""``igo train``: the trainers. ``igo train zero`` runs AlphaGo Zero training (:mod:`igo.training.zero`); ``sl``,
 ``rollout``, ``rl`` and ``value`` are the AlphaGo (2016) pipeline (their own modules ``train_*_cmd``)."""
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def overrides_from(args) -> dict:
 def run_zero_cmd(args) -> int:
     from pathlib import Path
 
-    from training.zero import Limits, RunError, ZeroRunConfig, run_zero
+    from igo.training.zero import Limits, RunError, ZeroRunConfig, run_zero
 
     run_dir = Path(args.run_dir)
     try:

@@ -1,4 +1,4 @@
-"""``igo train rl``: AlphaGo's RL policy by REINFORCE against a pool of earlier snapshots (:mod:`training.rl`)."""
+"""``igo train rl``: AlphaGo's RL policy by REINFORCE against a pool of earlier snapshots (:mod:`igo.training.rl`)."""
 
 from __future__ import annotations
 
@@ -86,9 +86,9 @@ _FIELDS = {
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nets.checkpoint import CheckpointError
-    from selfplay.cluster import ClusterError
-    from training.rl import RLConfig, RLLimits, RLRun
+    from igo.nets.checkpoint import CheckpointError
+    from igo.selfplay.cluster import ClusterError
+    from igo.training.rl import RLConfig, RLLimits, RLRun
 
     run_dir = Path(args.run_dir)
     given = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}

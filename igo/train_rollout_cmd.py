@@ -1,5 +1,5 @@
 """``igo train rollout``: train AlphaGo's fast rollout policy (or its tree policy) from SGF game records
-(:mod:`training.rollout`)."""
+(:mod:`igo.training.rollout`)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ DEFAULT_LR = {"adamw": 0.02, "sgd": 1.0}
 
 
 def config_from(args):
-    from training.rollout import RolloutTrainConfig
+    from igo.training.rollout import RolloutTrainConfig
 
     return RolloutTrainConfig(
         sgf=args.sgf,
@@ -95,7 +95,7 @@ def config_from(args):
 
 
 def run_rollout_cmd(args) -> int:
-    from training.rollout import RunError, train_rollout
+    from igo.training.rollout import RunError, train_rollout
 
     try:
         config = config_from(args)

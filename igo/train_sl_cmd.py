@@ -1,4 +1,4 @@
-"""``igo train sl``: AlphaGo's supervised-learning policy network from SGF game records (:mod:`training.sl`)."""
+"""``igo train sl``: AlphaGo's supervised-learning policy network from SGF game records (:mod:`igo.training.sl`)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def config_from_args(args):
     """The SLConfig of a new run, or of a resumed one (``config.json``) with the flags given on top."""
     from pathlib import Path
 
-    from training.sl import SLConfig, stored_config
+    from igo.training.sl import SLConfig, stored_config
 
     given = {_FIELDS[k]: v for k, v in vars(args).items() if k in _FIELDS and v is not None}
     stored = stored_config(args.run_dir)
@@ -127,7 +127,7 @@ def config_from_args(args):
 
 
 def run_sl_cmd(args) -> int:
-    from training.sl import SLRunError, train_sl
+    from igo.training.sl import SLRunError, train_sl
 
     try:
         config = config_from_args(args)

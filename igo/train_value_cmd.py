@@ -1,5 +1,5 @@
 """``igo train value``: AlphaGo's (2016) value network — one position per game from SL/random/RL games, then MSE
-regression (:mod:`training.value`)."""
+regression (:mod:`igo.training.value`)."""
 
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ def add_parser(sub) -> None:
 def run_value_cmd(args) -> int:
     from pathlib import Path
 
-    from selfplay.cluster import ClusterError
-    from training.value import ValueDataConfig, ValueTrainConfig, data_summary, generate_value_data, train_value
+    from igo.selfplay.cluster import ClusterError
+    from igo.training.value import ValueDataConfig, ValueTrainConfig, data_summary, generate_value_data, train_value
 
     run_dir = Path(args.run_dir)
     out: dict = {}

@@ -166,7 +166,7 @@ def save_checkpoint(
     notes: str = "",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` (built by :func:`nets.models.build_model`: it needs ``config`` and ``board_size``) to ``path``
+    """Write ``model`` (built by :func:`igo.nets.models.build_model`: it needs ``config`` and ``board_size``) to ``path``
     atomically, creating parent directories; returns the path. ``extra`` must be JSON-serialisable."""
     path = Path(path)
     config = getattr(model, "config", None)

@@ -1,7 +1,7 @@
 """Typed network configurations and the registry of named ones (``zero-b6c64``, ``lee-policy-192``, ...).
 
 A configuration is a frozen dataclass that says everything needed to build a network except the board size, which is
-given when the model is built (:func:`nets.models.build_model`) and stored next to the config in a checkpoint. Four
+given when the model is built (:func:`igo.nets.models.build_model`) and stored next to the config in a checkpoint. Four
 kinds:
 
 - ``zero`` (:class:`ZeroConfig`): AlphaGo Zero ResNet, policy (with pass) and value heads; features ``zeroH``;
@@ -43,7 +43,7 @@ def _check_int(field: str, value: object, minimum: int = 1, maximum: int | None 
 
 @dataclass(frozen=True)
 class ZeroConfig:
-    """AlphaGo Zero residual network (:class:`nets.zero.ZeroNet`).
+    """AlphaGo Zero residual network (:class:`igo.nets.zero.ZeroNet`).
 
     ``blocks`` residual blocks of ``channels`` channels, of kind ``block``: ``basic`` (two 3x3 convs), ``preact``
     (pre-activation: BN-ReLU before each conv) or ``bottleneck`` (1x1 reduce to ``bottleneck_channels``, default
@@ -96,7 +96,7 @@ class ZeroConfig:
 
 @dataclass(frozen=True)
 class LeePolicyConfig:
-    """AlphaGo (2016) policy network (:class:`nets.lee.LeePolicyNet`): a ``first_kernel`` conv, ``layers - 2``
+    """AlphaGo (2016) policy network (:class:`igo.nets.lee.LeePolicyNet`): a ``first_kernel`` conv, ``layers - 2``
     3x3 convs, all with ``filters`` filters and ReLU, then a 1x1 conv to one plane plus a per-point bias. 48 input
     planes; ``N*N`` logits (no pass)."""
 
@@ -126,7 +126,7 @@ class LeePolicyConfig:
 
 @dataclass(frozen=True)
 class LeeValueConfig:
-    """AlphaGo (2016) value network (:class:`nets.lee.LeeValueNet`): the policy net's trunk (a 5x5 conv then 3x3
+    """AlphaGo (2016) value network (:class:`igo.nets.lee.LeeValueNet`): the policy net's trunk (a 5x5 conv then 3x3
     convs, ``layers - 1`` in all, ``filters`` filters), a 1x1 conv to one plane, a hidden layer of ``hidden`` units
     and a tanh output. 49 input planes (the policy's 48 plus the colour to move)."""
 
@@ -155,7 +155,7 @@ class LeeValueConfig:
 @dataclass(frozen=True)
 class RolloutConfig:
     """AlphaGo's fast rollout policy, or with ``tree=True`` its larger tree policy
-    (:class:`nets.rollout.RolloutPolicy`): a linear softmax over pattern features. ``input_planes`` is 0: it reads
+    (:class:`igo.nets.rollout.RolloutPolicy`): a linear softmax over pattern features. ``input_planes`` is 0: it reads
     patterns, not planes."""
 
     kind: ClassVar[str] = "rollout"

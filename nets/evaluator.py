@@ -1,4 +1,4 @@
-"""Batched network inference for the search: :class:`NetEvaluator` implements :class:`engine.search.Evaluator`.
+"""Batched network inference for the search: :class:`NetEvaluator` implements :class:`igo.engine.search.Evaluator`.
 
 One evaluator wraps the networks of one player:
 
@@ -8,7 +8,7 @@ One evaluator wraps the networks of one player:
 - a value net alone (uniform priors).
 
 Per batch of leaves it: looks each position up in a cache (key: a digest of the stones of the positions the features
-read, the player to move and the ko point), encodes the misses with :class:`engine.features.FeatureEncoder`, applies a
+read, the player to move and the ko point), encodes the misses with :class:`igo.engine.features.FeatureEncoder`, applies a
 symmetry (``"random"``: one of the 8 per position, as AlphaGo Zero; ``"all"``: the mean over all 8, eight times the
 work; ``"none"``), runs the nets on the device (CPU or CUDA; fp32 / bf16 / fp16 — ``auto``: bf16 on a GPU and on a
 CPU with bf16 hardware (AMX), else fp32; channels-last with bf16 or CUDA; optionally
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine import board_kernels as K
-from engine.features import FeatureEncoder, feature_set
-from engine.symmetry import NUM_SYMMETRIES, flat_permutation, inverse
+from igo.engine import board_kernels as K
+from igo.engine.features import FeatureEncoder, feature_set
+from igo.engine.symmetry import NUM_SYMMETRIES, flat_permutation, inverse
 
 log = logging.getLogger(__name__)
 
@@ -382,8 +382,8 @@ def _bucket(rows: int, cap: int) -> int:
 
 
 def _sub_batch(batch, rows: np.ndarray):
-    """The rows ``rows`` of a :class:`~engine.search.LeafBatch` as a new one (copies)."""
-    from engine.search import LeafBatch
+    """The rows ``rows`` of a :class:`~igo.engine.search.LeafBatch` as a new one (copies)."""
+    from igo.engine.search import LeafBatch
 
     states = K.BoardState(*(a[rows] for a in batch.states))
     return LeafBatch(batch.size, len(rows), states, batch.history[rows], batch.to_move[rows], batch.legal[rows])

@@ -1,10 +1,10 @@
 """AlphaGo's fast rollout policy (or its tree policy) as a torch module, to train its weights.
 
-The policy is a linear softmax over the binary pattern features of :mod:`engine.patterns`: the logit of a candidate
+The policy is a linear softmax over the binary pattern features of :mod:`igo.engine.patterns`: the logit of a candidate
 move is the sum of the weights of its active features. :class:`RolloutPolicy` holds the weight vector; training
 feeds it the feature indices of every candidate of a position (:func:`candidate_features`) and a cross-entropy loss
 against the expert's move. :meth:`RolloutPolicy.to_numpy` gives the float32 vector the playout kernels of
-:mod:`engine.rollout` read.
+:mod:`igo.engine.rollout` read.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.board_kernels import M_SIZE
-from engine.patterns import MAX_FEATURES, num_features
-from engine.rollout import fill_candidates
+from igo.engine.board_kernels import M_SIZE
+from igo.engine.patterns import MAX_FEATURES, num_features
+from igo.engine.rollout import fill_candidates
 
 if TYPE_CHECKING:
-    from nets.config import RolloutConfig
+    from igo.nets.config import RolloutConfig
 
 MASKED_LOGIT = -1e9  # the logit of a masked candidate
 
@@ -44,7 +44,7 @@ class RolloutPolicy(nn.Module):
         return logits.masked_fill(~candidate_mask, MASKED_LOGIT)
 
     def to_numpy(self) -> np.ndarray:
-        """The weights as a contiguous float32 numpy vector (a copy), for the kernels of :mod:`engine.rollout`."""
+        """The weights as a contiguous float32 numpy vector (a copy), for the kernels of :mod:`igo.engine.rollout`."""
         return np.ascontiguousarray(self.weight.detach().cpu().numpy(), dtype=np.float32).copy()
 
     def load_numpy(self, w: np.ndarray) -> None:
@@ -56,7 +56,7 @@ class RolloutPolicy(nn.Module):
 
 
 def candidate_features(board, tree: bool = False, max_features: int = MAX_FEATURES) -> tuple[list[int], np.ndarray]:
-    """The candidates of the player to move of an :class:`engine.board.Board` (or a ``BoardState``) — the legal
+    """The candidates of the player to move of an :class:`igo.engine.board.Board` (or a ``BoardState``) — the legal
     points under simple ko that are not its own single-point eyes, in board order, as padded indices — and their
     feature indices, int64 ``[M, max_features]`` padded with -1. A position without candidates gives ``M = 0``.
     Note that superko and eye filling are not in the candidate set: an expert move outside it cannot be learned."""

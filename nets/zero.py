@@ -15,7 +15,7 @@ Layout (Silver et al. 2017, "Methods: neural network architecture"):
 - value head: conv1x1 to ``value_filters`` -> BN -> ReLU -> linear to ``value_hidden`` -> ReLU -> linear to 1 -> tanh.
 
 Convolutions followed by BN have no bias (BN's shift does that job). Input ``[B, 2*history + 1, N, N]`` float (the
-``zeroH`` feature set of :mod:`engine.features`); the value is for the player to move. The module works in
+``zeroH`` feature set of :mod:`igo.engine.features`); the value is for the player to move. The module works in
 channels-last memory format and under ``torch.autocast``.
 """
 

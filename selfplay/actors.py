@@ -1,4 +1,4 @@
-"""Self-play on Ray: :class:`SelfPlayWorker` runs a :class:`selfplay.selfplay.SelfPlay` inside a Ray actor.
+"""Self-play on Ray: :class:`SelfPlayWorker` runs a :class:`igo.selfplay.selfplay.SelfPlay` inside a Ray actor.
 
 The trainer creates ``actors`` of them (``selfplay_actor_class().options(num_cpus=..., num_gpus=...)``) and calls
 ``play(weights, version, seconds)`` on each in a loop: every call plays for about ``seconds`` — games in progress
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 class SelfPlayWorker:
     """Plays self-play games with the latest weights it was given. ``model_config``: the net's config as a dict
-    (:func:`nets.config.config_to_dict`); ``weights``: its state dict as numpy arrays."""
+    (:func:`igo.nets.config.config_to_dict`); ``weights``: its state dict as numpy arrays."""
 
     def __init__(
         self,
@@ -44,7 +44,7 @@ class SelfPlayWorker:
     ):
         import torch
 
-        from nets.config import config_from_dict
+        from igo.nets.config import config_from_dict
 
         torch.set_num_threads(max(1, threads))
         self.model_config = config_from_dict(model_config)
@@ -61,8 +61,8 @@ class SelfPlayWorker:
     def _evaluator(self, weights: dict[str, np.ndarray]):
         import torch
 
-        from nets.evaluator import NetEvaluator
-        from nets.models import build_model
+        from igo.nets.evaluator import NetEvaluator
+        from igo.nets.models import build_model
 
         model = build_model(self.model_config, self.config.size)
         state = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}

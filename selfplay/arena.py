@@ -4,14 +4,14 @@ A player is a GTP command line (:class:`PlayerSpec`); :func:`igo_command` builds
 one game, :func:`run_match` plays N with alternating colours and reuses the two engine processes between games
 (``clear_board``), restarting one that died::
 
-    from selfplay.arena import PlayerSpec, igo_command, run_match
+    from igo.selfplay.arena import PlayerSpec, igo_command, run_match
 
     a = PlayerSpec("igo", igo_command(9, 7.5, ["--playouts", "2000"]))
     b = PlayerSpec("gnugo-10", ["gnugo", "--mode", "gtp", "--level", "10", "--chinese-rules"])
     summary = run_match(a, b, 20, size=9, komi=7.5, out_dir="matches/igo-vs-gnugo", referee="gnugo")
     print(summary.a_wins, summary.win_rate_a, summary.interval)
 
-**The referee is the arena, not the engines.** Each game is kept on the arena's own :class:`~engine.board.Board`
+**The referee is the arena, not the engines.** Each game is kept on the arena's own :class:`~igo.engine.board.Board`
 (positional superko and no suicide by default, as in Tromp-Taylor) and every move an engine generates is checked
 there before the opponent hears of it. How a game ends, and how it is written:
 
@@ -67,10 +67,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
-from engine.board import BLACK, WHITE, Board, format_result, opponent
-from engine.errors import IllegalMoveError, InvalidMoveError
-from engine.sgf import record_from_board, save_sgf
-from gtp.client import (
+from igo.engine.board import BLACK, WHITE, Board, format_result, opponent
+from igo.engine.errors import IllegalMoveError, InvalidMoveError
+from igo.engine.sgf import record_from_board, save_sgf
+from igo.gtp.client import (
     GTPClient,
     GTPCommandError,
     GTPEngineDied,
@@ -170,7 +170,7 @@ def _first_line(text: str, limit: int = 300) -> str:
 class Engine:
     """A player's engine process: started on demand, reused from game to game, restarted when it has died.
 
-    ``client`` is the running :class:`~gtp.client.GTPClient` (or None); :meth:`ensure` returns a live one.
+    ``client`` is the running :class:`~igo.gtp.client.GTPClient` (or None); :meth:`ensure` returns a live one.
     ``starts`` counts the processes started."""
 
     def __init__(

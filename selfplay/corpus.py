@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.board import Board
-from engine.board_kernels import BLACK, WHITE
-from engine.coords import gtp_to_rc, rc_to_gtp
-from engine.sgf import GameRecord, dump_sgf
+from igo.engine.board import Board
+from igo.engine.board_kernels import BLACK, WHITE
+from igo.engine.coords import gtp_to_rc, rc_to_gtp
+from igo.engine.sgf import GameRecord, dump_sgf
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def _engine_name(client, command: str) -> str:
 def play_corpus_game(config: CorpusConfig, index: int, opening: list[tuple[int, int]]) -> CorpusGame:
     """Play game ``index`` from ``opening`` with one engine process for both colours; never raises for what the
     engine does (the error is in :attr:`CorpusGame.error`)."""
-    from gtp.client import GTPClient, GTPError
+    from igo.gtp.client import GTPClient, GTPError
 
     t0 = time.monotonic()
     n = config.size
@@ -188,7 +188,7 @@ def play_corpus_game(config: CorpusConfig, index: int, opening: list[tuple[int, 
 
 
 def _final_score(eng, board: Board) -> str:
-    from gtp.client import GTPCommandError
+    from igo.gtp.client import GTPCommandError
 
     try:
         text = eng.send("final_score").strip()

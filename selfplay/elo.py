@@ -3,7 +3,7 @@
 A tournament is a list of :class:`Game` records (Black, White, winner ``"B"``/``"W"``/None for a draw; void games are
 left out before, see :func:`games_from_results`). :func:`fit_ratings` turns them into :class:`Ratings`::
 
-    from selfplay.elo import fit_ratings, games_from_results
+    from igo.selfplay.elo import fit_ratings, games_from_results
 
     ratings = fit_ratings(games_from_results(rows), anchor="gnugo-10", anchor_elo=0.0)
     print(ratings.table())

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine import board_kernels as K
-from engine.board import Board
-from engine.board_kernels import BLACK, WHITE
-from engine.features import FeatureEncoder
-from engine.mcts_batch import new_pool, slot_view
+from igo.engine import board_kernels as K
+from igo.engine.board import Board
+from igo.engine.board_kernels import BLACK, WHITE
+from igo.engine.features import FeatureEncoder
+from igo.engine.mcts_batch import new_pool, slot_view
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ class PolicyNetPlayer:
         self._encoder = _Encoder("alphago48", self.size, 1)
 
     def genmove(self, board: Board, color: int) -> str:
-        from engine.coords import rc_to_gtp
+        from igo.engine.coords import rc_to_gtp
 
         if board.size != self.size:
             raise ValueError(f"the policy net is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
@@ -272,8 +272,8 @@ class PolicyGameWorker:
     """Plays batches of policy games with networks sent as weights (name -> numpy array dicts)."""
 
     def __init__(self, size: int, komi: float, configs: Mapping[str, str], *, threads: int = 1, seed: int = 0):
-        from nets.config import get_config
-        from nets.models import build_model
+        from igo.nets.config import get_config
+        from igo.nets.models import build_model
 
         torch.set_num_threads(max(1, int(threads)))
         self.size = int(size)
@@ -292,7 +292,7 @@ class PolicyGameWorker:
     ) -> tuple[list[PolicyGame], float]:
         """Load the weights given (None: keep the ones loaded; a Ray ObjectRef is fetched), play ``specs``; returns the
         games and seconds."""
-        from training.learner import load_weights
+        from igo.training.learner import load_weights
 
         for key, w in weights.items():
             if w is not None and type(w).__name__ == "ObjectRef":  # refs nested in a dict are not resolved by Ray

@@ -11,7 +11,7 @@ Self-play hands over finished games, each a dict::
 :class:`ReplayBuffer` keeps the newest ``window`` **positions** in preallocated ring arrays (packed planes ``uint8``,
 policy ``float16``, value ``float16``: 9x9 with 17 planes is about 340 bytes a position, 19x19 about 1.5 kB).
 :meth:`ReplayBuffer.sample` draws positions uniformly from the window (with replacement) and applies one of the 8
-board symmetries (:mod:`engine.symmetry`) to each, the same one to its planes and its policy; pass stays last.
+board symmetries (:mod:`igo.engine.symmetry`) to each, the same one to its planes and its policy; pass stays last.
 
 **On disk.** With a ``directory`` every :meth:`ReplayBuffer.add` writes its batch of games as one compressed chunk
 ``chunk-{seq:08d}.npz`` holding plain arrays only (never pickles, read with ``allow_pickle=False``):
@@ -62,8 +62,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.coords import check_size
-from engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
+from igo.engine.coords import check_size
+from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
 
 __all__ = [
     "CHUNK_FORMAT_VERSION",

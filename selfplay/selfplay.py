@@ -1,8 +1,8 @@
 """AlphaGo Zero self-play: many games at once, their leaves evaluated by the network in one batch.
 
 :class:`SelfPlay` keeps ``parallel_games`` games going. Each :meth:`SelfPlay.step` asks every game's search for
-``leaves_per_game`` leaves (selected with virtual loss, :meth:`engine.search.MCTS.begin_batch`), puts all of them
-into **one** evaluator call, and hands each search its share back (:meth:`~engine.search.MCTS.end_batch`). A game
+``leaves_per_game`` leaves (selected with virtual loss, :meth:`igo.engine.search.MCTS.begin_batch`), puts all of them
+into **one** evaluator call, and hands each search its share back (:meth:`~igo.engine.search.MCTS.end_batch`). A game
 whose search has done ``simulations`` new simulations for the current move plays a move:
 
 - the position's training data is recorded: its feature planes (bit-packed), the search's visit distribution π,
@@ -16,10 +16,10 @@ whose search has done ``simulations`` new simulations for the current move plays
   resignation — the rate that tells whether the threshold is safe (AlphaGo Zero kept it below 5%).
 
 A game ends by resignation, two passes or the move limit (``2·points``); it is scored by Tromp-Taylor area. Finished
-games come back as dicts for :class:`selfplay.replay.ReplayBuffer` — ``planes`` (uint8, packed), ``policy``,
+games come back as dicts for :class:`igo.selfplay.replay.ReplayBuffer` — ``planes`` (uint8, packed), ``policy``,
 ``value``, ``sgf`` (with the root value and time of every move as comments), ``meta``.
 
-No Ray here: :mod:`selfplay.actors` wraps this in Ray actors, and ``igo bench selfplay`` runs it in one process.
+No Ray here: :mod:`igo.selfplay.actors` wraps this in Ray actors, and ``igo bench selfplay`` runs it in one process.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from engine import board_kernels as K
-from engine import mcts as M
-from engine.board import Board
-from engine.features import FeatureEncoder
-from engine.search import MCTS, LeafBatch
+from igo.engine import board_kernels as K
+from igo.engine import mcts as M
+from igo.engine.board import Board
+from igo.engine.features import FeatureEncoder
+from igo.engine.search import MCTS, LeafBatch
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class SelfPlayConfig:
     tree_reuse: bool = True
 
     def __post_init__(self) -> None:
-        from engine.coords import check_size
+        from igo.engine.coords import check_size
 
         check_size(self.size)
         checks = [
@@ -187,7 +187,7 @@ class SelfPlayStats:
 
 class SelfPlay:
     """Plays Zero self-play games, ``config.parallel_games`` at once, with one evaluator (a
-    :class:`nets.evaluator.NetEvaluator`, or anything with the :class:`engine.search.Evaluator` protocol).
+    :class:`igo.nets.evaluator.NetEvaluator`, or anything with the :class:`igo.engine.search.Evaluator` protocol).
 
     ``play(games=..., seconds=...)`` runs until that many games have finished or that much time has passed and
     returns the finished games; games in progress carry over to the next call. ``set_evaluator`` swaps the network
@@ -357,7 +357,7 @@ class SelfPlay:
         st.false_resign += int(bool(false_resign))
         st.black_wins += int(winner == K.BLACK)
         st.draws += int(winner is None)
-        from engine.sgf import dump_sgf
+        from igo.engine.sgf import dump_sgf
 
         player = f"{self.name} v{max(g.versions) if g.versions else self.version}"
         comments = g.comments + [None] * (len(board.moves) - len(g.comments))

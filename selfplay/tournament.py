@@ -32,7 +32,7 @@ side is favoured by an opening. A game's id is ``"<a> vs <b> #<g>"``: stable acr
 **Running.** Every game is a Ray task (:func:`_play_game_task`) that needs ``max(num_cpus)`` of its two players; the
 tournament starts a local Ray (``num_cpus`` = this machine's cores by default) or joins a cluster (``address``).
 Tasks start the two engines (GTP subprocesses) on whichever node runs them, play through
-:func:`selfplay.arena.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
+:func:`igo.selfplay.arena.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
 (``B+F``, ``W+T``), two dead engines a void game — and return the result and the SGF text. The driver writes both:
 
 **Records** in ``out_dir``: ``tournament.json`` (the config), ``results.jsonl`` (one JSON line per finished game,
@@ -41,7 +41,7 @@ plays only the games whose ids are not there, so killing the driver loses at mos
 itself fails (a worker died, a node was lost) is recorded with ``"status": "error"``, left out of the ratings, and
 played again on the next run. A rerun with different players, size, komi or referee in the same directory is refused.
 
-**Ratings** (:mod:`selfplay.elo`): Bradley-Terry maximum likelihood over all finished non-void games, anchored to a
+**Ratings** (:mod:`igo.selfplay.elo`): Bradley-Terry maximum likelihood over all finished non-void games, anchored to a
 player, with 95% intervals, likelihood of superiority of each player over the next, and a crosstable by colour;
 written to ``ratings.json``, ``ratings.csv`` and ``crosstable.json``.
 """
@@ -127,7 +127,7 @@ class TournamentConfig:
     name: str = "tournament"
 
     def __post_init__(self) -> None:
-        from engine.coords import check_size
+        from igo.engine.coords import check_size
 
         if len(self.players) < 2:
             raise ValueError("a tournament needs at least two players")
@@ -254,8 +254,8 @@ def game_id(a: str, b: str, index: int) -> str:
 def load_openings(directory: str | os.PathLike[str], size: int, moves: int) -> list[tuple[str, tuple]]:
     """The first ``moves`` moves of each SGF file of ``directory`` (recursively, sorted by path) for board ``size``:
     files of another size, with setup stones, or unreadable are skipped (logged). Returns ``(name, moves)``."""
-    from engine.coords import rc_to_gtp
-    from engine.sgf import load_sgf
+    from igo.engine.coords import rc_to_gtp
+    from igo.engine.sgf import load_sgf
 
     root = Path(directory)
     if not root.is_dir():
@@ -537,7 +537,7 @@ class Tournament:
                 out[p.name] = int(p.step)
             elif p.model:
                 try:
-                    from nets.checkpoint import read_metadata
+                    from igo.nets.checkpoint import read_metadata
 
                     out[p.name] = int(read_metadata(p.model).step)
                 except Exception as e:  # a plot without that point, not a failed tournament

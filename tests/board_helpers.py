@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine import board_kernels as K
-from engine.board import BLACK, EMPTY, WHITE, Board
+from igo.engine import board_kernels as K
+from igo.engine.board import BLACK, EMPTY, WHITE, Board
 
 KO_RULE_NAMES = ("simple", "positional", "situational")
 

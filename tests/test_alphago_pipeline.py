@@ -65,9 +65,9 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     ro = _json(capsys)
     assert ro["trained"]["accuracy"] > ro["uniform"]["accuracy"]
     ro_ckpt = ro_dir / "rollout.safetensors"
-    from engine.board import Board
-    from engine.search import MCTS
-    from nets.checkpoint import load_checkpoint
+    from igo.engine.board import Board
+    from igo.engine.search import MCTS
+    from igo.nets.checkpoint import load_checkpoint
 
     weights = load_checkpoint(ro_ckpt, expect_kind="rollout")[0].to_numpy()
     assert np.abs(weights).sum() > 0
@@ -92,7 +92,7 @@ def test_pipeline_end_to_end(tmp_path, capsys):
                "--cpus", "2", "--json"])  # fmt: skip
     assert rc == 0
     vd = _json(capsys)
-    from training.value import load_value_data
+    from igo.training.value import load_value_data
 
     data = load_value_data(v_dir, SIZE)
     z, u = data.z, data.u
@@ -106,7 +106,7 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     load_checkpoint(v_ckpt, expect_kind="lee-value")
 
     # 6. the AlphaGo player: SL priors, value net and rollout policy mixed by λ = 0.5, against GNU Go
-    from selfplay.arena import PlayerSpec, play_game
+    from igo.selfplay.arena import PlayerSpec, play_game
 
     alphago = PlayerSpec(
         "alphago",
@@ -116,6 +116,6 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     gnugo = PlayerSpec("gnugo", [GNUGO, "--mode", "gtp", "--level", "0"])
     game = play_game(alphago, gnugo, size=SIZE, komi=7.0, move_timeout=60, sgf_path=tmp_path / "game.sgf")
     assert game.kind in ("score", "resign"), game.reason
-    from engine.sgf import load_sgf_file
+    from igo.engine.sgf import load_sgf_file
 
     load_sgf_file(tmp_path / "game.sgf")  # every move legal

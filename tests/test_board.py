@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import board_kernels as K
-from engine.board import (
+from igo.engine import board_kernels as K
+from igo.engine.board import (
     BLACK,
     EMPTY,
     WHITE,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import board_kernels as K
-from engine.board import (
+from igo.engine import board_kernels as K
+from igo.engine.board import (
     BLACK,
     EMPTY,
     WHITE,
@@ -21,7 +21,7 @@ from engine.board import (
     fixed_handicap_points,
     format_result,
 )
-from engine.coords import gtp_to_rc, rc_to_padded
+from igo.engine.coords import gtp_to_rc, rc_to_padded
 
 from .board_helpers import (
     KO_RULE_NAMES,

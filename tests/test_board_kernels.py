@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import board_kernels as K
-from engine.board import Board
-from engine.playout import random_move
-from engine.rng import make_rng
+from igo.engine import board_kernels as K
+from igo.engine.board import Board
+from igo.engine.playout import random_move
+from igo.engine.rng import make_rng
 
 
 def random_states(size: int, suicide: bool, games: int, seed: int):
@@ -62,7 +62,7 @@ def test_basic_legality_codes():
     s = b.state
 
     def at(v):
-        from engine.coords import gtp_to_padded
+        from igo.engine.coords import gtp_to_padded
 
         return gtp_to_padded(v, 4)
 
@@ -118,7 +118,7 @@ def test_chain_liberties_counts_each_liberty_once():
         . . . .
         """
     )
-    from engine.coords import gtp_to_padded
+    from igo.engine.coords import gtp_to_padded
 
     mark = np.zeros(b.state.stones.shape[0], np.uint8)
     # the chain B3 C3 B2: liberties B4 C4 A3 D3 A2 C2 B1 -> 7 (C2 touches two stones but counts once)

@@ -13,10 +13,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from nets import checkpoint as C
-from nets.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, load_state, read_metadata, save_checkpoint
-from nets.config import config_to_dict, get_config
-from nets.models import build_model, parameter_count
+from igo.nets import checkpoint as C
+from igo.nets.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, load_state, read_metadata, save_checkpoint
+from igo.nets.config import config_to_dict, get_config
+from igo.nets.models import build_model, parameter_count
 
 torch.set_num_threads(1)
 

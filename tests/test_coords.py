@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import coords as C
-from engine.coords import PASS, RESIGN
-from engine.errors import InvalidMoveError
+from igo.engine import coords as C
+from igo.engine.coords import PASS, RESIGN
+from igo.engine.errors import InvalidMoveError
 
 SIZES = (2, 9, 19, 25)
 

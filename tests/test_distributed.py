@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from nets.config import get_config
-from nets.models import build_model
-from training.learner import LearnerConfig, ZeroLearner
+from igo.nets.config import get_config
+from igo.nets.models import build_model
+from igo.training.learner import LearnerConfig, ZeroLearner
 
 ray = pytest.importorskip("ray")
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _random_games(n_games: int, positions: int, size: int, planes: int, rng) -> list[dict]:
-    from selfplay.replay import pack_planes
+    from igo.selfplay.replay import pack_planes
 
     games = []
     for _ in range(n_games):
@@ -36,8 +36,8 @@ def local_ray():
 
 
 def test_two_ranks_train_in_step(tmp_path, local_ray):
-    from selfplay.replay import replay_actor_class
-    from training.distributed import DataParallelLearner
+    from igo.selfplay.replay import replay_actor_class
+    from igo.training.distributed import DataParallelLearner
 
     torch.manual_seed(0)
     cfg = LearnerConfig(optimizer="sgd", lr=0.05, batch_size=32, device="cpu")
@@ -68,7 +68,7 @@ def test_two_ranks_train_in_step(tmp_path, local_ray):
 
 
 def test_zero_run_with_two_learners(tmp_path):
-    from training.zero import Limits, ZeroRun, ZeroRunConfig, checkpoints, read_metrics
+    from igo.training.zero import Limits, ZeroRun, ZeroRunConfig, checkpoints, read_metrics
 
     cfg = ZeroRunConfig(
         size=5, komi=0.5, model="zero-tiny", actors=1, games_per_actor=8, actor_seconds=2.0, actor_cpus=0.5,

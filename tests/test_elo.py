@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from selfplay.elo import (
+from igo.selfplay.elo import (
     Game,
     Ratings,
     crosstable,
@@ -138,7 +138,7 @@ def test_a_perfect_score_gets_a_finite_rating_with_the_prior():
 def test_a_perfect_score_without_prior_does_not_converge(caplog):
     """Chosen behaviour: the pure MLE diverges; the fit stops (never hangs) with converged=False, a warning naming
     the perfect score, and a huge rating."""
-    with caplog.at_level(logging.WARNING, logger="selfplay.elo"):
+    with caplog.at_level(logging.WARNING, logger="igo.selfplay.elo"):
         r = fit_ratings(perfect_score_games(), prior_games=0.0)
     assert not r.converged
     assert r.players[0] == "ace" and r.elo["ace"] - r.elo["b"] > 3000

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from engine import board_kernels as K
-from engine import mcts as M
-from engine import search as S
-from engine.board import BLACK, WHITE, Board
-from engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
-from nets.checkpoint import save_checkpoint
-from nets.config import get_config
-from nets.evaluator import NetEvaluator
-from nets.models import build_model
+from igo.engine import board_kernels as K
+from igo.engine import mcts as M
+from igo.engine import search as S
+from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
+from igo.nets.checkpoint import save_checkpoint
+from igo.nets.config import get_config
+from igo.nets.evaluator import NetEvaluator
+from igo.nets.models import build_model
 from tests.test_search import RACE
 
 torch.set_num_threads(1)
@@ -65,7 +65,7 @@ def transformed(board: Board, k: int) -> Board:
     n = board.size
     black = [(r, c) for r in range(n) for c in range(n) if stones[r, c] == BLACK]
     white = [(r, c) for r in range(n) for c in range(n) if stones[r, c] == WHITE]
-    from engine.coords import rc_to_gtp
+    from igo.engine.coords import rc_to_gtp
 
     b.setup(black=[rc_to_gtp(r, c, n) for r, c in black], white=[rc_to_gtp(r, c, n) for r, c in white])
     b.to_move = board.to_move
@@ -156,7 +156,7 @@ def test_a_fixed_symmetry_changes_the_raw_policy_but_maps_back():
     ev = NetEvaluator(model, size=size, device="cpu", symmetry="random", cache_size=0, seed=0)
     b = setup_copy(random_board(size, 8, seed=4))
     batch = batch_of([b], ev.history_length)
-    from engine.features import FeatureEncoder
+    from igo.engine.features import FeatureEncoder
 
     planes = FeatureEncoder(ev._fs, size).encode(batch)
     legal = batch.legal

@@ -12,12 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from engine import board_kernels as K
-from engine import mcts as M
-from engine import symmetry as sym
-from engine.board import BLACK, EMPTY, WHITE, Board
-from engine.coords import gtp_to_rc, rc_to_padded
-from engine.features import (
+from igo.engine import board_kernels as K
+from igo.engine import mcts as M
+from igo.engine import symmetry as sym
+from igo.engine.board import BLACK, EMPTY, WHITE, Board
+from igo.engine.coords import gtp_to_rc, rc_to_padded
+from igo.engine.features import (
     ALPHAGO_PLANE_NAMES,
     LADDER_BUDGET,
     PLANE_NAMES,
@@ -28,7 +28,7 @@ from engine.features import (
     new_ladder_work,
     plane_names,
 )
-from engine.search import MCTS, LeafBatch
+from igo.engine.search import MCTS, LeafBatch
 
 NAMES = list(ALPHAGO_PLANE_NAMES)
 

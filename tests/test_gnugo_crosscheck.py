@@ -10,8 +10,8 @@ commands are used (``play``, ``all_legal``, ``list_stones``, ``captures``, ``fin
 - fixed handicap placement on every board size GNU Go supports;
 - constructed superko cycles, where simple ko and superko must disagree in a known way.
 
-The games are light random playouts chosen by igo (:func:`engine.playout.random_move` with a seeded
-:func:`engine.rng.make_rng`, or a uniform choice among the legal non-eye moves under superko), so every game is
+The games are light random playouts chosen by igo (:func:`igo.engine.playout.random_move` with a seeded
+:func:`igo.engine.rng.make_rng`, or a uniform choice among the legal non-eye moves under superko), so every game is
 reproducible from its seed. One known difference between the engines is pinned in
 :func:`test_random_games_superko_and_suicide_rules` (GNU Go allows suicides that repeat a position under superko;
 Tromp-Taylor and igo do not); see its comments.
@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from engine.board import BLACK, WHITE, Board, IllegalMoveError, fixed_handicap_points, opponent
-from engine.coords import gtp_to_padded, padded_to_gtp, rc_to_gtp
-from engine.playout import is_eye, random_move
-from engine.rng import make_rng, randint
-from gtp.client import GTPClient, GTPCommandError
+from igo.engine.board import BLACK, WHITE, Board, IllegalMoveError, fixed_handicap_points, opponent
+from igo.engine.coords import gtp_to_padded, padded_to_gtp, rc_to_gtp
+from igo.engine.playout import is_eye, random_move
+from igo.engine.rng import make_rng, randint
+from igo.gtp.client import GTPClient, GTPCommandError
 
 
 def _find_gnugo() -> str | None:

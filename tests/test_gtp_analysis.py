@@ -15,13 +15,13 @@ import time
 import numpy as np
 import pytest
 
-from engine.board import BLACK, WHITE
-from engine.coords import gtp_to_rc
-from engine.player import Analysis, MCTSPlayer, PlayerConfig
-from engine.search import MoveStats
-from gtp.analysis import AnalyzeRequest, info_line, parse_analyze_args
-from gtp.engine import GTPEngine, GTPFailure, _parse_color, _parse_int
-from gtp.player import RandomPlayer
+from igo.engine.board import BLACK, WHITE
+from igo.engine.coords import gtp_to_rc
+from igo.engine.player import Analysis, MCTSPlayer, PlayerConfig
+from igo.engine.search import MoveStats
+from igo.gtp.analysis import AnalyzeRequest, info_line, parse_analyze_args
+from igo.gtp.engine import GTPEngine, GTPFailure, _parse_color, _parse_int
+from igo.gtp.player import RandomPlayer
 
 from .sabaki_transcript import LineEngine, SabakiSession, sabaki_session
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gtp.client import (
+from igo.gtp.client import (
     STDERR_TAIL_BYTES,
     GTPClient,
     GTPCommandError,

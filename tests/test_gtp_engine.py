@@ -14,12 +14,12 @@ import sys
 import pytest
 
 import igo
-from engine.board import BLACK, WHITE, Board, opponent
-from engine.coords import gtp_to_rc
-from engine.sgf import load_sgf, replay
-from gtp.client import GTPClient, GTPCommandError
-from gtp.engine import MAX_LINE_BYTES, Clock, GTPEngine, TimeLeft, free_handicap_points, gtp_command_name
-from gtp.player import Player, RandomPlayer
+from igo.engine.board import BLACK, WHITE, Board, opponent
+from igo.engine.coords import gtp_to_rc
+from igo.engine.sgf import load_sgf, replay
+from igo.gtp.client import GTPClient, GTPCommandError
+from igo.gtp.engine import MAX_LINE_BYTES, Clock, GTPEngine, TimeLeft, free_handicap_points, gtp_command_name
+from igo.gtp.player import Player, RandomPlayer
 
 ALL_COMMANDS = {
     "gogui-analyze_commands",
@@ -439,7 +439,7 @@ def test_internal_error_rolls_back_a_half_done_command(engine, caplog):
     play_all(engine, "E5")
     vandal = Vandal()
     engine.player = vandal
-    with caplog.at_level(logging.ERROR, logger="gtp.engine"):
+    with caplog.at_level(logging.ERROR, logger="igo.gtp.engine"):
         assert fails(engine, "genmove w") == "internal error: RuntimeError: oops"
     assert "Traceback" in caplog.text and "oops" in caplog.text
     assert vandal.resets == 1  # told to forget the broken position
@@ -983,9 +983,9 @@ def test_full_game_against_gnugo(igo_color):
 def test_igo_gtp_with_a_network_plays_a_legal_game_against_gnugo(tmp_path):
     import torch
 
-    from nets.checkpoint import save_checkpoint
-    from nets.config import get_config
-    from nets.models import build_model
+    from igo.nets.checkpoint import save_checkpoint
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
 
     torch.manual_seed(0)
     model = tmp_path / "zero.safetensors"

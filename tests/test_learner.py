@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import torch
 
-from nets.checkpoint import read_metadata
-from nets.config import get_config
-from nets.models import build_model
-from training.learner import LearnerConfig, ZeroLearner, load_weights, optimizer_state_path
+from igo.nets.checkpoint import read_metadata
+from igo.nets.config import get_config
+from igo.nets.models import build_model
+from igo.training.learner import LearnerConfig, ZeroLearner, load_weights, optimizer_state_path
 
 torch.set_num_threads(1)
 
@@ -312,7 +312,7 @@ def test_resume_without_optimizer_state_warns(tmp_path, caplog, no_unpickling):
     lrn.train_step(planes, policy, value)
     path = lrn.save(tmp_path / "c.safetensors")
     optimizer_state_path(path).unlink()
-    with caplog.at_level(logging.WARNING, logger="training.learner"):
+    with caplog.at_level(logging.WARNING, logger="igo.training.learner"):
         back = ZeroLearner.resume(path)
     assert "no optimizer state" in caplog.text
     assert (back.step, back.samples) == (1, 8) and back.config.optimizer == "adamw"
@@ -326,7 +326,7 @@ def test_resume_with_another_optimizer_kind_warns(tmp_path, caplog):
     planes, policy, value = batch(8)
     lrn.train_step(planes, policy, value)
     path = lrn.save(tmp_path / "c.safetensors")
-    with caplog.at_level(logging.WARNING, logger="training.learner"):
+    with caplog.at_level(logging.WARNING, logger="igo.training.learner"):
         back = ZeroLearner.resume(path, LearnerConfig(optimizer="adamw", lr=0.001, device="cpu"))
     assert "'sgd'" in caplog.text and "fresh" in caplog.text
     assert isinstance(back.optimizer, torch.optim.AdamW) and len(back.optimizer.state) == 0
@@ -341,7 +341,7 @@ def test_resume_with_a_stale_optimizer_file_warns(tmp_path, caplog):
     lrn.train_step(planes, policy, value)
     lrn.save(path)
     shutil.copy(tmp_path / "old.optim", optimizer_state_path(path))  # as if a crash came between the two writes
-    with caplog.at_level(logging.WARNING, logger="training.learner"):
+    with caplog.at_level(logging.WARNING, logger="igo.training.learner"):
         back = ZeroLearner.resume(path)
     assert "written at step 1" in caplog.text
     assert back.step == 2 and len(back.optimizer.state) == 0

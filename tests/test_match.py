@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.sgf import load_sgf_file, replay
-from selfplay.arena import (
+from igo.engine.sgf import load_sgf_file, replay
+from igo.selfplay.arena import (
     EngineStartError,
     GameResult,
     MatchSummary,
@@ -358,7 +358,7 @@ def test_igo_against_gnugo_with_gnugo_referee(tmp_path):
 
 _MCTS_AVAILABLE = False
 try:
-    import engine.player  # noqa: F401
+    import igo.engine.player  # noqa: F401
 
     _MCTS_AVAILABLE = _igo_gtp_takes_player_option()
 except ImportError:
@@ -481,7 +481,7 @@ def test_time_settings_and_time_left_are_sent(tmp_path, fake):
 
 
 def test_gnugo_referee_failure_falls_back_to_tromp_taylor(fake):
-    from selfplay.arena import GnuGoReferee
+    from igo.selfplay.arena import GnuGoReferee
 
     referee = GnuGoReferee(command=["no-such-gnugo-program"])
     game = play_game(fake("a", "--moves", "1"), fake("b", "--moves", "1"), size=5, komi=0.5, referee=referee)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import mcts as M
-from engine import search as S
-from engine.board import Board
+from igo.engine import mcts as M
+from igo.engine import search as S
+from igo.engine.board import Board
 
 
 def test_visits_add_up_and_virtual_loss_is_taken_back():

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from nets.config import (
+from igo.nets.config import (
     CONFIGS,
     LeePolicyConfig,
     LeeValueConfig,
@@ -21,9 +21,9 @@ from nets.config import (
     describe,
     get_config,
 )
-from nets.lee import LeePolicyNet, LeeValueNet
-from nets.models import build_model, masked_log_softmax, parameter_count
-from nets.zero import ZeroNet
+from igo.nets.lee import LeePolicyNet, LeeValueNet
+from igo.nets.models import build_model, masked_log_softmax, parameter_count
+from igo.nets.zero import ZeroNet
 
 torch.set_num_threads(1)
 
@@ -201,8 +201,8 @@ def test_build_model_refuses_bad_board_sizes():
 
 
 def test_rollout_needs_nets_rollout(monkeypatch):
-    monkeypatch.setitem(sys.modules, "nets.rollout", None)  # import of nets.rollout fails
-    with pytest.raises(ImportError, match="nets.rollout"):
+    monkeypatch.setitem(sys.modules, "igo.nets.rollout", None)  # import of nets.rollout fails
+    with pytest.raises(ImportError, match="igo.nets.rollout"):
         build_model(get_config("rollout"), 9)
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import patterns as P
-from engine.board import Board
-from engine.coords import gtp_to_padded
+from igo.engine import patterns as P
+from igo.engine.board import Board
+from igo.engine.coords import gtp_to_padded
 
 
 def feats(board: Board, vertex: str, tree: bool = False) -> list[int]:

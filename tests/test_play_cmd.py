@@ -12,10 +12,10 @@ import time
 
 import pytest
 
-from engine.board import BLACK, WHITE, Board
-from engine.errors import IllegalMoveError
-from engine.sgf import load_sgf_file
-from gtp.player import RandomPlayer
+from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.errors import IllegalMoveError
+from igo.engine.sgf import load_sgf_file
+from igo.gtp.player import RandomPlayer
 from igo.play_cmd import ILLEGAL_REASONS, TerminalGame
 
 

@@ -9,11 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from engine import mcts as M
-from engine.board import BLACK, WHITE, Board, format_result
-from engine.player import MCTSPlayer, PlayerConfig, estimate_ownership, score_without
-from engine.search import PlayoutEvaluator
-from engine.timecontrol import Clock
+from igo.engine import mcts as M
+from igo.engine.board import BLACK, WHITE, Board, format_result
+from igo.engine.player import MCTSPlayer, PlayerConfig, estimate_ownership, score_without
+from igo.engine.search import PlayoutEvaluator
+from igo.engine.timecontrol import Clock
 
 
 def player(**overrides) -> MCTSPlayer:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import board_kernels as K
-from engine.board import BLACK, EMPTY, WHITE, Board
-from engine.coords import gtp_to_padded
-from engine.playout import is_eye, make_undo_loop, playout, playout_from, random_move, run_playouts, tactical_move
-from engine.rng import make_rng
+from igo.engine import board_kernels as K
+from igo.engine.board import BLACK, EMPTY, WHITE, Board
+from igo.engine.coords import gtp_to_padded
+from igo.engine.playout import is_eye, make_undo_loop, playout, playout_from, random_move, run_playouts, tactical_move
+from igo.engine.rng import make_rng
 
 POSITION_FIELDS = ("stones", "chain", "nxt", "libs", "size", "empties", "epos", "meta")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.symmetry import NUM_SYMMETRIES, apply_rc
-from selfplay.replay import ReplayBuffer, pack_planes, packed_width, replay_actor_class, unpack_planes
+from igo.engine.symmetry import NUM_SYMMETRIES, apply_rc
+from igo.selfplay.replay import ReplayBuffer, pack_planes, packed_width, replay_actor_class, unpack_planes
 
 SIZE = 5
 PLANES = 17
@@ -290,7 +290,7 @@ def test_restart_with_a_smaller_window_reads_only_the_newest_chunks(tmp_path, ca
     buf.add(games_of(7, start=11))  # chunk 1: ids 11..17
     buf.add(games_of(4, start=18))  # chunk 2: ids 18..21
     (tmp_path / "chunk-00000000.npz").write_bytes(b"garbage")  # not needed for a window of 8: never read
-    with caplog.at_level(logging.WARNING, logger="selfplay.replay"):
+    with caplog.at_level(logging.WARNING, logger="igo.selfplay.replay"):
         small = ReplayBuffer(SIZE, PLANES, window=8, directory=tmp_path)
     assert not caplog.records
     assert window_ids(small) == list(range(14, 22))
@@ -307,7 +307,7 @@ def test_restart_skips_a_corrupt_chunk_and_a_stray_tmp(tmp_path, caplog):
     stray.write_bytes(b"half a chunk")
     other = tmp_path / "notes.tmp"  # not ours: left alone
     other.write_text("keep")
-    with caplog.at_level(logging.WARNING, logger="selfplay.replay"):
+    with caplog.at_level(logging.WARNING, logger="igo.selfplay.replay"):
         again = ReplayBuffer(SIZE, PLANES, window=100, directory=tmp_path)
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "chunk-00000003.npz.tmp" in messages and "chunk-00000002.npz" in messages

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine import board_kernels as K
-from engine import patterns as P
-from engine import rollout as R
-from engine.board import Board
-from engine.coords import gtp_to_padded
-from engine.mcts import LEAF_READY, LEAF_TERMINAL, new_pool, pool_slot, slot_view  # noqa: F401
-from engine.rng import make_rng
-from nets.rollout import MASKED_LOGIT, RolloutPolicy, candidate_features
+from igo.engine import board_kernels as K
+from igo.engine import patterns as P
+from igo.engine import rollout as R
+from igo.engine.board import Board
+from igo.engine.coords import gtp_to_padded
+from igo.engine.mcts import LEAF_READY, LEAF_TERMINAL, new_pool, pool_slot, slot_view  # noqa: F401
+from igo.engine.rng import make_rng
+from igo.nets.rollout import MASKED_LOGIT, RolloutPolicy, candidate_features
 
 
 @dataclass(frozen=True)

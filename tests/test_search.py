@@ -1,7 +1,7 @@
 """Tests of engine/search.py: golden searches on small boards, reproducibility, threads, the evaluator protocol, Zero
 mode (Dirichlet noise), move choice with temperature, root statistics and tree reuse.
 
-The kernels themselves are covered by tests/test_mcts.py; everything here goes through :class:`engine.search.MCTS`.
+The kernels themselves are covered by tests/test_mcts.py; everything here goes through :class:`igo.engine.search.MCTS`.
 Golden positions are checked for what they claim (the capture, the ladder, its breaker) before the search is run.
 """
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import board_kernels as K
-from engine import mcts as M
-from engine import search as S
-from engine.board import BLACK, WHITE, Board
-from engine.coords import gtp_to_rc, padded_to_gtp
+from igo.engine import board_kernels as K
+from igo.engine import mcts as M
+from igo.engine import search as S
+from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.coords import gtp_to_rc, padded_to_gtp
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
@@ -907,7 +907,7 @@ def test_advance_keeps_value_statistics_in_zero_mode():
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_rollouts_can_follow_the_pattern_rollout_policy(threads):
-    from engine.patterns import SAVE_ATARI, num_features
+    from igo.engine.patterns import SAVE_ATARI, num_features
 
     weights = np.zeros(num_features(False), np.float32)
     weights[SAVE_ATARI] = 3.0  # the policy likes saving chains in atari: the race is still won by capturing first

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine import board_kernels as K
-from engine.board import Board
-from engine.features import FeatureEncoder
-from engine.mcts import SearchConfig
-from engine.search import MCTS
-from engine.sgf import load_sgf, replay
-from selfplay.replay import unpack_planes
-from selfplay.selfplay import SelfPlay, SelfPlayConfig, concat_batches
+from igo.engine import board_kernels as K
+from igo.engine.board import Board
+from igo.engine.features import FeatureEncoder
+from igo.engine.mcts import SearchConfig
+from igo.engine.search import MCTS
+from igo.engine.sgf import load_sgf, replay
+from igo.selfplay.replay import unpack_planes
+from igo.selfplay.selfplay import SelfPlay, SelfPlayConfig, concat_batches
 
 
 class StubEvaluator:
@@ -194,9 +194,9 @@ def test_selfplay_config_validation_and_defaults():
 def test_worker_plays_and_takes_new_weights():
     import torch
 
-    from nets.config import config_to_dict, get_config
-    from nets.models import build_model
-    from selfplay.actors import SelfPlayWorker
+    from igo.nets.config import config_to_dict, get_config
+    from igo.nets.models import build_model
+    from igo.selfplay.actors import SelfPlayWorker
 
     torch.manual_seed(0)
     cfg = get_config("zero-tiny")

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.board import BLACK, EMPTY, WHITE, Board
-from engine.coords import gtp_to_rc
-from engine.errors import SGFError
-from engine.sgf import (
+from igo.engine.board import BLACK, EMPTY, WHITE, Board
+from igo.engine.coords import gtp_to_rc
+from igo.engine.errors import SGFError
+from igo.engine.sgf import (
     GameRecord,
     SetupEvent,
     dump_sgf,

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.board import BLACK, WHITE, Board
-from engine.features import FeatureEncoder
-from engine.sgf import GameRecord, SetupEvent, dump_sgf, load_sgf, replay
-from training.sgf_data import (
+from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.features import FeatureEncoder
+from igo.engine.sgf import GameRecord, SetupEvent, dump_sgf, load_sgf, replay
+from igo.training.sgf_data import (
     LoadStats,
     PositionStream,
     corpus_stats,
@@ -242,7 +242,7 @@ def test_iter_positions_setup_stones_events_and_colour_switch():
 def test_iter_positions_gnugo_game(tmp_path, seed):
     if GNUGO is None:
         pytest.skip("GNU Go (gnugo) is not installed")
-    from selfplay.corpus import CorpusConfig, openings, play_corpus_game
+    from igo.selfplay.corpus import CorpusConfig, openings, play_corpus_game
 
     cfg = CorpusConfig(engine=f"{GNUGO} --mode gtp --level 0", size=7, komi=7.0, opening_moves=2, seed=seed)
     game = play_corpus_game(cfg, seed, openings(7, 2, 2, seed)[seed])

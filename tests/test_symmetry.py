@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import symmetry as sym
-from engine.coords import PASS, RESIGN, rc_to_padded
+from igo.engine import symmetry as sym
+from igo.engine.coords import PASS, RESIGN, rc_to_padded
 
 SIZES = (2, 5, 9, 19)
 KS = range(sym.NUM_SYMMETRIES)

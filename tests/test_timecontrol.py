@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.board_kernels import BLACK, WHITE
-from engine.timecontrol import Clock, TimeLeft, TimeManager, moves_to_plan
+from igo.engine.board_kernels import BLACK, WHITE
+from igo.engine.timecontrol import Clock, TimeLeft, TimeManager, moves_to_plan
 
 EPS = 1e-9
 

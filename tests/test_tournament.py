@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
-from engine.sgf import load_sgf
-from selfplay.tournament import (
+from igo.engine.sgf import load_sgf
+from igo.selfplay.tournament import (
     Tournament,
     TournamentConfig,
     TournamentPlayer,

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.board import Board
-from engine.board_kernels import BLACK, WHITE
-from engine.features import FeatureEncoder
-from nets.checkpoint import load_checkpoint, save_checkpoint
-from nets.config import get_config
-from nets.models import build_model
-from selfplay.policy_games import (
+from igo.engine.board import Board
+from igo.engine.board_kernels import BLACK, WHITE
+from igo.engine.features import FeatureEncoder
+from igo.nets.checkpoint import load_checkpoint, save_checkpoint
+from igo.nets.config import get_config
+from igo.nets.models import build_model
+from igo.selfplay.policy_games import (
     SENSIBLE_PLANE,
     GameSpec,
     PolicyGameWorker,
@@ -23,8 +23,8 @@ from selfplay.policy_games import (
     play_policy_games,
     unpack_planes,
 )
-from training.common import read_metrics
-from training.rl import RLConfig, RLLimits, RLRun, reinforce_loss
+from igo.training.common import read_metrics
+from igo.training.rl import RLConfig, RLLimits, RLRun, reinforce_loss
 
 SIZE = 5
 
@@ -174,7 +174,7 @@ def test_policy_player_without_search(sl_path):
     import argparse
 
     from igo.player_args import add_player_arguments, build_player
-    from selfplay.policy_games import PolicyNetPlayer
+    from igo.selfplay.policy_games import PolicyNetPlayer
 
     p = argparse.ArgumentParser()
     add_player_arguments(p)
@@ -185,7 +185,7 @@ def test_policy_player_without_search(sl_path):
     net = load_checkpoint(sl_path)[0]
     x = torch.from_numpy(FeatureEncoder("alphago48", SIZE).encode_board(board)[None])
     best = int(torch.argmax(net(x)[0]))
-    from engine.coords import rc_to_gtp
+    from igo.engine.coords import rc_to_gtp
 
     assert player.genmove(board, BLACK) == rc_to_gtp(best // SIZE, best % SIZE, SIZE)
     for _ in range(40):  # a game of sampled moves stays legal

@@ -15,16 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import rollout as R
-from engine.board import BLACK, WHITE, Board
-from engine.coords import rc_to_padded
-from engine.patterns import num_features
-from engine.rng import make_rng
-from engine.sgf import GameRecord, dump_sgf
-from nets.checkpoint import load_checkpoint, read_metadata
-from nets.rollout import candidate_features
-from training.common import read_metrics
-from training.rollout import (
+from igo.engine import rollout as R
+from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.coords import rc_to_padded
+from igo.engine.patterns import num_features
+from igo.engine.rng import make_rng
+from igo.engine.sgf import GameRecord, dump_sgf
+from igo.nets.checkpoint import load_checkpoint, read_metadata
+from igo.nets.rollout import candidate_features
+from igo.training.common import read_metrics
+from igo.training.rollout import (
     PositionSet,
     RolloutTrainConfig,
     RunError,
@@ -35,7 +35,7 @@ from training.rollout import (
     train_rollout,
     uniform_baseline,
 )
-from training.sgf_data import find_sgf_files, iter_positions, load_game
+from igo.training.sgf_data import find_sgf_files, iter_positions, load_game
 
 SIZE = 7
 GAMES = 36
@@ -53,7 +53,7 @@ def corpus(tmp_path_factory) -> Path:
     """A few dozen GNU Go level-0 7x7 games (both colours GNU Go, 2 random opening stones)."""
     if shutil.which("gnugo") is None and not Path("/usr/games/gnugo").exists():
         pytest.skip("gnugo is not installed")
-    from selfplay.corpus import CorpusConfig, openings, play_corpus_game
+    from igo.selfplay.corpus import CorpusConfig, openings, play_corpus_game
 
     gnugo = shutil.which("gnugo") or "/usr/games/gnugo"
     out = tmp_path_factory.mktemp("corpus")
@@ -196,7 +196,7 @@ def test_checkpoint_drives_the_playout_kernels(trained, corpus):
     assert count > 10 and probs.sum() == pytest.approx(1.0)
     live = probs[probs > 0]
     assert live.max() > 3 * live.min()  # not uniform
-    from engine import board_kernels as K
+    from igo.engine import board_kernels as K
 
     scratch = K.new_state(SIZE, K.KO_SIMPLE)
     score, moves = R.policy_playout_from(s, scratch, make_rng(3), 3 * SIZE * SIZE, w, work)
@@ -206,7 +206,7 @@ def test_checkpoint_drives_the_playout_kernels(trained, corpus):
 
 
 def test_igo_gtp_accepts_the_checkpoint(trained):
-    from gtp.engine import GTPEngine
+    from igo.gtp.engine import GTPEngine
     from igo.gtp_cmd import add_arguments
     from igo.player_args import build_player
 
@@ -247,7 +247,7 @@ def test_resume(corpus, tmp_path, caplog):
     assert first.step == 3 and first.resumed_from is None and first.speed is None
     assert [p.name for p in checkpoints(run_dir)] == ["step-00000002.safetensors", "step-00000003.safetensors"]
     w3 = load_checkpoint(first.checkpoint)[0].to_numpy()
-    with caplog.at_level(logging.WARNING, logger="training.rollout"):
+    with caplog.at_level(logging.WARNING, logger="igo.training.rollout"):
         second = train_rollout(config(corpus, run_dir, max_steps=5, speed_seconds=0))
     assert "not restored" not in caplog.text
     assert second.resumed_from.endswith("step-00000003.safetensors") and second.step == 5

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_rc
-from nets.checkpoint import load_checkpoint, read_metadata
-from training.common import read_metrics
-from training.sgf_data import (
+from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_rc
+from igo.nets.checkpoint import load_checkpoint, read_metadata
+from igo.training.common import read_metrics
+from igo.training.sgf_data import (
     PositionStream,
     encode_positions,
     find_sgf_files,
@@ -26,7 +26,7 @@ from training.sgf_data import (
     split_files,
     transform_sample,
 )
-from training.sl import SLConfig, SLRunError, checkpoints, train_sl
+from igo.training.sl import SLConfig, SLRunError, checkpoints, train_sl
 
 from .test_sgf_data import GNUGO, random_sgf, write
 
@@ -104,7 +104,7 @@ def corpus(tmp_path_factory):
     """48 GNU Go level-0 7x7 games (2 random opening stones as setup), plus broken and other-size files."""
     if GNUGO is None:
         pytest.skip("GNU Go (gnugo) is not installed")
-    from selfplay.corpus import CorpusConfig, openings, play_corpus_game
+    from igo.selfplay.corpus import CorpusConfig, openings, play_corpus_game
 
     root = tmp_path_factory.mktemp("sl-corpus")
     cfg = CorpusConfig(engine=f"{GNUGO} --mode gtp --level 0", size=SIZE, komi=7.0, opening_moves=2, seed=0)
@@ -171,7 +171,7 @@ def test_resume_continues_steps_and_keeps_the_optimizer(tmp_path, corpus, caplog
     first = train_sl(tiny(tmp_path, corpus, max_steps=12, checkpoint_every=6))
     assert first.steps == 12
     ckpt12 = Path(first.checkpoint)
-    caplog.set_level(logging.INFO, logger="training.sl")
+    caplog.set_level(logging.INFO, logger="igo.training.sl")
     again = train_sl(tiny(tmp_path, corpus, max_steps=12))  # nothing left to do: the same weights come back
     assert again.steps == 12 and Path(again.checkpoint) == ckpt12
     caplog.clear()

@@ -9,13 +9,13 @@ import logging
 import numpy as np
 import pytest
 
-from engine.board import Board
-from engine.features import FeatureEncoder
-from nets.checkpoint import load_checkpoint, save_checkpoint
-from nets.config import get_config
-from nets.models import build_model
-from selfplay.policy_games import GameSpec, pack_planes, play_policy_games, unpack_planes
-from training.value import (
+from igo.engine.board import Board
+from igo.engine.features import FeatureEncoder
+from igo.nets.checkpoint import load_checkpoint, save_checkpoint
+from igo.nets.config import get_config
+from igo.nets.models import build_model
+from igo.selfplay.policy_games import GameSpec, pack_planes, play_policy_games, unpack_planes
+from igo.training.value import (
     ValueDataConfig,
     ValueTrainConfig,
     _games_to_arrays,
@@ -53,7 +53,7 @@ def ckpts(tmp_path_factory):
 def local_ray():
     import ray
 
-    from selfplay.cluster import init_ray
+    from igo.selfplay.cluster import init_ray
 
     started = init_ray(None, 2)
     yield
@@ -170,7 +170,7 @@ def test_torn_and_foreign_chunks_are_skipped(tmp_path, caplog):
     good = (data_dir(run) / "chunk-000000.npz").read_bytes()
     (data_dir(run) / "chunk-000007.npz").write_bytes(good[: len(good) // 2])
     (data_dir(run) / "chunk-000008.npz").write_bytes(b"not a zip file at all")
-    with caplog.at_level(logging.WARNING, logger="training.value"):
+    with caplog.at_level(logging.WARNING, logger="igo.training.value"):
         data = load_value_data(run, 5)
     assert len(data) == 400
     assert sum("chunk-000007" in r.getMessage() for r in caplog.records) >= 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.zero import (
+from igo.training.zero import (
     Limits,
     RunError,
     ZeroRun,
@@ -209,7 +209,7 @@ def test_cli_help_and_errors(tmp_path):
 
 
 def test_check_reachable():
-    from selfplay.cluster import ClusterError, check_reachable
+    from igo.selfplay.cluster import ClusterError, check_reachable
 
     check_reachable("auto")  # nothing to probe: ray.init finds the local cluster itself
     with pytest.raises(ClusterError, match="cannot reach"):

@@ -24,7 +24,7 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 from torch import nn
 
-from nets.checkpoint import save_checkpoint
+from igo.nets.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def save_with_optimizer(
     extra: dict[str, Any] | None = None,
     parent: str | None = None,
 ) -> Path:
-    """Write the checkpoint (:func:`nets.checkpoint.save_checkpoint`) and, when ``optimizer`` is given, its state
+    """Write the checkpoint (:func:`igo.nets.checkpoint.save_checkpoint`) and, when ``optimizer`` is given, its state
     beside it (:func:`optimizer_path`); the optimizer file first, so a checkpoint never lacks the state it was
     saved with. ``kind`` names the optimizer (``sgd`` / ``adamw``)."""
     path = Path(path)

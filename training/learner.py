@@ -31,7 +31,7 @@ batch size does not move the schedule: ``lr_schedule=[(0, 0.02), (2_000_000, 0.0
 positions at 0.02 and the rest at 0.002 (a boundary belongs to the interval it starts). The rate for a step is the one
 at the samples trained *before* it.
 
-:meth:`ZeroLearner.save` writes a normal checkpoint (:func:`nets.checkpoint.save_checkpoint`; ``extra`` holds
+:meth:`ZeroLearner.save` writes a normal checkpoint (:func:`igo.nets.checkpoint.save_checkpoint`; ``extra`` holds
 ``samples`` and the learner config) and, next to it, ``<stem>.optim.safetensors`` with the optimizer state: tensors
 ``state.<param index>.<name>`` (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``, ...) and, under the
 header key ``"igo_optim"``, JSON with the optimizer kind, step, samples, the param groups' hyper-parameters, any
@@ -62,7 +62,7 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 from torch import nn
 
-from nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from igo.nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 from .common import atomic_write as _atomic_write
 
@@ -439,7 +439,7 @@ class ZeroLearner:
     def wrap_ddp(self) -> None:
         """Train data-parallel: forward passes go through :class:`torch.nn.parallel.DistributedDataParallel`
         (the default process group must be initialised), so gradients are averaged over the ranks at every step
-        and all ranks keep identical weights (rank 0's are broadcast now). See :mod:`training.distributed`."""
+        and all ranks keep identical weights (rank 0's are broadcast now). See :mod:`igo.training.distributed`."""
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index or 0] if self.device.type == "cuda" else None

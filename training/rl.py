@@ -10,9 +10,9 @@ drawn uniformly from a pool of its earlier versions (the pool starts with the SL
 over its own moves, where ``z_t`` = ±1 is the game's outcome for the player who moved. ``b`` is a baseline (variance
 reduction, not bias): here the mean outcome of the current net's games *with the same colour* in the minibatch (the
 paper used the value net in its second pass; with komi the colours have different expected outcomes). ``p`` is the
-softmax over the sensible moves the net sampled from (see :mod:`selfplay.policy_games`).
+softmax over the sensible moves the net sampled from (see :mod:`igo.selfplay.policy_games`).
 
-The games of an iteration are split across Ray actors (:class:`selfplay.policy_games.PolicyGameWorker`, local Ray by
+The games of an iteration are split across Ray actors (:class:`igo.selfplay.policy_games.PolicyGameWorker`, local Ray by
 default or a cluster), the update runs in the driver. Every ``eval_every`` iterations ``eval_games`` games against
 the SL net measure the win rate (TensorBoard ``eval/win_rate_vs_sl``). A run directory holds ``config.json``,
 ``checkpoints/rl-<iteration>.safetensors`` (+ optimizer state), ``pool/`` (the opponents), ``rl.safetensors`` (the
@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine.board_kernels import BLACK, WHITE
-from nets.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from selfplay.arena import wilson_interval
-from selfplay.policy_games import SENSIBLE_PLANE, GameSpec, model_weights, unpack_planes
+from igo.engine.board_kernels import BLACK, WHITE
+from igo.nets.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from igo.selfplay.arena import wilson_interval
+from igo.selfplay.policy_games import SENSIBLE_PLANE, GameSpec, model_weights, unpack_planes
 
 from .common import Metrics, build_optimizer, load_optimizer, resolve_device, save_with_optimizer, write_json
 
@@ -207,8 +207,8 @@ class RLRun:
     ) -> RLStatus:
         import ray
 
-        from selfplay.cluster import init_ray
-        from selfplay.policy_games import policy_game_actor_class
+        from igo.selfplay.cluster import init_ray
+        from igo.selfplay.policy_games import policy_game_actor_class
 
         cfg = self.config
         dev = resolve_device(device)

@@ -1,14 +1,14 @@
 """Training AlphaGo's fast rollout policy (or its tree policy) from expert game records: ``igo train rollout``.
 
-The policy (:class:`nets.rollout.RolloutPolicy`) is a linear softmax over the binary pattern features of
-:mod:`engine.patterns`; training maximises the likelihood of the expert's move among the *candidates* of each
-position (:func:`engine.rollout.fill_candidates`: the legal points under simple ko that are not the mover's own
+The policy (:class:`igo.nets.rollout.RolloutPolicy`) is a linear softmax over the binary pattern features of
+:mod:`igo.engine.patterns`; training maximises the likelihood of the expert's move among the *candidates* of each
+position (:func:`igo.engine.rollout.fill_candidates`: the legal points under simple ko that are not the mover's own
 single-point eyes). A position whose expert move is not a candidate (filling an own eye, ...) cannot be learned and is
 skipped and counted.
 
 Data. Feature extraction is a Numba kernel called once per position from Python, so the corpus is read once into flat
 arrays (:class:`PositionSet`, CSR style: positions -> candidates -> feature indices) and the epochs draw batches from
-them; the held-out games (:func:`training.sgf_data.split_files`, a stable hash of each file's relative path) are
+them; the held-out games (:func:`igo.training.sgf_data.split_files`, a stable hash of each file's relative path) are
 extracted the same way.
 
 Run directory::
@@ -41,15 +41,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from engine import board_kernels as K
-from engine import rollout as R
-from engine.coords import rc_to_padded
-from engine.errors import SGFError
-from engine.patterns import MAX_FEATURES
-from engine.rng import make_rng
-from nets.checkpoint import CheckpointError, load_checkpoint
-from nets.config import get_config
-from nets.models import build_model
+from igo.engine import board_kernels as K
+from igo.engine import rollout as R
+from igo.engine.coords import rc_to_padded
+from igo.engine.errors import SGFError
+from igo.engine.patterns import MAX_FEATURES
+from igo.engine.rng import make_rng
+from igo.nets.checkpoint import CheckpointError, load_checkpoint
+from igo.nets.config import get_config
+from igo.nets.models import build_model
 
 from .common import OPTIMIZERS, Metrics, build_optimizer, load_optimizer, save_with_optimizer, write_json
 
@@ -198,7 +198,7 @@ class PositionSet:
         }
 
     def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The positions ``idx`` as the inputs of :meth:`nets.rollout.RolloutPolicy.forward`: feature indices int64
+        """The positions ``idx`` as the inputs of :meth:`igo.nets.rollout.RolloutPolicy.forward`: feature indices int64
         ``[B, M, K]`` padded with -1 (``M``, ``K``: the most candidates / features in this batch), the candidate
         mask ``[B, M]`` and the targets int64 ``[B]``."""
         idx = np.asarray(idx, np.int64)
@@ -379,10 +379,10 @@ def rollout_speed(
     tree: bool = False,
     seed: int = 0,
 ) -> dict[str, float]:
-    """What ``weights`` cost in the kernels of :mod:`engine.rollout`, one thread: ``us_per_move`` of full policy
-    playouts (incremental, :func:`engine.rollout.run_policy_playouts`) from ``positions`` (``Board`` or
+    """What ``weights`` cost in the kernels of :mod:`igo.engine.rollout`, one thread: ``us_per_move`` of full policy
+    playouts (incremental, :func:`igo.engine.rollout.run_policy_playouts`) from ``positions`` (``Board`` or
     ``BoardState`` objects, cycled) until ``seconds`` have passed, the same with all-zero weights
-    (``us_per_move_uniform``), and ``us_per_policy_move``: one :func:`engine.rollout.policy_move` from scratch (every
+    (``us_per_move_uniform``), and ``us_per_policy_move``: one :func:`igo.engine.rollout.policy_move` from scratch (every
     candidate's features). Playouts are measured for the rollout policy only (``tree=False``)."""
     states = [getattr(p, "state", p) for p in positions]
     if not states:

@@ -17,7 +17,7 @@ learning of policy networks"): positions encoded as the 48 ``alphago48`` planes,
   their own orientation.
 - :func:`corpus_stats` summarises a directory (``igo corpus stats DIR``).
 
-Targets are flat indices ``r * N + c`` (row 0 on top), the order of :class:`nets.lee.LeePolicyNet`'s logits.
+Targets are flat indices ``r * N + c`` (row 0 on top), the order of :class:`igo.nets.lee.LeePolicyNet`'s logits.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import board_kernels as K
-from engine.board import BLACK, WHITE, Board
-from engine.errors import IllegalMoveError, InvalidMoveError, SGFError
-from engine.features import FeatureEncoder
-from engine.mcts import new_pool, slot_view
-from engine.sgf import GameRecord, handicap_points, load_sgf_file
-from engine.symmetry import NUM_SYMMETRIES, apply_planes, flat_permutation, inverse
+from igo.engine import board_kernels as K
+from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.errors import IllegalMoveError, InvalidMoveError, SGFError
+from igo.engine.features import FeatureEncoder
+from igo.engine.mcts import new_pool, slot_view
+from igo.engine.sgf import GameRecord, handicap_points, load_sgf_file
+from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, flat_permutation, inverse
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def _setup(board: Board, black, white, empty, where: str) -> None:
 def iter_positions(
     record: GameRecord, *, include_passes: bool = False
 ) -> Iterator[tuple[Board, int, tuple[int, int] | None]]:
-    """Replay ``record`` (setup stones, handicap, first player, setup events; simple ko, as :func:`engine.sgf.load_sgf`
+    """Replay ``record`` (setup stones, handicap, first player, setup events; simple ko, as :func:`igo.engine.sgf.load_sgf`
     checks) and yield ``(board, colour, point)`` for every move with the board *before* it, then play it.
 
     The board is the same object every time and changes after the yield: do not keep it. ``board.to_move`` is the
@@ -398,7 +398,7 @@ def transform_sample(planes: np.ndarray, target: int | np.ndarray, k: int) -> tu
 
 class _Encoder:
     """Encodes many positions per Numba call: board positions are copied into a pool of slots with their history,
-    then :class:`engine.features.FeatureEncoder` fills ``[count, 48, N, N]`` at once; rows are kept bit-packed."""
+    then :class:`igo.engine.features.FeatureEncoder` fills ``[count, 48, N, N]`` at once; rows are kept bit-packed."""
 
     def __init__(self, size: int, chunk: int = 256):
         self.size = size

@@ -1,10 +1,10 @@
 """AlphaGo (2016) supervised-learning policy network: predict the expert's move from SGF game records.
 
 ``igo train sl`` runs :func:`train_sl`. The SGF directory is split once into training and held-out files by a hash
-of each path (:func:`training.sgf_data.split_files`, ``holdout`` of the files); the held-out games are encoded once
+of each path (:func:`igo.training.sgf_data.split_files`, ``holdout`` of the files); the held-out games are encoded once
 (at most ``max_holdout_positions`` positions, no symmetry) and the training games stream through
-:class:`training.sgf_data.PositionStream` (a new file order each epoch, passes left out, a shuffle buffer, a random
-symmetry per sample). The loss is the cross-entropy of the ``N*N`` logits of :class:`nets.lee.LeePolicyNet` against
+:class:`igo.training.sgf_data.PositionStream` (a new file order each epoch, passes left out, a shuffle buffer, a random
+symmetry per sample). The loss is the cross-entropy of the ``N*N`` logits of :class:`igo.nets.lee.LeePolicyNet` against
 the expert's move.
 
 **The run directory** holds ``config.json``, ``checkpoints/sl-XXXXXXXX.safetensors`` (+ ``.optim.safetensors``, the
@@ -94,8 +94,8 @@ class SLConfig:
     shuffle_buffer: int = 20_000  # positions
 
     def __post_init__(self) -> None:
-        from engine.coords import check_size
-        from nets.config import get_config
+        from igo.engine.coords import check_size
+        from igo.nets.config import get_config
 
         if not self.sgf_dir:
             raise ValueError("give the SGF directory (--sgf DIR)")
@@ -311,9 +311,9 @@ def train_sl(
     """Train (or resume) the SL policy network of ``config`` until ``max_steps``, ``max_minutes``, SIGINT/SIGTERM or
     ``stop`` is set; a checkpoint is saved at the end. SLRunError when there is nothing to train on; ValueError for
     a run directory of another size / model / SGF directory."""
-    from nets.checkpoint import CheckpointError, load_checkpoint
-    from nets.config import get_config
-    from nets.models import build_model
+    from igo.nets.checkpoint import CheckpointError, load_checkpoint
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
 
     t0 = time.monotonic()
     run_dir = Path(config.run_dir)

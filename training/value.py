@@ -15,7 +15,7 @@ distinct games, each played so:
 The value net ``v(s)`` is trained by SGD on the mean squared error ``(z - v(s))^2`` (paper: MSE 0.226 on the
 training set, 0.234 on the test set).
 
-:func:`generate_value_data` plays these games on Ray (:class:`selfplay.policy_games.PolicyGameWorker` actors, many
+:func:`generate_value_data` plays these games on Ray (:class:`igo.selfplay.policy_games.PolicyGameWorker` actors, many
 games in lock step per actor call) and writes ``run_dir/data/chunk-XXXXXX.npz``: per kept game the ``alphago49``
 planes (bit-packed ``uint8``), ``z`` (float32, for the player to move), ``u``, ``to_move``, the game's length and
 index; per chunk also the indices of the games *discarded* because they ended before move ``U``. The driver draws
@@ -100,7 +100,7 @@ class ValueDataConfig:
     rl_config: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        from nets.checkpoint import read_metadata
+        from igo.nets.checkpoint import read_metadata
 
         metas = {}
         for which in ("sl", "rl"):
@@ -297,9 +297,9 @@ def generate_value_data(
     (a local Ray with ``num_cpus`` CPUs, or the cluster at ``address``) and write their positions as chunks."""
     import ray
 
-    from nets.checkpoint import load_checkpoint
-    from selfplay.cluster import init_ray
-    from selfplay.policy_games import GameSpec, model_weights, policy_game_actor_class
+    from igo.nets.checkpoint import load_checkpoint
+    from igo.selfplay.cluster import init_ray
+    from igo.selfplay.policy_games import GameSpec, model_weights, policy_game_actor_class
 
     run_dir = Path(run_dir)
     _prepare_data_dir(run_dir, config)
@@ -469,7 +469,7 @@ class ValueTrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        from nets.config import get_config
+        from igo.nets.config import get_config
 
         cfg = get_config(self.model)  # KeyError with the known names
         if cfg.kind != "lee-value":
@@ -551,8 +551,8 @@ def holdout_mask(game: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
 def batch_tensor(planes_packed: np.ndarray, size: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """Unpacked float32 planes of a batch; with ``rng``, each position under a random dihedral symmetry."""
-    from engine.symmetry import apply_planes
-    from selfplay.policy_games import unpack_planes
+    from igo.engine.symmetry import apply_planes
+    from igo.selfplay.policy_games import unpack_planes
 
     x = unpack_planes(planes_packed, size)
     if rng is not None:
@@ -593,9 +593,9 @@ def train_value(
     ``run_dir/checkpoints/value-<step>.safetensors``; writes ``run_dir/value.safetensors`` at the end."""
     import torch
 
-    from nets.checkpoint import load_checkpoint, read_metadata
-    from nets.config import get_config
-    from nets.models import build_model
+    from igo.nets.checkpoint import load_checkpoint, read_metadata
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
 
     from .common import Metrics, build_optimizer, load_optimizer, resolve_device, save_with_optimizer
 
@@ -730,7 +730,7 @@ def train_value(
             path = checkpoint()
         train_mse, test_mse = evaluate(final=True)
         final = run_dir / "value.safetensors"
-        from nets.checkpoint import save_checkpoint
+        from igo.nets.checkpoint import save_checkpoint
 
         extra = {"trainer": "value", "train_mse": train_mse, "test_mse": test_mse, "baseline_train_mse": base_train,
                  "baseline_test_mse": base_test, "train_positions": int(len(tr_z)),

@@ -3,11 +3,11 @@
 ``igo train zero`` runs :func:`run_zero`. The driver process owns the learner (GPU when there is one) and talks to
 Ray actors:
 
-- ``actors`` × :class:`selfplay.actors.SelfPlayWorker`, each playing ``games_per_actor`` games at once with the
+- ``actors`` × :class:`igo.selfplay.actors.SelfPlayWorker`, each playing ``games_per_actor`` games at once with the
   latest published weights (each ``play`` call lasts ``actor_seconds`` and returns the games that finished);
-- one :class:`selfplay.replay.ReplayBuffer` actor: finished games are written to ``replay/chunk-*.npz`` and
+- one :class:`igo.selfplay.replay.ReplayBuffer` actor: finished games are written to ``replay/chunk-*.npz`` and
   ``games/*.sgf`` before they are counted, so killing the run loses no finished game;
-- evaluation and gating games through :class:`selfplay.tournament.Tournament` (Ray tasks; GTP subprocesses
+- evaluation and gating games through :class:`igo.selfplay.tournament.Tournament` (Ray tasks; GTP subprocesses
   ``igo gtp --model CKPT``), run on a background thread so the learner does not wait for them.
 
 The learner trains while ``samples trained < train_ratio × positions generated`` (and the window holds at least
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfplay.selfplay import SelfPlayConfig
+from igo.selfplay.selfplay import SelfPlayConfig
 
 from .common import Metrics, read_metrics
 from .learner import LearnerConfig, ZeroLearner
@@ -59,7 +59,7 @@ class RunError(RuntimeError):
 @dataclass
 class ZeroRunConfig:
     """Everything about a run that ``config.json`` keeps. ``selfplay`` and ``learner`` are dicts of
-    :class:`SelfPlayConfig` and :class:`training.learner.LearnerConfig` fields."""
+    :class:`SelfPlayConfig` and :class:`igo.training.learner.LearnerConfig` fields."""
 
     size: int = 9
     komi: float = 7.5
@@ -89,8 +89,8 @@ class ZeroRunConfig:
     learner: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from engine.coords import check_size
-        from nets.config import get_config
+        from igo.engine.coords import check_size
+        from igo.nets.config import get_config
 
         check_size(self.size)
         cfg = get_config(self.model)  # KeyError with the known names
@@ -223,7 +223,7 @@ def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict
 
 
 def _igo_player(name: str, ckpt: Path, simulations: int, step: int):
-    from selfplay.tournament import TournamentPlayer
+    from igo.selfplay.tournament import TournamentPlayer
 
     return TournamentPlayer(
         name=name, model=str(ckpt), igo=f"--playouts {simulations} --threads 1 --resign 0.05", step=step
@@ -232,7 +232,7 @@ def _igo_player(name: str, ckpt: Path, simulations: int, step: int):
 
 def evaluation_config(run: ZeroRunConfig, run_dir: Path, step: int, first_step: int):
     """The gauntlet of checkpoint ``step`` against the run's fixed opponents."""
-    from selfplay.tournament import TournamentConfig, TournamentPlayer
+    from igo.selfplay.tournament import TournamentConfig, TournamentPlayer
 
     sims = run.eval_simulations or run.selfplay_config().simulations
     cand = f"step-{step}"
@@ -265,8 +265,8 @@ def evaluation_config(run: ZeroRunConfig, run_dir: Path, step: int, first_step: 
 
 def eval_ratings(run_dir: Path, anchor: str | None):
     """Elo over every evaluation game of the run (all ``eval/*/results.jsonl``), anchored at ``anchor``."""
-    from selfplay.elo import fit_ratings, games_from_results
-    from selfplay.tournament import read_results
+    from igo.selfplay.elo import fit_ratings, games_from_results
+    from igo.selfplay.tournament import read_results
 
     rows = []
     for d in sorted((Path(run_dir) / "eval").glob("*/results.jsonl")):
@@ -380,8 +380,8 @@ class ZeroRun:
     def _learner(self) -> ZeroLearner:
         import torch
 
-        from nets.config import get_config
-        from nets.models import build_model
+        from igo.nets.config import get_config
+        from igo.nets.models import build_model
 
         lc = self.config.learner_config()
         if self.learner_device:
@@ -411,7 +411,7 @@ class ZeroRun:
         _write_json(self.run_dir / "state.json", st)
 
     def _init_ray(self):
-        from selfplay.cluster import ClusterError, init_ray
+        from igo.selfplay.cluster import ClusterError, init_ray
 
         try:
             return init_ray(self.address, self.num_cpus)
@@ -424,9 +424,9 @@ class ZeroRun:
         import ray
         import torch
 
-        from nets.config import config_to_dict, get_config
-        from selfplay.actors import selfplay_actor_class
-        from selfplay.replay import replay_actor_class
+        from igo.nets.config import config_to_dict, get_config
+        from igo.selfplay.actors import selfplay_actor_class
+        from igo.selfplay.replay import replay_actor_class
 
         limits = limits or Limits()
         cfg = self.config
@@ -642,7 +642,7 @@ class ZeroRun:
         run_dir, cfg = self.run_dir, self.config
 
         def job():
-            from selfplay.tournament import Tournament
+            from igo.selfplay.tournament import Tournament
 
             tc = evaluation_config(cfg, run_dir, step, first_step)
             if tc is None:
@@ -665,7 +665,7 @@ class ZeroRun:
         run_dir, cfg = self.run_dir, self.config
 
         def job():
-            from selfplay.tournament import Tournament, TournamentConfig
+            from igo.selfplay.tournament import Tournament, TournamentConfig
 
             sims = cfg.eval_simulations or cfg.selfplay_config().simulations
             cand, champ = f"step-{step}", f"step-{best}"
@@ -710,7 +710,7 @@ class ZeroRun:
 
 def _checkpoint_weights(path: Path) -> dict[str, np.ndarray]:
     """The weights of a checkpoint as numpy arrays, as the self-play actors take them."""
-    from nets.checkpoint import load_checkpoint
+    from igo.nets.checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(path)
     return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
