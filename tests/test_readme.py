@@ -12,6 +12,8 @@ def test_readme_python_blocks_run(capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
     assert blocks, "the README has no Python example"
     for code in blocks:
+        # The packages import as igo.engine, igo.nets, ...: a bare "engine" would only work from the source tree.
+        assert not re.search(r"^\s*(from|import) (engine|nets|selfplay|training|gtp)\b", code, flags=re.M), code
         exec(compile(code, str(README), "exec"), {})
     assert "A B C D E F G H J" in capsys.readouterr().out
 
