@@ -107,39 +107,45 @@ class UndoStack(NamedTuple):
     meta: np.ndarray  # int64[D, META_LEN]
 
 
-def new_state(size: int, ko_rule: int = KO_POSITIONAL, suicide: bool = False, history: int = 0) -> BoardState:
-    """Allocate and initialise the state of an empty ``size x size`` board."""
+def _position_arrays(size: int, lead: tuple, alloc) -> dict:
+    """The arrays of a ``size`` position that :func:`push` saves (the fields of an :class:`UndoStack`), made by
+    ``alloc`` (``np.zeros`` or ``np.empty``), each with the leading shape ``lead``."""
+    p = (size + 2) * (size + 2)
+    return dict(
+        stones=alloc((*lead, p), np.int8),
+        chain=alloc((*lead, p), np.int16),
+        nxt=alloc((*lead, p), np.int16),
+        libs=alloc((*lead, p), np.int16),
+        size=alloc((*lead, p), np.int16),
+        empties=alloc((*lead, p), np.int16),
+        epos=alloc((*lead, p), np.int16),
+        meta=alloc((*lead, META_LEN), np.int64),
+    )
+
+
+def alloc_states(size: int, lead: tuple = (), history: int = 0) -> BoardState:
+    """Zeroed arrays of ``size`` board states, each with the leading shape ``lead``: ``()`` one state (not yet a board:
+    :func:`new_state` initialises it), ``(count,)`` a pool (:func:`igo.engine.pool.new_pool`). ``history`` is a
+    lower bound on the length of the position history."""
     p = (size + 2) * (size + 2)
     h = max(history, 4 * size * size + 16)
-    s = BoardState(
-        stones=np.empty(p, np.int8),
-        chain=np.zeros(p, np.int16),
-        nxt=np.zeros(p, np.int16),
-        libs=np.zeros(p, np.int16),
-        size=np.zeros(p, np.int16),
-        empties=np.zeros(p, np.int16),
-        epos=np.zeros(p, np.int16),
-        meta=np.zeros(META_LEN, np.int64),
-        hist_hash=np.zeros(h, np.int64),
-        hist_color=np.zeros(h, np.int8),
-        scratch=np.zeros(2 * p, np.int16),
+    return BoardState(
+        **_position_arrays(size, lead, np.zeros),
+        hist_hash=np.zeros((*lead, h), np.int64),
+        hist_color=np.zeros((*lead, h), np.int8),
+        scratch=np.zeros((*lead, 2 * p), np.int16),
     )
+
+
+def new_state(size: int, ko_rule: int = KO_POSITIONAL, suicide: bool = False, history: int = 0) -> BoardState:
+    """Allocate and initialise the state of an empty ``size x size`` board."""
+    s = alloc_states(size, history=history)
     init_state(s, size, ko_rule, 1 if suicide else 0)
     return s
 
 
 def new_undo_stack(size: int, depth: int) -> UndoStack:
-    p = (size + 2) * (size + 2)
-    return UndoStack(
-        stones=np.empty((depth, p), np.int8),
-        chain=np.empty((depth, p), np.int16),
-        nxt=np.empty((depth, p), np.int16),
-        libs=np.empty((depth, p), np.int16),
-        size=np.empty((depth, p), np.int16),
-        empties=np.empty((depth, p), np.int16),
-        epos=np.empty((depth, p), np.int16),
-        meta=np.empty((depth, META_LEN), np.int64),
-    )
+    return UndoStack(**_position_arrays(size, (depth,), np.empty))
 
 
 def copy_state(s: BoardState, history: bool = True) -> BoardState:

@@ -6,7 +6,7 @@ colour that is. Output is ``float32[count, C, N, N]``, row 0 the top row, as :me
 
 History convention: ``history[k]`` is the position ``k`` moves before the current one (``history[0]`` the current
 position); positions before the start of the game (or the last setup) repeat the earliest one known, as
-:meth:`igo.engine.board.Board.history` and :func:`igo.engine.mcts.leaf_history` produce them.
+:meth:`igo.engine.board.Board.history` and :func:`igo.engine.mcts_batch.leaf_history` produce them.
 
 Feature sets (:func:`feature_set`):
 
@@ -38,8 +38,8 @@ planes   name                    meaning
 48       player colour           (``alphago49`` only) all ones if Black is to move
 =======  ======================  ====================================================================================
 
-Legality here is simple-ko legality (:func:`igo.engine.board_kernels.basic_legality`) of the state given, which is what the
-search's pool states have (no history, ``KO_SIMPLE``); suicide follows the state's rule set.
+Legality here is simple-ko legality (:func:`igo.engine.board_kernels.basic_legality`) of the state given, which is
+what the search's pool states have (no history, ``KO_SIMPLE``); suicide follows the state's rule set.
 
 Ladders are read out by a real search (:func:`ladder_captured`), not a pattern. A chain of the *defender* is in the
 ladder when it has one liberty and the defender is to move. The defender may extend at that liberty or capture an
@@ -74,8 +74,8 @@ import numpy as np
 from . import board_kernels as K
 from .board_kernels import BLACK, EMPTY, KO_SIMPLE, M_KO_RULE, M_NHIST, M_SIZE, M_TO_MOVE, OK, WHITE
 from .jit import kernel
-from .mcts import new_pool, pool_slot, slot_view
 from .playout import is_eye
+from .pool import copy_to_slot, new_pool, pool_slot
 
 __all__ = [
     "ALPHAGO_PLANE_NAMES",
@@ -256,27 +256,40 @@ _DEF_WIN = -2
 
 
 @kernel
-def _chain_libs(s, head, out, cap):
-    """Write up to ``cap`` distinct liberties of the chain ``head`` into ``out``; return how many (at most cap)."""
+def _add_new(out, n, x):
+    """Append ``x`` to the ``n`` values of ``out`` unless it is one of them or ``out`` is full; return the new count."""
+    for j in range(n):
+        if out[j] == x:
+            return n
+    if n < out.shape[0]:
+        out[n] = x
+        n += 1
+    return n
+
+
+@kernel
+def _chain_neighbours(s, head, v, out, cap):
+    """Write up to ``cap`` distinct neighbours of the chain ``head`` whose cell value is ``v`` into ``out``: the points
+    for ``v == EMPTY`` (the chain's liberties), else the heads of their chains; return how many (at most cap)."""
     w = s.meta[M_SIZE] + 2
     n = 0
     q = head
     while True:
         for r in (q - w, q - 1, q + 1, q + w):
-            if s.stones[r] == EMPTY:
-                dup = False
-                for j in range(n):
-                    if out[j] == r:
-                        dup = True
-                if not dup:
-                    out[n] = r
-                    n += 1
-                    if n >= cap:
-                        return n
+            if s.stones[r] == v:
+                n = _add_new(out, n, r if v == EMPTY else s.chain[r])
+                if n >= cap:
+                    return n
         q = s.nxt[q]
         if q == head:
             break
     return n
+
+
+@kernel
+def _chain_libs(s, head, out, cap):
+    """Write up to ``cap`` distinct liberties of the chain ``head`` into ``out``; return how many (at most cap)."""
+    return _chain_neighbours(s, head, EMPTY, out, cap)
 
 
 @kernel
@@ -311,23 +324,7 @@ def _ladder_node(s, target, attacker, attacker_turn, moves, tmp, heads):
         moves[0] = lib
         n = 1
     # attacker chains touching the ladder chain
-    w = s.meta[M_SIZE] + 2
-    nh = 0
-    q = head
-    while True:
-        for r in (q - w, q - 1, q + 1, q + w):
-            if s.stones[r] == attacker:
-                h = s.chain[r]
-                new = True
-                for j in range(nh):
-                    if heads[j] == h:
-                        new = False
-                if new and nh < heads.shape[0]:
-                    heads[nh] = h
-                    nh += 1
-        q = s.nxt[q]
-        if q == head:
-            break
+    nh = _chain_neighbours(s, head, attacker, heads, heads.shape[0])
     sub = tmp[3:]
     for j in range(nh):
         if _chain_libs(s, heads[j], sub, 2) == 1:
@@ -587,14 +584,7 @@ def _ladder_planes(s, me, work, out):
                     for t in (q - w, q - 1, q + 1, q + w):
                         if s.stones[t] == opp and hl[s.chain[t]] == 1:
                             _chain_libs(s, s.chain[t], tmp, 1)
-                            m = tmp[0]
-                            new = True
-                            for j in range(nc):
-                                if cand[j] == m:
-                                    new = False
-                            if new and nc < cand.shape[0]:
-                                cand[nc] = m
-                                nc += 1
+                            nc = _add_new(cand, nc, tmp[0])
                     q = s.nxt[q]
                     if q == p:
                         break
@@ -629,7 +619,7 @@ def _ladder_planes(s, me, work, out):
 @kernel
 def alphago_planes(pool, history, count, work, out, with_colour):
     """AlphaGo's planes (module docstring) of pool slots ``0 .. count-1``: ``pool`` a batched BoardState
-    (:func:`igo.engine.mcts.new_pool`), ``history`` int8[>=count, H, N, N] (only ``[:, 1:8]`` is read, for the turns
+    (:func:`igo.engine.pool.new_pool`), ``history`` int8[>=count, H, N, N] (only ``[:, 1:8]`` is read, for the turns
     since), ``work`` a :class:`LadderWork`, ``out`` float32[>=count, 48 or 49, N, N]; ``with_colour`` writes plane 48.
     The player to move is each slot's ``meta[M_TO_MOVE]``."""
     hl = work.hl
@@ -730,10 +720,7 @@ class FeatureEncoder:
         if out is not None and (not isinstance(out, np.ndarray) or out.shape != (self.planes, n, n)):
             raise ValueError(f"out must have shape {(self.planes, n, n)}")
         pool = new_pool(n, 1)
-        slot = slot_view(pool, 0)
-        K.copy_position(slot, board.state)
-        slot.meta[K.M_KO_RULE] = K.KO_SIMPLE
-        slot.meta[K.M_NHIST] = 0
+        copy_to_slot(pool, 0, board.state)
         hist = board.history(self.feature_set.history)[None]
         to_move = np.array([board.to_move], np.int8)
         return self._encode(pool, hist, to_move, 1, None if out is None else out[None])[0]
@@ -764,6 +751,6 @@ class FeatureEncoder:
             or states.stones.shape[1] != p
             or (states.meta[:count, M_SIZE] != n).any()
         ):
-            raise ValueError(f"states must be a pool of at least {count} states of size {n} (engine.mcts.new_pool)")
+            raise ValueError(f"states must be a pool of at least {count} states of size {n} (igo.engine.pool.new_pool)")
         alphago_planes(states, hist, count, self._work, res, fs.planes == 49)
         return res

@@ -16,12 +16,16 @@ Selection (PUCT): ``a = argmax Q(s,a) + c_puct · P(s,a) · sqrt(N(s)) / (1 + N(
 ``Q = (1-λ)·wv/nv + λ·wr/nr`` (either term alone when only one kind of evaluation exists, ``fpu`` for an edge never
 evaluated). Virtual loss: each simulation in flight through an edge counts as ``n_vl`` extra visits that all lost, so
 a batch of leaves can be selected before any is evaluated. Expansion: when an edge has been visited ``n_thr`` times
-(``n_thr <= 1``: at once) its position becomes a node. Evaluation is by rollouts (:mod:`igo.engine.playout`) and/or by an
-evaluator (a batch of positions in, priors and values out) outside this module; :func:`backup` adds a result to
-either set of statistics.
+(``n_thr <= 1``: at once) its position becomes a node. Evaluation is by rollouts (:mod:`igo.engine.playout`) and/or
+by an evaluator (a batch of positions in, priors and values out) outside this module; :func:`backup` adds a result
+to either set of statistics.
 
 Inside the tree, legality uses simple ko (the tree has no game history); the root's moves come from the real board,
 where superko applies, so a move the game forbids is never chosen at the root.
+
+The batched simulations (a pool of leaves for an evaluator or for rollouts on threads) are in
+:mod:`igo.engine.mcts_batch`; the search as a Python object, with its :class:`~igo.engine.search.SearchConfig` (packed
+into the ``P_*`` parameter array read here), is :class:`igo.engine.search.MCTS`.
 
 Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and never allocate.
 """
@@ -29,7 +33,6 @@ Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -45,18 +48,17 @@ T_ROOT = 2  # root node index
 T_FULL = 3  # expansions refused because the tree was full
 T_META_LEN = 4
 
-# root statistics of rollouts (see _record_final)
+# root statistics of rollouts (see record_final)
 S_COUNT = 0  # rollouts finished
 S_SCORE = 1  # sum of Black's area margin minus komi
-S_SCORE2 = 2  # sum of its square
-S_LEN = 4
+S_LEN = 2
 
 # leaf status in a batch (select_leaves)
 LEAF_TERMINAL = 0  # the game ended at the leaf (two passes): its value is the exact area result
 LEAF_READY = 1  # to evaluate; expanded already, or not due for expansion
 LEAF_EXPAND = 2  # due for expansion once the evaluator has given priors
 
-# search parameters, packed for the kernels (see SearchConfig)
+# search parameters, packed for the kernels (igo.engine.search.SearchConfig.pack)
 P_CPUCT = 0
 P_LAMBDA = 1
 P_FPU = 2
@@ -69,68 +71,11 @@ P_HEURISTIC = 8
 P_LEN = 9
 
 
-@dataclass(frozen=True)
-class SearchConfig:
-    """Parameters of the search. The defaults are AlphaGo's where the paper gives them (c_puct 5, n_vl 3), and a
-    rollout-only search (λ = 1) that expands after ``n_thr`` visits."""
-
-    c_puct: float = 5.0
-    lam: float = 1.0  # weight of rollouts in Q: 1 rollouts only, 0 value network only, AlphaGo used 0.5
-    fpu: float = 0.0  # Q of an edge never evaluated (first-play urgency), in [-1, 1]
-    n_vl: int = 3  # virtual loss per simulation in flight
-    n_thr: int = 1  # expand an edge's position after this many visits (AlphaGo: 40; <= 1: at once)
-    pass_prior: float = 0.1  # prior weight of pass relative to a board move under the uniform prior
-    max_rollout_moves: int = 0  # rollout length cap; 0 = 3 * points
-    dirichlet_weight: float = 0.0  # share of Dirichlet noise in the root priors (AlphaGo Zero: 0.25; 0 = none)
-    dirichlet_alpha: float = 0.0  # its concentration; 0 = scaled to the board, 0.03 * 361 / points
-    heuristic_prior: bool = True  # without an evaluator: the cheap Go prior of heuristic_prior(), else uniform
-
-    @classmethod
-    def zero(cls, **overrides) -> SearchConfig:
-        """AlphaGo Zero's search: value network only (λ = 0), expansion at once, Dirichlet noise 0.25 at the root,
-        c_puct and virtual loss as for the rest (override any field)."""
-        fields = {"lam": 0.0, "n_thr": 1, "dirichlet_weight": 0.25, "c_puct": 1.5, "n_vl": 1} | overrides
-        return cls(**fields)
-
-    def alpha(self, size: int) -> float:
-        return self.dirichlet_alpha or 0.03 * 361 / (size * size)
-
-    def __post_init__(self):
-        if self.c_puct <= 0:
-            raise ValueError(f"c_puct must be positive, got {self.c_puct}")
-        if not 0.0 <= self.lam <= 1.0:
-            raise ValueError(f"lam must be in [0, 1], got {self.lam}")
-        if not -1.0 <= self.fpu <= 1.0:
-            raise ValueError(f"fpu must be in [-1, 1], got {self.fpu}")
-        if self.n_vl < 0:
-            raise ValueError(f"n_vl must be >= 0, got {self.n_vl}")
-        if self.pass_prior < 0:
-            raise ValueError(f"pass_prior must be >= 0, got {self.pass_prior}")
-        if not 0.0 <= self.dirichlet_weight <= 1.0:
-            raise ValueError(f"dirichlet_weight must be in [0, 1], got {self.dirichlet_weight}")
-        if self.dirichlet_alpha < 0:
-            raise ValueError(f"dirichlet_alpha must be >= 0, got {self.dirichlet_alpha}")
-
-    def pack(self, size: int, komi: float) -> np.ndarray:
-        p = np.zeros(P_LEN, np.float64)
-        p[P_CPUCT] = self.c_puct
-        p[P_LAMBDA] = self.lam
-        p[P_FPU] = self.fpu
-        p[P_NVL] = self.n_vl
-        p[P_NTHR] = self.n_thr
-        p[P_KOMI] = komi
-        p[P_PASS_PRIOR] = self.pass_prior
-        p[P_MAX_MOVES] = self.max_rollout_moves or 3 * size * size
-        p[P_HEURISTIC] = 1.0 if self.heuristic_prior else 0.0
-        return p
-
-
 class Tree(NamedTuple):
     node_first: np.ndarray  # int32[M]  first edge
     node_nedges: np.ndarray  # int32[M]
     node_n: np.ndarray  # int32[M]  visits through the node (sum of its edges' n)
     node_color: np.ndarray  # int8[M]  player to move at the node
-    node_parent: np.ndarray  # int32[M]  edge leading to the node, -1 at the root
     move: np.ndarray  # int16[E]  padded point or PASS
     prior: np.ndarray  # float32[E]
     n: np.ndarray  # int32[E]
@@ -151,7 +96,6 @@ def new_tree(max_nodes: int, max_edges: int) -> Tree:
         node_nedges=np.zeros(max_nodes, np.int32),
         node_n=np.zeros(max_nodes, np.int32),
         node_color=np.zeros(max_nodes, np.int8),
-        node_parent=np.zeros(max_nodes, np.int32),
         move=np.zeros(max_edges, np.int16),
         prior=np.zeros(max_edges, np.float32),
         n=np.zeros(max_edges, np.int32),
@@ -286,7 +230,6 @@ def expand(t, s, parent_edge, priors, params):
     t.node_nedges[node] = k - first
     t.node_n[node] = 0
     t.node_color[node] = color
-    t.node_parent[node] = parent_edge
     t.meta[T_NODES] = node + 1
     t.meta[T_EDGES] = k
     if parent_edge >= 0:
@@ -400,18 +343,6 @@ def _edge_node(t, e, i, path):
 
 
 @kernel
-def outcome_of(s, komi):
-    """+1 if Black wins the finished position ``s`` by Tromp-Taylor area with ``komi``, -1 if White does, 0 a draw."""
-    b, w = K.area(s)
-    d = b - w - komi
-    if d > 0:
-        return 1.0
-    if d < 0:
-        return -1.0
-    return 0.0
-
-
-@kernel
 def add_ownership(s, own):
     """Add the owner of every point of the finished position ``s`` to ``own`` (float64[P], padded): +1 Black, -1 White,
     0 neither. A stone belongs to its colour; an empty point to the colour of its orthogonal neighbours when they
@@ -442,13 +373,12 @@ def add_ownership(s, own):
 
 
 @kernel
-def _record_final(s, score, komi, own, stats):
+def record_final(s, score, komi, own, stats):
     """Root statistics of one finished rollout: ownership, and the score (Black's area margin minus komi)."""
     add_ownership(s, own)
     d = score - komi
     stats[S_COUNT] += 1.0
     stats[S_SCORE] += d
-    stats[S_SCORE2] += d * d
 
 
 @kernel
@@ -470,12 +400,13 @@ def simulate(t, root, s, rng, params, path, no_priors, use_rollout, own, stats):
     else:
         b, w = K.area(s)
         score = b - w
-    _record_final(s, score, params[P_KOMI], own, stats)
-    backup(t, path, depth, 0.0, False, _sign(score - params[P_KOMI]), True)
+    record_final(s, score, params[P_KOMI], own, stats)
+    backup(t, path, depth, 0.0, False, result_sign(score - params[P_KOMI]), True)
 
 
 @kernel
-def _sign(d):
+def result_sign(d):
+    """The game result for Black of a final margin ``d`` (Black's area minus White's minus komi): +1, -1, or 0."""
     if d > 0:
         return 1.0
     if d < 0:
@@ -564,7 +495,6 @@ def compact(src, dst, new_root):
     dst.meta[T_ROOT] = 0
     queue_src = dst.node_n  # until a destination node is filled, its node_n holds its source node
     queue_src[0] = new_root
-    dst.node_parent[0] = -1
     reserved = src.node_nedges[new_root]
     head = 0
     tail = 1
@@ -587,7 +517,6 @@ def compact(src, dst, new_root):
             dst.child[de] = -1
             if c >= 0 and tail < dst.node_first.shape[0] and reserved + src.node_nedges[c] <= dst.move.shape[0]:
                 dst.child[de] = tail
-                dst.node_parent[tail] = de
                 queue_src[tail] = c
                 reserved += src.node_nedges[c]
                 tail += 1
@@ -615,8 +544,6 @@ def prune_root(t, s):
         _copy_edge(t, e, t, k)
         t.vl[k] = t.vl[e]
         t.child[k] = t.child[e]
-        if t.child[k] >= 0:
-            t.node_parent[t.child[k]] = k
         total += t.prior[k]
         k += 1
     t.node_nedges[root] = k - first
@@ -626,41 +553,21 @@ def prune_root(t, s):
     return k - first
 
 
-# the batched kernels live in their own file (this one passed 800 lines); re-exported so callers keep using M.*
-from .mcts_batch import (  # noqa: E402
-    backup_leaves,
-    copy_slots,
-    expand_leaves,
-    leaf_history,
-    new_pool,
-    pool_slot,
-    rollout_slots,
-    select_leaves,
-    slot_view,
-)
-
 __all__ = [
-    "SearchConfig",
     "Tree",
     "new_tree",
     "clear",
     "expand",
     "heuristic_prior",
+    "edge_q",
     "select_edge",
     "descend",
     "backup",
+    "add_ownership",
+    "record_final",
+    "result_sign",
     "simulate",
     "run_simulations",
-    "new_pool",
-    "pool_slot",
-    "slot_view",
-    "select_leaves",
-    "expand_leaves",
-    "rollout_slots",
-    "backup_leaves",
-    "copy_slots",
-    "leaf_history",
-    "add_ownership",
     "ownership_playouts",
     "root_counts",
     "principal_variation",

@@ -1,14 +1,12 @@
-"""Batched simulations over the tree of :mod:`igo.engine.mcts`: a *pool* of leaf positions selected one after another
-with virtual loss (:func:`select_leaves`), expanded with an evaluator's priors (:func:`expand_leaves`), played out on
-threads (:func:`rollout_slots`) and backed up (:func:`backup_leaves`), plus the history planes of each leaf for
-feature encoders (:func:`leaf_history`). :mod:`igo.engine.mcts` re-exports everything here, so callers use ``M.*``.
+"""Batched simulations over the tree of :mod:`igo.engine.mcts`: a batch of leaves selected one after another with
+virtual loss (:func:`select_leaves`), their positions kept in a board-state pool (:mod:`igo.engine.pool`), expanded
+with an evaluator's priors (:func:`expand_leaves`), played out on threads (:func:`rollout_slots`) and backed up
+(:func:`backup_leaves`), plus the history planes of each leaf for feature encoders (:func:`leaf_history`).
 
 Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and never allocate.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from . import board_kernels as K
 from .jit import kernel
@@ -18,59 +16,16 @@ from .mcts import (
     LEAF_TERMINAL,
     P_KOMI,
     P_NTHR,
-    _record_final,
-    _sign,
     backup,
     descend,
     expand,
+    record_final,
+    result_sign,
 )
 from .playout import playout
+from .pool import copy_to_slot, pool_slot
 
 # --- batched simulations (an evaluator, or rollouts on several threads) ----------------------------------------------
-
-
-def new_pool(size: int, count: int) -> K.BoardState:
-    """``count`` board states of ``size`` in one :class:`~igo.engine.board_kernels.BoardState` whose arrays have a
-    leading batch axis; :func:`pool_slot` is one of them. The leaves of a batch live here."""
-    p = (size + 2) * (size + 2)
-    h = 4 * size * size + 16
-    pool = K.BoardState(
-        stones=np.zeros((count, p), np.int8),
-        chain=np.zeros((count, p), np.int16),
-        nxt=np.zeros((count, p), np.int16),
-        libs=np.zeros((count, p), np.int16),
-        size=np.zeros((count, p), np.int16),
-        empties=np.zeros((count, p), np.int16),
-        epos=np.zeros((count, p), np.int16),
-        meta=np.zeros((count, K.META_LEN), np.int64),
-        hist_hash=np.zeros((count, h), np.int64),
-        hist_color=np.zeros((count, h), np.int8),
-        scratch=np.zeros((count, 2 * p), np.int16),
-    )
-    return pool
-
-
-def slot_view(pool: K.BoardState, i: int) -> K.BoardState:
-    """The ``i``-th state of a pool as numpy views, for Python code (kernels use :func:`pool_slot`)."""
-    return K.BoardState(*(a[i] for a in pool))
-
-
-@kernel
-def pool_slot(pool, i):
-    """The ``i``-th state of a pool (views, no copy), inside kernels only: never return it to Python."""
-    return K.BoardState(
-        pool.stones[i],
-        pool.chain[i],
-        pool.nxt[i],
-        pool.libs[i],
-        pool.size[i],
-        pool.empties[i],
-        pool.epos[i],
-        pool.meta[i],
-        pool.hist_hash[i],
-        pool.hist_color[i],
-        pool.scratch[i],
-    )
 
 
 @kernel
@@ -80,10 +35,8 @@ def select_leaves(t, root, pool, params, paths, depths, status, count, expand_no
     ``expand_now`` leaves that reached the expansion threshold are expanded at once with the uniform prior;
     otherwise they are marked ``LEAF_EXPAND`` for :func:`expand_leaves` once an evaluator has given priors."""
     for i in range(count):
+        copy_to_slot(pool, i, root)  # simple ko, no game history (superko is pruned at the root)
         s = pool_slot(pool, i)
-        K.copy_position(s, root)
-        s.meta[K.M_KO_RULE] = K.KO_SIMPLE
-        s.meta[K.M_NHIST] = 0  # the pool keeps no game history
         path = paths[i]
         d = descend(t, s, params, path)
         depths[i] = d
@@ -132,15 +85,6 @@ def rollout_slots(pool, lo, hi, status, rng, max_moves, scores):
 
 
 @kernel
-def copy_slots(dst, src, count):
-    """Copy the positions of the first ``count`` slots of pool ``src`` into pool ``dst`` (rollouts then run on the
-    copies while an evaluator reads the originals)."""
-    for i in range(count):
-        K.copy_position(pool_slot(dst, i), pool_slot(src, i))
-    return count
-
-
-@kernel
 def backup_leaves(t, pool, paths, depths, status, count, values, has_value, scores, has_rollout, params, own, stats):
     """Back up a batch: ``values[i]`` (evaluator, from **Black's** point of view — the caller turns the evaluator's
     side-to-move values around, since a rollout may already have changed the slot) and/or the rollout ``scores[i]``.
@@ -153,13 +97,13 @@ def backup_leaves(t, pool, paths, depths, status, count, values, has_value, scor
         if has_value:
             if status[i] == LEAF_TERMINAL:
                 b, w = K.area(s)
-                v = _sign(b - w - komi)
+                v = result_sign(b - w - komi)
             else:
                 v = values[i]
         outcome = 0.0
         if has_rollout:
-            outcome = _sign(scores[i] - komi)
-            _record_final(s, scores[i], komi, own, stats)
+            outcome = result_sign(scores[i] - komi)
+            record_final(s, scores[i], komi, own, stats)
         backup(t, paths[i], depths[i], v, has_value, outcome, has_rollout)
     return count
 
@@ -197,3 +141,6 @@ def leaf_history(t, root, root_hist, paths, depths, count, scratch, out):
 def _copy8(dst, src):
     for i in range(src.shape[0]):
         dst[i] = src[i]
+
+
+__all__ = ["select_leaves", "expand_leaves", "rollout_slots", "backup_leaves", "leaf_history"]

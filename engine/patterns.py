@@ -340,6 +340,17 @@ def pattern_3x3(s, a, color):
 
 
 @kernel
+def diamond_point(n, ar, ac, k):
+    """The padded point of the ``k``-th (0..11) point of the 12-point diamond around the point in padded row ``ar``,
+    column ``ac`` of an ``n x n`` board, or -1 where that is off the board (past the one-point border)."""
+    r = ar + DM_DR[k]
+    c = ac + DM_DC[k]
+    if r < 1 or r > n or c < 1 or c > n:
+        return np.int64(-1)
+    return r * (n + 2) + c
+
+
+@kernel
 def diamond_hash(s, a, color):
     """Index (0 .. DIAMOND_SIZE-1) of the 12-point diamond around ``a`` (states with liberties) seen by ``color``."""
     n = s.meta[M_SIZE]
@@ -348,12 +359,8 @@ def diamond_hash(s, a, color):
     ac = a % w
     h = np.int64(0)
     for k in range(12):
-        r = ar + DM_DR[k]
-        c = ac + DM_DC[k]
-        if r < 1 or r > n or c < 1 or c > n:
-            h ^= KEY_DIAMOND[k, 1]
-        else:
-            h ^= KEY_DIAMOND[k, cell_state(s, r * w + c, color)]
+        q = diamond_point(n, ar, ac, k)
+        h ^= KEY_DIAMOND[k, 1 if q < 0 else cell_state(s, q, color)]
     return h & (DIAMOND_SIZE - 1)
 
 
@@ -367,20 +374,16 @@ def response_hash(s, last, color):
     lc = last % w
     h = np.int64(0)
     for k in range(12):
-        r = lr + DM_DR[k]
-        c = lc + DM_DC[k]
-        if r < 1 or r > n or c < 1 or c > n:
+        q = diamond_point(n, lr, lc, k)
+        v = EDGE if q < 0 else s.stones[q]
+        if v == EMPTY:
+            h ^= KEY_RESPONSE[k, 0]
+        elif v == EDGE:
             h ^= KEY_RESPONSE[k, 1]
+        elif v == color:
+            h ^= KEY_RESPONSE[k, 2]
         else:
-            v = s.stones[r * w + c]
-            if v == EMPTY:
-                h ^= KEY_RESPONSE[k, 0]
-            elif v == EDGE:
-                h ^= KEY_RESPONSE[k, 1]
-            elif v == color:
-                h ^= KEY_RESPONSE[k, 2]
-            else:
-                h ^= KEY_RESPONSE[k, 3]
+            h ^= KEY_RESPONSE[k, 3]
     return h
 
 

@@ -1,15 +1,35 @@
-"""igo's playing agent: the search (:mod:`igo.engine.search`) with a budget, time management, resignation, a pass
-policy that is safe under area scoring, and dead-stone estimation.
+"""igo's players, and the one protocol the GTP engine, ``igo play`` and the arena drive them through.
 
-:class:`MCTSPlayer` follows the player protocol of :mod:`igo.gtp.player` (``genmove``, ``new_game``, ``played``) and adds
-what the GTP engine and ``igo play`` use: ``set_clock`` (the game's :class:`~igo.engine.timecontrol.Clock`),
-``analyze`` (search and report periodically until told to stop: ``lz-analyze``/``kata-analyze``), ``genmove(...,
-report=...)`` (``*-genmove_analyze``), ``final_status`` and ``final_score`` (dead stones removed).
+A player chooses moves; its controller (:class:`~igo.gtp.engine.GTPEngine`, :class:`~igo.play_cmd.TerminalGame`)
+owns the game. :class:`Player` declares everything a controller may ask, each with a documented default, so a
+controller calls the methods directly and asks the ``supports_*`` properties before the optional capabilities:
 
-**Budget.** ``playouts`` simulations per move, or ``time`` seconds per move at most, or (neither) ``default_time``
-seconds; a game clock, when the controller set one, lowers the time to what :class:`~igo.engine.timecontrol.TimeManager`
-allows, so the player never loses on time. The search stops early when the most visited move can no longer be
-overtaken in the budget left.
+- ``genmove(board, color)`` (required): a GTP vertex, ``"pass"`` or ``"resign"`` for ``color`` (which need not be
+  ``board.to_move``) on ``board``, which must be left as it was (copy it to think);
+- ``new_game(board)``: the position was replaced or rewound rather than extended by a move (``boardsize``,
+  ``clear_board``, handicap, ``loadsgf``, ``undo``, a rolled-back failure); ``played(board, color, vertex)``: a move
+  was just played, ``board`` holds it; ``set_clock(clock)``: the game's :class:`~igo.engine.timecontrol.Clock`
+  changed. Default: ignored;
+- ``supports_size(size)``: whether the player plays on ``size`` (default: every size);
+- analysis (``supports_analysis``): ``analyze`` searches until told to stop and reports as it goes
+  (``lz-analyze``/``kata-analyze``), ``genmove(..., report=, interval=)`` reports while choosing a move
+  (``*-genmove_analyze``), ``analysis_budget()`` is the budget of a one-off analysis (``igo-best_moves``);
+- ``ownership(board)`` (``supports_ownership``): the expected final owner of every point;
+- dead stones (``estimates_dead_stones``): ``final_status(board)`` and ``final_score(board)``. Default: every stone
+  alive and the Tromp-Taylor count, which is what a player without an estimate gets.
+
+:class:`Player` is a base class rather than a ``typing.Protocol`` so that those defaults exist once, here: a player
+overrides what it has, and no controller probes with ``hasattr``.
+
+The players: :class:`RandomPlayer` (random legal moves that fill no own eye, a baseline), :class:`PolicyPlayer` (the
+move of an AlphaGo policy net without search; the net is a callable, :func:`igo.nets.player.torch_policy` makes one
+from a torch model) and :class:`MCTSPlayer`, igo's playing agent: the search (:mod:`igo.engine.search`) with a
+budget, time management, resignation, a pass policy that is safe under area scoring, and dead-stone estimation.
+
+**Budget** of :class:`MCTSPlayer`. ``playouts`` simulations per move, or ``time`` seconds per move at most, or
+(neither) ``default_time`` seconds; a game clock, when the controller set one, lowers the time to what
+:class:`~igo.engine.timecontrol.TimeManager` allows, so the player never loses on time. The search stops early when
+the most visited move can no longer be overtaken in the budget left.
 
 **Pass policy** (area scoring; the game's result is a Tromp-Taylor count unless the controller removes dead stones):
 
@@ -40,23 +60,263 @@ import numpy as np
 from . import board_kernels as K
 from . import mcts as M
 from .board import BLACK, WHITE, Board, chains, format_result, opponent
-from .coords import rc_to_gtp
-from .search import MCTS, Evaluator, MoveStats
+from .coords import padded_to_gtp, rc_to_gtp, rc_to_padded
+from .options import DEFAULT_MOVE_TIME
+from .playout import is_eye, random_move
+from .rng import make_rng, randint
+from .search import MCTS, Evaluator, MoveStats, SearchConfig
 from .timecontrol import Clock, TimeManager
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Analysis:
+    """A snapshot of a search for analysis output: the root moves (most visited first), total visits, the
+    ownership (+1 Black, ``(N, N)``) and Black's expected margin (area minus komi) when rollouts ran."""
+
+    color: int
+    moves: list[MoveStats]
+    visits: int
+    ownership: np.ndarray | None
+    score: float | None
+    elapsed: float
+
+    @property
+    def score_lead(self) -> float | None:
+        """The expected margin for the player to move."""
+        if self.score is None:
+            return None
+        return self.score if self.color == BLACK else -self.score
+
+
+Reporter = Callable[[Analysis], None]
+
+
+class Player:
+    """The protocol of a player, with its defaults; see the module docstring. Subclasses implement ``genmove``."""
+
+    @property
+    def name(self) -> str:
+        """A short name for records and messages (default: the class name)."""
+        return type(self).__name__
+
+    # --- required ----------------------------------------------------------------------------------------------
+
+    def genmove(self, board: Board, color: int) -> str:
+        """A GTP vertex, ``"pass"`` or ``"resign"`` for ``color`` to play on ``board`` (left as it was). A player
+        with :attr:`supports_analysis` also takes ``report=`` (called with :class:`Analysis` snapshots) and
+        ``interval=`` (seconds between them)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement genmove")
+
+    # --- notifications (default: ignored) ----------------------------------------------------------------------
+
+    def new_game(self, board: Board) -> None:
+        """The position was replaced or rewound: forget anything derived from the old one."""
+
+    def played(self, board: Board, color: int, vertex: str) -> None:
+        """``color`` just played ``vertex`` (or ``"pass"``); ``board`` holds the move."""
+
+    def set_clock(self, clock: Clock) -> None:
+        """The game's clock (time settings and the time left) changed."""
+
+    def supports_size(self, size: int) -> bool:
+        """Whether the player plays on ``size`` x ``size`` (default: any size)."""
+        return True
+
+    # --- analysis ----------------------------------------------------------------------------------------------
+
+    @property
+    def supports_analysis(self) -> bool:
+        """True when :meth:`analyze`, :meth:`analysis_budget` and ``genmove(..., report=...)`` work."""
+        return False
+
+    def analyze(
+        self,
+        board: Board,
+        color: int,
+        *,
+        interval: float,
+        report: Reporter,
+        stop: Callable[[], bool],
+        max_visits: int | None = None,
+    ) -> Analysis:
+        """Think about ``board`` for ``color`` until ``stop()`` is true or ``max_visits`` is reached, calling
+        ``report`` every ``interval`` seconds and once at the end; return the final snapshot."""
+        raise NotImplementedError(f"{self.name} cannot analyse")
+
+    def analysis_budget(self) -> tuple[float | None, int | None]:
+        """``(seconds, visits)`` of a one-off analysis: the player's budget for a move without a game clock."""
+        raise NotImplementedError(f"{self.name} cannot analyse")
+
+    # --- ownership and dead stones -----------------------------------------------------------------------------
+
+    @property
+    def supports_ownership(self) -> bool:
+        """True when :meth:`ownership` works."""
+        return False
+
+    def ownership(self, board: Board, playouts: int | None = None) -> np.ndarray:
+        """The expected final owner of every point, ``(N, N)``, +1 Black, -1 White."""
+        raise NotImplementedError(f"{self.name} cannot estimate ownership")
+
+    @property
+    def estimates_dead_stones(self) -> bool:
+        """True when :meth:`final_status` and :meth:`final_score` estimate dead stones (else: all alive)."""
+        return False
+
+    def final_status(self, board: Board) -> dict[str, list[str]]:
+        """Every stone's status: ``{"alive": [...], "dead": [...], "seki": [...]}`` (vertices). Default: every
+        stone alive."""
+        stones = board.stones()
+        n = board.size
+        alive = [rc_to_gtp(r, c, n) for r in range(n) for c in range(n) if stones[r, c] != 0]
+        return {"alive": alive, "dead": [], "seki": []}
+
+    def final_score(self, board: Board) -> str:
+        """The result (``"B+3.5"``, ``"W+0.5"``, ``"0"``) by area with komi, dead stones removed. Default:
+        Tromp-Taylor, every stone alive."""
+        return board.result()
+
+
+def _opponent_passed(board: Board, color: int) -> bool:
+    return bool(board.passes > 0 and board.moves and board.moves[-1][0] == opponent(color))
+
+
+# --- the random player ---------------------------------------------------------------------------------------------
+
+
+class RandomPlayer(Player):
+    """Random legal moves that fill no own eye; passes after the opponent's pass when passing does not lose by
+    Tromp-Taylor area count. Weak on purpose: a baseline.
+
+    ``seed`` makes the choice of moves reproducible (None: a seed from the operating system)."""
+
+    name = "random"
+
+    def __init__(self, seed: int | None = None):
+        self.seed = seed
+        self._rng = make_rng(seed)
+
+    def genmove(self, board: Board, color: int) -> str:
+        if self._should_pass(board, color):
+            return "pass"
+        trial = board.copy()
+        trial.to_move = color
+        p = int(random_move(trial.state, self._rng))  # simple ko only; the game's rule is checked below
+        if p < 0:
+            return "pass"  # no legal point outside its own eyes even under simple ko
+        vertex = padded_to_gtp(p, board.size)
+        if board.is_legal(vertex, color):
+            return vertex
+        # The random point repeats a position (superko): choose among all legal non-eye points instead.
+        candidates = self._candidates(board, color)
+        if not candidates:
+            return "pass"
+        return candidates[int(randint(self._rng, len(candidates)))]
+
+    @staticmethod
+    def _should_pass(board: Board, color: int) -> bool:
+        """True when the opponent has just passed and a pass, ending the game, does not lose by area count."""
+        return _opponent_passed(board, color) and _margin(board, color) >= 0
+
+    @staticmethod
+    def _candidates(board: Board, color: int) -> list[str]:
+        n = board.size
+        mask = board.legal_mask(color)[:-1]
+        out = []
+        for f in range(n * n):
+            if mask[f]:
+                p = rc_to_padded(f // n, f % n, n)
+                if not is_eye(board.state, p, color):
+                    out.append(padded_to_gtp(p, n))
+        return out
+
+    def __repr__(self) -> str:
+        return f"RandomPlayer(seed={self.seed!r})"
+
+
+# --- the policy-network player -------------------------------------------------------------------------------------
+
+PolicyFunction = Callable[[np.ndarray], np.ndarray]
+"""An AlphaGo policy net as a function: ``alphago48`` planes ``float32[B, 48, N, N]`` in, move logits
+``[B, N*N]`` out."""
+
+
+class PolicyPlayer(Player):
+    """Plays the move of an AlphaGo policy net without search (``igo gtp --player policy --model SL``): sampled from
+    its softmax over the sensible moves at ``temperature`` (1: as in the paper's policy-versus-policy games; 0: the
+    most likely move). Passes when no sensible move is left, or when the opponent has just passed and passing does
+    not lose by area count. ``policy`` is the net (:data:`PolicyFunction`) for ``size`` x ``size``."""
+
+    name = "policy"
+
+    def __init__(self, policy: PolicyFunction, size: int, temperature: float = 1.0, seed: int | None = None):
+        from .features import FeatureEncoder
+
+        if temperature < 0:
+            raise ValueError(f"temperature must not be negative, got {temperature}")
+        self.policy = policy
+        self.temperature = float(temperature)
+        self.size = int(size)
+        self._rng = np.random.default_rng(seed)
+        self._encoder = FeatureEncoder("alphago48", self.size)
+
+    def supports_size(self, size: int) -> bool:
+        return size == self.size
+
+    def genmove(self, board: Board, color: int) -> str:
+        from .features import P_SENSIBLE
+
+        if board.size != self.size:
+            raise ValueError(f"the policy net is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
+        if board.passes and board.moves and board.moves[-1][0] != color and _margin(board, color) >= 0:
+            return "pass"
+        trial = board.copy()
+        trial.to_move = color
+        planes = self._encoder.encode_board(trial)[None]
+        logits = np.asarray(self.policy(planes))[0]
+        sensible = planes[0, P_SENSIBLE].reshape(-1) > 0.5
+        move = sample_sensible_move(logits, sensible, self.temperature, self._rng, trial)
+        return "pass" if move is None else rc_to_gtp(move // self.size, move % self.size, self.size)
+
+
+def sample_sensible_move(
+    logits: np.ndarray, sensible: np.ndarray, temperature: float, rng: np.random.Generator, board: Board
+) -> int | None:
+    """A sensible move (flat index) drawn from softmax(logits / T) (the best one for T = 0), or None (pass) when
+    there is none. The features use simple ko; a move that only positional superko forbids is dropped and the draw
+    repeated."""
+    mask = sensible.copy()
+    n = board.size
+    while mask.any():
+        z = np.where(mask, logits, -np.inf)
+        if temperature == 0:
+            move = int(np.argmax(z))
+        else:
+            z = (z - z[mask].max()) / temperature
+            p = np.exp(z)
+            p /= p.sum()
+            move = int(rng.choice(len(p), p=p))
+        if board.is_legal((move // n, move % n)):
+            return move
+        mask[move] = False
+    return None
+
+
+# --- the search player ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class PlayerConfig:
     playouts: int | None = None  # simulations per move (new ones; the reused subtree comes on top)
     time: float | None = None  # seconds per move at most
-    default_time: float = 2.0  # seconds per move when neither playouts nor time is given
+    default_time: float = DEFAULT_MOVE_TIME  # seconds per move when neither playouts nor time is given
     threads: int = 1
     resign_threshold: float = 0.1  # resign below this win rate (0 never)
     resign_min_visits: int = 500
     seed: int | None = None
-    search: M.SearchConfig = field(default_factory=M.SearchConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     max_nodes: int = 400_000
     temperature: float = 0.0  # move choice ∝ N^(1/τ) for the first temperature_moves moves (self-play)
     temperature_moves: int = 0
@@ -83,31 +343,9 @@ class PlayerConfig:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
 
 
-@dataclass
-class Analysis:
-    """A snapshot of a search for analysis output: the root moves (most visited first), total visits, the
-    ownership (+1 Black, ``(N, N)``) and Black's expected margin (area minus komi) when rollouts ran."""
-
-    color: int
-    moves: list[MoveStats]
-    visits: int
-    ownership: np.ndarray | None
-    score: float | None
-    elapsed: float
-
-    @property
-    def score_lead(self) -> float | None:
-        """The expected margin for the player to move."""
-        if self.score is None:
-            return None
-        return self.score if self.color == BLACK else -self.score
-
-
-Reporter = Callable[[Analysis], None]
-
-
-class MCTSPlayer:
-    """The search player; see the module docstring."""
+class MCTSPlayer(Player):
+    """The search player; see the module docstring. ``timer`` measures thinking time (seconds; a fake one makes the
+    time budget testable without waiting)."""
 
     name = "mcts"
 
@@ -116,17 +354,31 @@ class MCTSPlayer:
         config: PlayerConfig | None = None,
         evaluator: Evaluator | None = None,
         rollout_policy: np.ndarray | None = None,
+        *,
+        timer: Callable[[], float] = time.perf_counter,
     ):
         self.config = config or PlayerConfig()
+        self.timer = timer
         self.evaluator = evaluator
         self.rollout_policy = rollout_policy  # weights of AlphaGo's rollout policy (engine.rollout), or None
         self.clock = Clock()
         self.time_manager = TimeManager(lag=self.config.lag)
         self._mcts: MCTS | None = None
-        self._dead_rng_seed = self.config.seed
         self.last_analysis: Analysis | None = None
 
     # --- the protocol with the GTP engine ----------------------------------------------------------------------
+
+    @property
+    def supports_analysis(self) -> bool:
+        return True
+
+    @property
+    def supports_ownership(self) -> bool:
+        return True
+
+    @property
+    def estimates_dead_stones(self) -> bool:
+        return True
 
     def supports_size(self, size: int) -> bool:
         """A network evaluator is made for one board size; the rollout search plays any."""
@@ -162,7 +414,7 @@ class MCTSPlayer:
         report: Reporter | None = None,
         interval: float = 1.0,
     ) -> str:
-        start = time.perf_counter()
+        start = self.timer()
         root = self._root_board(board, color)
         if self._should_answer_pass(root, color):
             log.info("the opponent passed and the position is won as it stands: pass")
@@ -170,7 +422,7 @@ class MCTSPlayer:
         budget_time, budget_sims = self._budget(root, color)
         self._search(root, color, budget_time, budget_sims, report=report, interval=interval)
         move = self._decide(root, color)
-        self.time_manager.spent(color, time.perf_counter() - start)
+        self.time_manager.spent(color, self.timer() - start)
         return move
 
     def analyze(
@@ -187,6 +439,12 @@ class MCTSPlayer:
         ``max_visits`` is reached, calling ``report`` every ``interval`` seconds (and once at the end)."""
         root = self._root_board(board, color)
         return self._search(root, color, None, max_visits, report=report, interval=interval, stop=stop, early=False)
+
+    def analysis_budget(self) -> tuple[float | None, int | None]:
+        """``time`` seconds, or ``playouts`` visits, or (neither) ``default_time`` seconds."""
+        c = self.config
+        seconds = c.time or (None if c.playouts else c.default_time)
+        return seconds, c.playouts
 
     def _root_board(self, board: Board, color: int) -> Board:
         if color == board.to_move:
@@ -246,7 +504,7 @@ class MCTSPlayer:
         m = self._get_mcts(board)
         m.set_root(board)
         early = self.config.early_stop if early is None else early
-        start = time.perf_counter()
+        start = self.timer()
         next_report = start + interval
         done = 0
         chunk = 32
@@ -258,9 +516,9 @@ class MCTSPlayer:
                 todo = chunk
             if todo <= 0:
                 break
-            t0 = time.perf_counter()
+            t0 = self.timer()
             done += m.run(board, todo)
-            now = time.perf_counter()
+            now = self.timer()
             step = max(now - t0, 1e-6)
             if seconds is not None and now - start >= seconds:
                 break
@@ -276,7 +534,7 @@ class MCTSPlayer:
                 chunk = max(1, min(chunk, int(rate * (seconds - (now - start)))))
             if early and self._decided(m, done, simulations, seconds, rate, now - start):
                 break
-        analysis = self._analysis(m, color, time.perf_counter() - start)
+        analysis = self._analysis(m, color, self.timer() - start)
         self.last_analysis = analysis
         if report is not None:
             report(analysis)
@@ -326,8 +584,7 @@ class MCTSPlayer:
                 board_moves = [mv for mv in moves if mv.move != "pass"]
             if not board_moves:
                 return "pass"
-            opp_passed = board.passes > 0 and board.moves and board.moves[-1][0] == opponent(color)
-            if opp_passed and _margin(board, color) <= 0:
+            if _opponent_passed(board, color) and _margin(board, color) <= 0:
                 log.info("the opponent passed but passing does not win as it stands: play on")
                 return board_moves[0].move
             dead = self._dead_in_own_area(board, color)
@@ -338,8 +595,7 @@ class MCTSPlayer:
         return choice
 
     def _should_answer_pass(self, board: Board, color: int) -> bool:
-        opp_passed = board.passes > 0 and board.moves and board.moves[-1][0] == opponent(color)
-        return bool(opp_passed and _margin(board, color) > 0)
+        return _opponent_passed(board, color) and _margin(board, color) > 0
 
     def _should_resign(self, board: Board, color: int, best: MoveStats) -> bool:
         c = self.config
@@ -442,8 +698,6 @@ def score_without(board: Board, dead: list[str]) -> float:
 
 def estimate_ownership(board: Board, playouts: int, seed: int | None = None) -> np.ndarray:
     """Mean final owner of every point over ``playouts`` random playouts from ``board`` (``(N, N)``, +1 Black)."""
-    from .rng import make_rng
-
     n = board.size
     w = n + 2
     own = np.zeros(w * w, np.float64)
@@ -452,18 +706,16 @@ def estimate_ownership(board: Board, playouts: int, seed: int | None = None) -> 
     return own.reshape(w, w)[1:-1, 1:-1] / max(1, playouts)
 
 
-def describe_analysis(a: Analysis, size: int) -> str:
-    """One line for logs: visits, best moves, score."""
-    lead = a.score_lead
-    lead_text = "" if lead is None else f", lead {lead:+.1f}"
-    return f"{a.visits} visits{lead_text}: {_describe(a.moves[:3])}"
-
-
 __all__ = [
-    "MCTSPlayer",
-    "PlayerConfig",
     "Analysis",
+    "MCTSPlayer",
+    "Player",
+    "PlayerConfig",
+    "PolicyFunction",
+    "PolicyPlayer",
+    "RandomPlayer",
+    "Reporter",
     "estimate_ownership",
+    "sample_sensible_move",
     "score_without",
-    "describe_analysis",
 ]

@@ -1,8 +1,9 @@
 """AlphaGo's fast rollout policy (and its tree policy) as Numba kernels: a linear softmax over the pattern features of
 :mod:`igo.engine.patterns`, ``p(a) ∝ exp(Σ_{f active for a} weights[f])`` over the *candidates*: the empty points where
-the player to move may play (simple ko) that are not one of its own single-point eyes (:func:`igo.engine.playout.is_eye`).
-No candidate: pass. ``weights`` is a float32 vector of length ``num_features(tree)``
-(:class:`igo.nets.rollout.RolloutPolicy` trains it); all zeros give the uniform light playout without its tactical answers.
+the player to move may play (simple ko) that are not one of its own single-point eyes
+(:func:`igo.engine.playout.is_eye`). No candidate: pass. ``weights`` is a float32 vector of length
+``num_features(tree)`` (:class:`igo.nets.rollout.RolloutPolicy` trains it); all zeros give the uniform light playout
+without its tactical answers.
 
 Two ways to compute the policy:
 
@@ -53,10 +54,8 @@ from .board_kernels import (
     play_pass,
 )
 from .jit import kernel
-from .mcts import LEAF_TERMINAL, pool_slot
+from .mcts import LEAF_TERMINAL
 from .patterns import (
-    DM_DC,
-    DM_DR,
     KEY_3X3,
     MAX_FEATURES,
     NAKADE,
@@ -65,6 +64,7 @@ from .patterns import (
     NON_RESPONSE,
     NON_RESPONSE_SIZE,
     SAVE_ATARI,
+    diamond_point,
     lib_class,
     local_features,
     nakade_index,
@@ -74,6 +74,7 @@ from .patterns import (
     saves_atari,
 )
 from .playout import is_eye
+from .pool import pool_slot
 from .rng import random_float
 
 LOGIT_CLAMP = 60.0
@@ -459,12 +460,8 @@ def _sample(s, rng, weights, work):
         lc = last % w
         rh = response_hash(s, last, color)
         for j in range(12):
-            r = lr + DM_DR[j]
-            c = lc + DM_DC[j]
-            if r < 1 or r > n or c < 1 or c > n:
-                continue
-            q = r * w + c
-            if s.stones[q] != EMPTY or mark[q] == gen:
+            q = diamond_point(n, lr, lc, j)
+            if q < 0 or s.stones[q] != EMPTY or mark[q] == gen:
                 continue
             mark[q] = gen
             base = wexp[ci, q]
@@ -503,20 +500,26 @@ def _sample(s, rng, weights, work):
 
 
 @kernel
+def _policy_step(s, rng, weights, work):
+    """Draw the move of the player to move (or a pass) and play it, keeping ``work.wexp`` up to date."""
+    p = _sample(s, rng, weights, work)
+    if p < 0:
+        play_pass(s)
+    else:
+        color = s.meta[M_TO_MOVE]
+        ncaps = before_move(s, p, color, work)
+        place(s, p, color)
+        update_after_move(s, p, color, ncaps, weights, work)
+
+
+@kernel
 def policy_playout(s, rng, max_moves, weights, work):
     """Play a rollout-policy playout on ``s`` in place (simple ko) and return ``(black_area - white_area, moves)``;
     it ends after two consecutive passes or ``max_moves`` moves."""
     refresh_all(s, weights, work)
     moves = 0
     while s.meta[M_PASSES] < 2 and moves < max_moves:
-        p = _sample(s, rng, weights, work)
-        if p < 0:
-            play_pass(s)
-        else:
-            color = s.meta[M_TO_MOVE]
-            ncaps = before_move(s, p, color, work)
-            place(s, p, color)
-            update_after_move(s, p, color, ncaps, weights, work)
+        _policy_step(s, rng, weights, work)
         moves += 1
     b, w = area(s)
     return b - w, moves
@@ -532,9 +535,9 @@ def policy_playout_from(s, scratch, rng, max_moves, weights, work):
 
 @kernel
 def policy_rollout_slots(pool, lo, hi, status, rng, max_moves, scores, weights, work):
-    """:func:`igo.engine.mcts.rollout_slots` with policy playouts: play out the leaves ``lo .. hi-1`` of a pool in place
-    and store Black's area margin in ``scores`` (terminal leaves are just counted). Runs without the GIL: threads
-    take disjoint ranges, each with its own ``rng`` and ``work``."""
+    """:func:`igo.engine.mcts_batch.rollout_slots` with policy playouts: play out the leaves ``lo .. hi-1`` of a pool
+    in place and store Black's area margin in ``scores`` (terminal leaves are just counted). Runs without the GIL:
+    threads take disjoint ranges, each with its own ``rng`` and ``work``."""
     for i in range(lo, hi):
         s = pool_slot(pool, i)
         if status[i] == LEAF_TERMINAL:
@@ -569,14 +572,7 @@ def check_incremental(s, rng, max_moves, weights, work, fresh):
     moves = 0
     bad = 0
     while s.meta[M_PASSES] < 2 and moves < max_moves:
-        p = _sample(s, rng, weights, work)
-        if p < 0:
-            play_pass(s)
-        else:
-            color = s.meta[M_TO_MOVE]
-            ncaps = before_move(s, p, color, work)
-            place(s, p, color)
-            update_after_move(s, p, color, ncaps, weights, work)
+        _policy_step(s, rng, weights, work)
         moves += 1
         refresh_all(s, weights, fresh)
         for i in range(s.meta[M_NEMPTY]):

@@ -1,12 +1,14 @@
-"""The search as a Python object: :class:`MCTS` drives the kernels of :mod:`igo.engine.mcts` over one tree.
+"""The search as a Python object: :class:`MCTS` drives the kernels of :mod:`igo.engine.mcts` and
+:mod:`igo.engine.mcts_batch` over one tree, with the parameters of a :class:`SearchConfig`.
 
 Three ways to run simulations, chosen by the constructor:
 
 - **rollouts on one thread, no evaluator** (the default): one kernel call runs a whole budget of simulations —
   descend with PUCT, expand, random playout, back up — with no Python in the loop;
 - **rollouts on several threads** (``threads > 1``): batches of leaves are selected one after another with virtual
-  loss (:func:`~igo.engine.mcts.select_leaves`), played out in parallel by kernels that release the GIL, each thread on
-  its own slice of the batch with its own random stream, and backed up;
+  loss (:func:`~igo.engine.mcts_batch.select_leaves`) into a board-state pool (:mod:`igo.engine.pool`), played out
+  in parallel by kernels that release the GIL, each thread on its own slice of the batch with its own random stream,
+  and backed up;
 - **an evaluator** (``evaluator=...``, anything with the :class:`Evaluator` protocol — a network in :mod:`nets`, or
   :class:`PlayoutEvaluator` here): each batch of leaves goes to ``evaluator.evaluate`` at once; its priors expand the
   leaves and its values are backed up as value statistics. With ``0 < λ`` the leaves are also played out and Q mixes
@@ -21,7 +23,6 @@ A seed makes a single-threaded search reproducible (several threads interleave t
 from __future__ import annotations
 
 import math
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -30,8 +31,68 @@ import numpy as np
 
 from . import board_kernels as K
 from . import mcts as M
+from . import mcts_batch as MB
 from .coords import gtp_to_padded, padded_to_gtp
+from .pool import copy_slots, copy_to_slot, new_pool, slot_view
 from .rng import make_rng
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Parameters of the search. The defaults are AlphaGo's where the paper gives them (c_puct 5, n_vl 3), and a
+    rollout-only search (λ = 1) that expands after ``n_thr`` visits."""
+
+    c_puct: float = 5.0
+    lam: float = 1.0  # weight of rollouts in Q: 1 rollouts only, 0 value network only, AlphaGo used 0.5
+    fpu: float = 0.0  # Q of an edge never evaluated (first-play urgency), in [-1, 1]
+    n_vl: int = 3  # virtual loss per simulation in flight
+    n_thr: int = 1  # expand an edge's position after this many visits (AlphaGo: 40; <= 1: at once)
+    pass_prior: float = 0.1  # prior weight of pass relative to a board move under the uniform prior
+    max_rollout_moves: int = 0  # rollout length cap; 0 = 3 * points
+    dirichlet_weight: float = 0.0  # share of Dirichlet noise in the root priors (AlphaGo Zero: 0.25; 0 = none)
+    dirichlet_alpha: float = 0.0  # its concentration; 0 = scaled to the board, 0.03 * 361 / points
+    heuristic_prior: bool = True  # without an evaluator: the cheap Go prior of heuristic_prior(), else uniform
+
+    @classmethod
+    def zero(cls, **overrides) -> SearchConfig:
+        """AlphaGo Zero's search: value network only (λ = 0), expansion at once, Dirichlet noise 0.25 at the root,
+        c_puct and virtual loss as for the rest (override any field)."""
+        fields = {"lam": 0.0, "n_thr": 1, "dirichlet_weight": 0.25, "c_puct": 1.5, "n_vl": 1} | overrides
+        return cls(**fields)
+
+    def alpha(self, size: int) -> float:
+        return self.dirichlet_alpha or 0.03 * 361 / (size * size)
+
+    def __post_init__(self):
+        if self.c_puct <= 0:
+            raise ValueError(f"c_puct must be positive, got {self.c_puct}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"lam must be in [0, 1], got {self.lam}")
+        if not -1.0 <= self.fpu <= 1.0:
+            raise ValueError(f"fpu must be in [-1, 1], got {self.fpu}")
+        if self.n_vl < 0:
+            raise ValueError(f"n_vl must be >= 0, got {self.n_vl}")
+        if self.pass_prior < 0:
+            raise ValueError(f"pass_prior must be >= 0, got {self.pass_prior}")
+        if not 0.0 <= self.dirichlet_weight <= 1.0:
+            raise ValueError(f"dirichlet_weight must be in [0, 1], got {self.dirichlet_weight}")
+        if self.dirichlet_alpha < 0:
+            raise ValueError(f"dirichlet_alpha must be >= 0, got {self.dirichlet_alpha}")
+
+    def pack(self, size: int, komi: float) -> np.ndarray:
+        """The parameters as the kernels read them: float64[P_LEN] indexed by the ``P_*`` constants of
+        :mod:`igo.engine.mcts`."""
+        p = np.zeros(M.P_LEN, np.float64)
+        p[M.P_CPUCT] = self.c_puct
+        p[M.P_LAMBDA] = self.lam
+        p[M.P_FPU] = self.fpu
+        p[M.P_NVL] = self.n_vl
+        p[M.P_NTHR] = self.n_thr
+        p[M.P_KOMI] = komi
+        p[M.P_PASS_PRIOR] = self.pass_prior
+        p[M.P_MAX_MOVES] = self.max_rollout_moves or 3 * size * size
+        p[M.P_HEURISTIC] = 1.0 if self.heuristic_prior else 0.0
+        return p
 
 
 @dataclass
@@ -39,7 +100,7 @@ class LeafBatch:
     """Positions for an evaluator. Rows ``0 .. count-1`` are valid.
 
     - ``states``: the leaves' :class:`~igo.engine.board_kernels.BoardState` with a leading batch axis (padded layout;
-      :func:`igo.engine.mcts.slot_view` gives one) — for feature kernels that need chains and liberties;
+      :func:`igo.engine.pool.slot_view` gives one) — for feature kernels that need chains and liberties;
     - ``history``: ``int8[count, H, N, N]`` stones (0 empty, 1 black, 2 white; row 0 the top) of the leaf
       (``[:, 0]``) and the ``H - 1`` positions before it; ``H`` is the evaluator's ``history_length`` (default 1);
     - ``to_move``: ``int8[count]``, BLACK or WHITE;
@@ -92,7 +153,7 @@ class PlayoutEvaluator:
         priors[:, -1] *= self.pass_weight
         values = np.zeros(batch.count, np.float32)
         for i in range(batch.count):
-            s = M.slot_view(batch.states, i)
+            s = slot_view(batch.states, i)
             total = 0.0
             for _ in range(self.playouts):
                 score, _moves = playout_from(s, self._scratch, self._rng, 3 * n * n)
@@ -136,7 +197,7 @@ class MCTS:
         self,
         size: int,
         komi: float = 7.5,
-        config: M.SearchConfig | None = None,
+        config: SearchConfig | None = None,
         *,
         evaluator: Evaluator | None = None,
         threads: int = 1,
@@ -149,7 +210,7 @@ class MCTS:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.size = size
         self.komi = float(komi)
-        self.config = config or M.SearchConfig()
+        self.config = config or SearchConfig()
         self.params = self.config.pack(size, self.komi)
         self.evaluator = evaluator
         self.threads = threads
@@ -174,7 +235,6 @@ class MCTS:
         self._pending = 0
         self._executor: ThreadPoolExecutor | None = None
         self._thread_rngs = [make_rng(None if seed is None else seed + 1 + k) for k in range(threads)]
-        self.stop_flag = threading.Event()
         # AlphaGo's fast rollout policy (engine.rollout): playouts draw moves from a linear softmax over pattern
         # features with these weights instead of the light random policy
         self.rollout_policy = None if rollout_policy is None else np.ascontiguousarray(rollout_policy, np.float32)
@@ -307,8 +367,8 @@ class MCTS:
         if self._pool is None or (want is not None and want > self._pool_capacity):
             b = max(self._batch_size, want or 0)
             self._pool_capacity = b
-            self._pool = M.new_pool(self.size, b)
-            self._rpool = M.new_pool(self.size, b) if self.evaluator is not None else self._pool
+            self._pool = new_pool(self.size, b)
+            self._rpool = new_pool(self.size, b) if self.evaluator is not None else self._pool
             self._paths = np.zeros((b, self._path.shape[0]), np.int32)
             self._depths = np.zeros(b, np.int64)
             self._status = np.zeros(b, np.int8)
@@ -320,7 +380,7 @@ class MCTS:
         self._ensure_pool()
         t, pool = self._tree, self._pool
         with_eval = self.evaluator is not None
-        M.select_leaves(
+        MB.select_leaves(
             t, board.state, pool, self.params, self._paths, self._depths, self._status, count, not with_eval,
             self._no_priors,
         )  # fmt: skip
@@ -330,14 +390,14 @@ class MCTS:
             # (the kernels and torch both release the GIL), so the network and the playouts overlap
             pending = []
             if use_rollouts:
-                M.copy_slots(self._rpool, pool, count)
+                copy_slots(self._rpool, pool, count)
                 pending = self._start_rollouts(self._rpool, count)
             try:
                 self._evaluate_leaves(board, count)
             finally:
                 for f in pending:
                     f.result()
-            M.expand_leaves(t, pool, self._paths, self._depths, self._status, count, self._priors, self.params)
+            MB.expand_leaves(t, pool, self._paths, self._depths, self._status, count, self._priors, self.params)
             final = self._rpool
         else:
             if use_rollouts:
@@ -345,7 +405,7 @@ class MCTS:
             self._values[:count] = 0.0
             final = pool
         has_value = with_eval or not rollouts
-        M.backup_leaves(
+        MB.backup_leaves(
             t, final, self._paths, self._depths, self._status, count, self._values, has_value, self._scores,
             use_rollouts, self.params, self.own, self.stats,
         )  # fmt: skip
@@ -368,7 +428,7 @@ class MCTS:
             raise RuntimeError("set_root first")
         count = max(1, int(count))
         self._ensure_pool(count)
-        M.select_leaves(
+        MB.select_leaves(
             self._tree, board.state, self._pool, self.params, self._paths, self._depths, self._status, count, False,
             self._no_priors,
         )  # fmt: skip
@@ -387,8 +447,8 @@ class MCTS:
         self._priors[:count] = priors
         self._values[:count] = np.where(to_move == K.WHITE, -values, values)
         t = self._tree
-        M.expand_leaves(t, self._pool, self._paths, self._depths, self._status, count, self._priors, self.params)
-        M.backup_leaves(
+        MB.expand_leaves(t, self._pool, self._paths, self._depths, self._status, count, self._priors, self.params)
+        MB.backup_leaves(
             t, self._pool, self._paths, self._depths, self._status, count, self._values, True, self._scores,
             False, self.params, self.own, self.stats,
         )  # fmt: skip
@@ -402,7 +462,7 @@ class MCTS:
     def _rollout_range(self, pool: K.BoardState, lo: int, hi: int, k: int) -> None:
         max_moves = np.int64(self.params[M.P_MAX_MOVES])
         if self.rollout_policy is None:
-            M.rollout_slots(pool, lo, hi, self._status, self._thread_rngs[k], max_moves, self._scores)
+            MB.rollout_slots(pool, lo, hi, self._status, self._thread_rngs[k], max_moves, self._scores)
         else:
             from .rollout import policy_rollout_slots
 
@@ -442,7 +502,7 @@ class MCTS:
         legal = np.zeros((count, n * n + 1), np.bool_)
         mask = np.zeros(n * n, np.bool_)
         for i in range(count):
-            K.legal_mask(M.slot_view(states, i), int(to_move[i]), mask)
+            K.legal_mask(slot_view(states, i), int(to_move[i]), mask)
             legal[i, :-1] = mask
         legal[:, -1] = True
         return LeafBatch(n, count, states, np.ascontiguousarray(hist), to_move, legal)
@@ -464,11 +524,8 @@ class MCTS:
         return priors, np.clip(values, -1.0, 1.0)
 
     def _evaluate_root(self, board) -> np.ndarray:
-        pool = M.new_pool(self.size, 1)
-        slot = M.slot_view(pool, 0)
-        K.copy_position(slot, board.state)
-        slot.meta[K.M_KO_RULE] = K.KO_SIMPLE  # the pool has no game history (superko is pruned at the root)
-        slot.meta[K.M_NHIST] = 0
+        pool = new_pool(self.size, 1)
+        copy_to_slot(pool, 0, board.state)  # simple ko, no game history (superko is pruned at the root)
         hlen = self._history_length()
         w = self.size + 2
         hist = np.zeros((1, hlen, w, w), np.int8)
@@ -489,7 +546,7 @@ class MCTS:
         if hlen == 1:
             hist[:, 0, :] = self._pool.stones[:count]
         else:
-            M.leaf_history(self._tree, board.state, self._root_hist, self._paths, self._depths, count,
+            MB.leaf_history(self._tree, board.state, self._root_hist, self._paths, self._depths, count,
                            self._scratch, hist)  # fmt: skip
         return self._make_batch(count, self._pool, hist)
 
@@ -576,4 +633,4 @@ def _flat(vertex: str, n: int) -> int:
     return r * n + c
 
 
-__all__ = ["MCTS", "MoveStats", "Evaluator", "LeafBatch", "PlayoutEvaluator"]
+__all__ = ["SearchConfig", "MCTS", "MoveStats", "Evaluator", "LeafBatch", "PlayoutEvaluator"]

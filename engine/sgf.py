@@ -33,11 +33,12 @@ move is merged into the root setup; setup after a move is kept as a :class:`Setu
 root comment is ``root_comment``; comments of other nodes are dropped. Unknown properties are ignored.
 
 ``HA[n]`` without ``AB`` stones is taken to mean the GTP fixed handicap points, unless Black's first ``n`` moves are
-the handicap stones (as some servers write free handicap). With no ``PL``, White is to move after a handicap of 2 or
-more, else Black.
+the handicap stones (as some servers write free handicap). The player to move at the start (:func:`first_player`) is
+``PL`` when given, else White after handicap setup stones, else the colour of the first move. :func:`replay` gives
+the final board, :func:`iter_positions` the board before every move (the one path from a record to positions).
 
-Writing builds an ``Sgf_game`` (UTF-8) and serialises it; :func:`save_sgf` writes ``path + ".tmp"`` and then
-``os.replace`` s it, so a reader never sees half a file.
+Writing builds an ``Sgf_game`` (UTF-8) and serialises it; :func:`save_sgf` writes it atomically
+(:func:`igo.engine.fileio.atomic_write`), so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ import dataclasses
 import logging
 import operator
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sgfmill import sgf, sgf_grammar, sgf_properties
@@ -55,6 +56,7 @@ from sgfmill import sgf, sgf_grammar, sgf_properties
 from .board import BLACK, WHITE, Board, color_name, fixed_handicap_points
 from .coords import PASS, gtp_to_rc, rc_to_gtp, rc_to_sgf, sgf_to_rc
 from .errors import IllegalMoveError, InvalidMoveError, SGFError
+from .fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +136,7 @@ class GameRecord:
     ruleset: str | None = None
     game_name: str | None = None
     comments: list[str | None] = field(default_factory=list)
-    first_player: int | None = None  # PL of the root; None: the usual (White after a handicap, else Black)
+    first_player: int | None = None  # PL of the root; None: as :func:`first_player` infers it
     root_comment: str | None = None
     setup_events: list[SetupEvent] = field(default_factory=list)
 
@@ -544,7 +546,8 @@ def handicap_points(record: GameRecord) -> list[Point]:
 
 
 def _usual_first_player(record: GameRecord) -> int:
-    """The player to move at the start when PL is absent: White after handicap stones, else Black."""
+    """The player to move at the start by convention alone (PL and the moves aside): White after handicap setup
+    stones, else Black. :func:`record_from_board` writes ``PL`` when the start differs from it."""
     if record.handicap < 2:
         return BLACK
     if record.black_setup:
@@ -555,6 +558,17 @@ def _usual_first_player(record: GameRecord) -> int:
         return BLACK
 
 
+def first_player(record: GameRecord) -> int:
+    """Who is to move at the start of ``record``: its ``PL`` when given; else White after handicap setup stones
+    (``HA`` >= 2 with ``AB`` stones or the fixed points, not handicap stones written as Black's first moves); else the
+    colour of the first move; Black in a record without moves."""
+    if record.first_player is not None:
+        return record.first_player
+    if _usual_first_player(record) == WHITE:
+        return WHITE
+    return record.moves[0][0] if record.moves else BLACK
+
+
 def _setup(board: Board, black, white, empty, where: str) -> None:
     try:
         board.setup(black=black, white=white, empty=empty)
@@ -562,20 +576,21 @@ def _setup(board: Board, black, white, empty, where: str) -> None:
         raise SGFError(f"bad setup {where}: {str(e).splitlines()[0]}") from None
 
 
-def replay(record: GameRecord, *, ko_rule: str = "simple", suicide: bool = False) -> Board:
-    """A Board with the record's setup stones, handicap and every move played (checked).
-
-    Raises SGFError naming the move number and vertex for an illegal move, or the setup for a bad setup."""
-    board = Board(record.size, record.komi, ko_rule=ko_rule, suicide=suicide)
+def _replay_moves(record: GameRecord, board: Board) -> Iterator[tuple[int, int, Point | None]]:
+    """Set up ``board`` (fresh, of the record's size) and play the record on it: yields ``(index, colour, point)``
+    with the board before each move and ``board.to_move`` the mover, then plays the move (checked). Setup events
+    come before the move they precede; those after the last move are applied when the generator is exhausted."""
     n = record.size
     black = list(record.black_setup) + handicap_points(record)
     if black or record.white_setup:
         _setup(board, black, record.white_setup, (), "in the root")
-    board.to_move = record.first_player if record.first_player is not None else _usual_first_player(record)
+    board.to_move = first_player(record)
     events = list(record.setup_events)
     for i, (color, point) in enumerate(record.moves):
         while events and events[0].move_index <= i:
             _apply_event(board, events.pop(0))
+        board.to_move = color  # a record may give one colour two moves in a row
+        yield i, color, point
         try:
             board.play(point, color)
         except (IllegalMoveError, InvalidMoveError) as e:
@@ -584,7 +599,31 @@ def replay(record: GameRecord, *, ko_rule: str = "simple", suicide: bool = False
             raise SGFError(f"move {i + 1}: {color_name(color)} {where} is illegal: {reason}") from None
     for ev in events:
         _apply_event(board, ev)
+
+
+def replay(record: GameRecord, *, ko_rule: str = "simple", suicide: bool = False) -> Board:
+    """A Board with the record's setup stones, handicap and every move played (checked); the player to move at the
+    start is :func:`first_player`.
+
+    Raises SGFError naming the move number and vertex for an illegal move, or the setup for a bad setup."""
+    board = Board(record.size, record.komi, ko_rule=ko_rule, suicide=suicide)
+    for _ in _replay_moves(record, board):
+        pass
     return board
+
+
+def iter_positions(
+    record: GameRecord, *, include_passes: bool = False, ko_rule: str = "simple", suicide: bool = False
+) -> Iterator[tuple[Board, int, Point | None]]:
+    """Replay ``record`` as :func:`replay` does and yield ``(board, colour, point)`` for every move with the board
+    *before* it, then play it.
+
+    The board is the same object every time and changes after the yield: do not keep it. ``board.to_move`` is the
+    mover. Passes are played but only yielded with ``include_passes``. SGFError for an illegal move or setup."""
+    board = Board(record.size, record.komi, ko_rule=ko_rule, suicide=suicide)
+    for _, color, point in _replay_moves(record, board):
+        if point is not None or include_passes:
+            yield board, color, point
 
 
 def _apply_event(board: Board, ev: SetupEvent) -> None:
@@ -642,20 +681,9 @@ def dump_sgf(
 
 
 def save_sgf(path: str | os.PathLike, source: GameRecord | Board, **kwargs) -> None:
-    """Write :func:`dump_sgf` ``(source, **kwargs)`` to ``path`` atomically (``path + ".tmp"``, then os.replace)."""
+    """Write :func:`dump_sgf` ``(source, **kwargs)`` to ``path`` atomically (:func:`igo.engine.fileio.atomic_write`)."""
     data = dump_sgf(source, **kwargs)
-    path = os.fspath(path)
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, data)
     log.debug("saved SGF game to %s (%d bytes)", path, len(data))
 
 
@@ -718,6 +746,8 @@ __all__ = [
     "load_sgf_file",
     "load_sgf_collection",
     "replay",
+    "iter_positions",
+    "first_player",
     "handicap_points",
     "record_from_board",
     "dump_sgf",

@@ -1,5 +1,6 @@
 """Time control: the game's clock (:class:`Clock`, set by GTP ``time_settings``/``kgs-time_settings`` and updated by
-``time_left``) and the player's time management (:class:`TimeManager`: how long to think about one move).
+``time_left``, or counted by a time keeper such as the arena with :meth:`Clock.after_move`) and the player's time
+management (:class:`TimeManager`: how long to think about one move).
 
 **Systems.** ``none`` (no limit); ``absolute`` (main time only); ``byoyomi`` (Japanese: main time, then ``periods``
 periods of ``period_time`` seconds; a move finished inside a period leaves that period whole, a period that runs out is
@@ -81,6 +82,60 @@ class Clock:
 
     def with_left(self, color: int, left: TimeLeft) -> Clock:
         return dataclasses.replace(self, **{"black" if color == BLACK else "white": left})
+
+    def started(self) -> Clock:
+        """The clock at the start of a game: both sides have all of main time, ``TimeLeft(main_time, 0)`` (with no
+        main time in byo-yomi or Canadian that is ``0 0``: overtime starts with the first move). ``none``: no
+        reports."""
+        if self.system == "none":
+            return dataclasses.replace(self, black=None, white=None)
+        start = TimeLeft(max(float(self.main_time), 0.0), 0)
+        return dataclasses.replace(self, black=start, white=start)
+
+    def after_move(self, color: int, seconds: float) -> Clock:
+        """The clock once ``color`` has moved after thinking ``seconds``, counted as a time keeper counts (no lag,
+        no flagging): main time first, never below 0. A move that uses up what is left of main time (or more)
+        carries on into overtime with a whole period and counts as its first move. Canadian: the rest is taken from
+        the current period and counts one stone; after the period's last stone a new period starts whole; a period's
+        seconds stop at 0. Byo-yomi: each period the move runs out is lost and the move's own period is whole again;
+        a side that runs out of its last period has ``TimeLeft(0, 1)``. A side without a report starts from
+        :meth:`started`; ``none`` returns the clock unchanged; overtime without periods, stones or period time
+        counts as absolute time, as :class:`TimeManager` does."""
+        if color not in (BLACK, WHITE):
+            raise ValueError(f"color must be BLACK or WHITE, got {color!r}")
+        t = float(seconds)
+        if math.isnan(t):
+            raise ValueError("seconds must be a number, got nan")
+        if self.system not in ("absolute", "byoyomi", "canadian"):
+            return self
+        t = max(t, 0.0)
+        left = self.left(color) or self.started().left(color)
+        assert left is not None
+        period = float(self.period_time)
+        count = self.periods if self.system == "byoyomi" else self.stones
+        if self.system == "absolute" or count < 1 or not period > 0:
+            return self.with_left(color, TimeLeft(max(float(left.seconds) - t, 0.0), 0))
+        if left.stones <= 0:  # main time
+            main = max(float(left.seconds), 0.0)
+            if t < main:
+                return self.with_left(color, TimeLeft(main - t, 0))
+            t -= main
+            rest, stones = period, count  # overtime starts with a whole period
+        else:
+            rest, stones = min(max(float(left.seconds), 0.0), period), int(left.stones)
+        if self.system == "canadian":
+            rest, stones = max(rest - t, 0.0), stones - 1
+            if stones <= 0:
+                rest, stones = period, count  # a new period
+            return self.with_left(color, TimeLeft(rest, stones))
+        periods = min(stones, count)
+        while t >= rest and periods > 1:  # the period runs out: the next one starts whole
+            t -= rest
+            periods -= 1
+            rest = period
+        if t >= rest:
+            return self.with_left(color, TimeLeft(0.0, 1))  # out of time in the last period
+        return self.with_left(color, TimeLeft(period, periods))
 
 
 # --- time management -------------------------------------------------------------------------------------------------

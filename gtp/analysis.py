@@ -38,6 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from igo.engine.board import BLACK, Board
+from igo.engine.player import Analysis, Player
+
+from .protocol import GTPFailure, parse_color, parse_int
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +58,9 @@ class AnalyzeRequest:
     ownership: bool = False
 
 
-def parse_analyze_args(args: list[str], to_move: int, parse_color, parse_int, failure) -> AnalyzeRequest:
-    """``[color] [interval] [key value]...`` -> :class:`AnalyzeRequest` (``failure(message, detail)`` builds the
-    exception for bad arguments)."""
+def parse_analyze_args(args: list[str], to_move: int) -> AnalyzeRequest:
+    """``[color] [interval] [key value]...`` -> :class:`AnalyzeRequest`; bad arguments raise
+    :class:`~igo.gtp.protocol.GTPFailure` (``syntax error``)."""
     color = to_move
     i = 0
     if i < len(args) and not args[i].isdigit() and args[i].lower() in ("b", "w", "black", "white"):
@@ -70,7 +73,7 @@ def parse_analyze_args(args: list[str], to_move: int, parse_color, parse_int, fa
     while i < len(args):
         key = args[i].lower()
         if i + 1 >= len(args):
-            raise failure("syntax error", f"{args[i]!r} needs a value")
+            raise GTPFailure("syntax error", f"{args[i]!r} needs a value")
         value = args[i + 1]
         if key == "interval":
             req.interval = max(0, parse_int(value, "interval")) / 100.0
@@ -80,15 +83,15 @@ def parse_analyze_args(args: list[str], to_move: int, parse_color, parse_int, fa
             req.max_moves = max(0, parse_int(value, "maxmoves"))
         elif key == "ownership":
             if value.lower() not in ("true", "false"):
-                raise failure("syntax error", f"ownership must be true or false, got {value!r}")
+                raise GTPFailure("syntax error", f"ownership must be true or false, got {value!r}")
             req.ownership = value.lower() == "true"
         else:
-            raise failure("syntax error", f"unsupported analysis option {args[i]!r}")
+            raise GTPFailure("syntax error", f"unsupported analysis option {args[i]!r}")
         i += 2
     return req
 
 
-def info_line(analysis, req: AnalyzeRequest, size: int, kata: bool) -> str:
+def info_line(analysis: Analysis, req: AnalyzeRequest, size: int, kata: bool) -> str:
     """One ``info ...`` line for an :class:`igo.engine.player.Analysis`."""
     moves = [m for m in analysis.moves if m.visits > 0]
     if len(moves) < req.min_moves:
@@ -127,14 +130,15 @@ class AnalysisCommands:
     ``emit`` (write a piece of a reply now) and ``input_pending`` (True when a new input line waits)."""
 
     board: Board
+    player: Player
     emit: Callable[[str], None]
     input_pending: Callable[[], bool]
 
     _ident = ""  # the id of the command being answered (set by GTPEngine._dispatch)
 
-    def _analysis_player(self):
-        if not hasattr(self.player, "analyze"):
-            raise self._failure("analysis needs the search player", f"{self.player!r} cannot analyse")
+    def _analysis_player(self) -> Player:
+        if not self.player.supports_analysis:
+            raise GTPFailure("analysis needs the search player", f"{self.player!r} cannot analyse")
         return self.player
 
     def _stream_analyze(self, ident: str, args: list[str], kata: bool) -> str:
@@ -168,15 +172,7 @@ class AnalysisCommands:
         return f"play {move}\n\n"
 
     def _parse_analyze(self, args: list[str]) -> AnalyzeRequest:
-        from .engine import _parse_color, _parse_int
-
-        return parse_analyze_args(args, self.board.to_move, _parse_color, _parse_int, self._failure)
-
-    @staticmethod
-    def _failure(message: str, detail: str = ""):
-        from .engine import GTPFailure
-
-        return GTPFailure(message, detail)
+        return parse_analyze_args(args, self.board.to_move)
 
     def cmd_lz_analyze(self, args: list[str]) -> str:
         return RawReply(self._stream_analyze(self._ident, args, kata=False))
@@ -209,8 +205,7 @@ class AnalysisCommands:
         rates, the principal variation of the best as a variation, a status line (GoGui ``gfx``)."""
         player = self._analysis_player()
         color = self.board.to_move
-        config = player.config
-        seconds = config.time or (None if config.playouts else config.default_time)
+        seconds, visits = player.analysis_budget()
         start = time.perf_counter()
         a = player.analyze(
             self.board,
@@ -218,7 +213,7 @@ class AnalysisCommands:
             interval=3600.0,
             report=lambda _analysis: None,
             stop=lambda: seconds is not None and time.perf_counter() - start >= seconds,
-            max_visits=config.playouts,
+            max_visits=visits,
         )
         moves = [m for m in a.moves if m.visits > 0][:8]
         lines = []
@@ -242,15 +237,15 @@ class AnalysisCommands:
     def cmd_igo_ownership(self, args: list[str]) -> str:
         """Mean final ownership of every point (+1 Black, -1 White), one row per line from the top (GoGui
         ``dboard``)."""
-        if not hasattr(self.player, "ownership"):
-            raise self._failure("ownership needs the search player")
+        if not self.player.supports_ownership:
+            raise GTPFailure("ownership needs the search player")
         own = self.player.ownership(self.board)
         return "\n".join(" ".join(f"{v:.2f}" for v in row) for row in own)
 
     def cmd_igo_score(self, args: list[str]) -> str:
         """The estimated result with dead stones removed, and how many stones are counted dead."""
-        if not hasattr(self.player, "final_status"):
-            raise self._failure("score estimation needs the search player")
+        if not self.player.estimates_dead_stones:
+            raise GTPFailure("score estimation needs the search player")
         status = self.player.final_status(self.board)
         return f"{self.player.final_score(self.board)} ({len(status['dead'])} dead stones)"
 

@@ -1,7 +1,7 @@
 """igo's GTP engine: the Go Text Protocol, version 2, over a :class:`~igo.engine.board.Board`.
 
-:class:`GTPEngine` owns the game (board, komi, clock) and asks a *player* (:mod:`igo.gtp.player`) for moves. It speaks
-GTP v2 (Gunnar Farnebäck's specification, draft 2)::
+:class:`GTPEngine` owns the game (board, komi, clock) and asks a *player* (:class:`igo.engine.player.Player`) for
+moves. It speaks GTP v2 (Gunnar Farnebäck's specification, draft 2)::
 
     >>> engine = GTPEngine(RandomPlayer(seed=1), size=9)
     >>> engine.handle("1 play black E5")
@@ -32,14 +32,15 @@ every command not in :data:`READ_ONLY_COMMANDS` runs against a snapshot that is 
 **Commands** are the methods named ``cmd_<name>`` (a subclass adds commands by defining more); GTP names with a dash
 are private extensions whose prefix is one of :data:`EXTENSION_PREFIXES`, so ``cmd_kgs_time_settings`` is
 ``kgs-time_settings``. Each takes the list of argument strings and returns the reply text or raises
-:class:`GTPFailure`. ``list_commands`` lists exactly the registered commands.
+:class:`~igo.gtp.protocol.GTPFailure`. ``list_commands`` lists exactly the registered commands.
 
-Scoring is Tromp-Taylor area counting with komi. Until the search player estimates dead stones (issue 3),
-``final_score`` counts every stone on the board as alive, and ``final_status_list`` says so: every stone is
-``alive``, the ``dead`` and ``seki`` lists are empty.
+Scoring is area counting with komi: ``final_score`` and ``final_status_list`` are the player's
+(:meth:`~igo.engine.player.Player.final_score`, :meth:`~igo.engine.player.Player.final_status`); the search player
+removes the stones it estimates dead, a player without an estimate counts every stone alive (Tromp-Taylor).
 
 Clock commands (``time_settings``, ``kgs-time_settings``, ``time_left``) are parsed, validated and kept in
-:attr:`GTPEngine.clock` (a :class:`Clock`) for the player's time management; the random player ignores them.
+:attr:`GTPEngine.clock` (a :class:`Clock`) and passed to the player's ``set_clock`` for its time management; the
+random player ignores them.
 """
 
 from __future__ import annotations
@@ -48,10 +49,8 @@ import dataclasses
 import importlib.metadata
 import io
 import logging
-import math
 import os
 import queue
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,10 +62,21 @@ from igo.engine.board import BLACK, WHITE, Board, color_name, fixed_handicap_poi
 from igo.engine.board import chains as _chains
 from igo.engine.coords import MAX_SIZE, MIN_SIZE, gtp_to_rc, rc_to_gtp
 from igo.engine.errors import InvalidMoveError, SGFError
+from igo.engine.player import Player, RandomPlayer
 from igo.engine.timecontrol import Clock, TimeLeft
 
 from .analysis import AnalysisCommands, RawReply
-from .player import Player, RandomPlayer
+from .protocol import (
+    VERTEX_RE,
+    GTPFailure,
+    expect_args,
+    parse_color,
+    parse_count,
+    parse_float,
+    parse_int,
+    parse_seconds,
+    parse_vertex,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +111,6 @@ _CHUNK = 64 * 1024  # how much of an overlong line is read (and dropped) at a ti
 # Control characters other than HT (9) and LF (10) are removed; HT becomes a space. LF is kept here only so that
 # serve() can see line ends; inside one line it is whitespace.
 _CLEAN = {c: None for c in (*range(0, 9), *range(11, 32), 127)} | {9: " "}
-_COLORS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
-_VERTEX_RE = re.compile(r"[A-HJ-Za-hj-z][0-9]{1,2}")
 
 
 def gtp_command_name(method_name: str) -> str:
@@ -110,74 +118,6 @@ def gtp_command_name(method_name: str) -> str:
     name = method_name.removeprefix("cmd_")
     prefix, sep, rest = name.partition("_")
     return f"{prefix}-{rest}" if sep and prefix in EXTENSION_PREFIXES else name
-
-
-class GTPFailure(Exception):
-    """A command failed in an expected way: ``message`` is the reply text (canonical where the spec has one),
-    ``detail`` says why, for the log."""
-
-    def __init__(self, message: str, detail: str = ""):
-        super().__init__(message if not detail else f"{message} ({detail})")
-        self.message = message
-        self.detail = detail
-
-
-# --- argument parsing ----------------------------------------------------------------------------------------------
-
-
-def _expect(args: list[str], count: int | tuple[int, int], usage: str) -> None:
-    lo, hi = (count, count) if isinstance(count, int) else count
-    if not lo <= len(args) <= hi:
-        raise GTPFailure("syntax error", f"expected {usage}, got {len(args)} argument(s)")
-
-
-def _parse_int(text: str, what: str) -> int:
-    if not (text.isascii() and re.fullmatch(r"[+-]?[0-9]{1,100}", text)):
-        raise GTPFailure("syntax error", f"{what} must be an integer, got {text!r}")
-    return int(text)
-
-
-def _parse_float(text: str, what: str) -> float:
-    if not (text.isascii() and re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", text)):
-        raise GTPFailure("syntax error", f"{what} must be a number, got {text!r}")
-    value = float(text)
-    if not math.isfinite(value):
-        raise GTPFailure("syntax error", f"{what} must be finite, got {text!r}")
-    return value
-
-
-def _parse_seconds(text: str, what: str) -> float:
-    value = _parse_float(text, what)
-    if value < 0:
-        raise GTPFailure("syntax error", f"{what} must not be negative, got {text!r}")
-    return value
-
-
-def _parse_count(text: str, what: str) -> int:
-    value = _parse_int(text, what)
-    if value < 0:
-        raise GTPFailure("syntax error", f"{what} must not be negative, got {text!r}")
-    return value
-
-
-def _parse_color(text: str) -> int:
-    color = _COLORS.get(text.lower()) if text.isascii() else None
-    if color is None:
-        raise GTPFailure("syntax error", f"invalid color {text!r}")
-    return color
-
-
-def _parse_vertex(text: str, size: int) -> str:
-    """An upper-case vertex on the board, or ``"pass"``; anything else is a syntax error."""
-    if text.isascii() and text.lower() == "pass":
-        return "pass"
-    if not _VERTEX_RE.fullmatch(text):
-        raise GTPFailure("syntax error", f"invalid vertex {text!r}")
-    try:
-        gtp_to_rc(text, size)
-    except InvalidMoveError as e:
-        raise GTPFailure("syntax error", str(e)) from None
-    return text.upper()
 
 
 # --- handicap placement ------------------------------------------------------------------------------------------
@@ -230,7 +170,7 @@ class _Snapshot:
 class GTPEngine(AnalysisCommands):
     """A GTP v2 engine over a :class:`Board`; see the module docstring.
 
-    ``player`` chooses moves for ``genmove`` (default: :class:`~igo.gtp.player.RandomPlayer`). ``size``, ``komi``,
+    ``player`` chooses moves for ``genmove`` (default: :class:`~igo.engine.player.RandomPlayer`). ``size``, ``komi``,
     ``ko_rule`` and ``suicide`` set up the board; ``boardsize`` and ``clear_board`` keep the rules and komi."""
 
     name = "igo"
@@ -376,20 +316,15 @@ class GTPEngine(AnalysisCommands):
     def _rollback(self, snapshot: _Snapshot) -> None:
         self.board, self.clock = snapshot.board, snapshot.clock
         try:
-            self._notify("set_clock", self.clock)
-            self._notify("new_game", self.board)
+            self.player.set_clock(self.clock)
+            self.player.new_game(self.board)
         except Exception:
             log.exception("the player failed to follow the rolled-back position")
-
-    def _notify(self, event: str, *args) -> None:
-        hook = getattr(self.player, event, None)
-        if hook is not None:
-            hook(*args)
 
     def _new_board(self, size: int | None = None) -> None:
         size = self.board.size if size is None else size
         self.board = Board(size, self.board.komi, ko_rule=self.ko_rule, suicide=self.suicide)
-        self._notify("new_game", self.board)
+        self.player.new_game(self.board)
 
     def _require_empty(self) -> None:
         if self.board.move_number or self.board.stones().any():
@@ -398,23 +333,23 @@ class GTPEngine(AnalysisCommands):
     # --- administrative commands ---------------------------------------------------------------------------------
 
     def cmd_protocol_version(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         return "2"
 
     def cmd_name(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         return self.name
 
     def cmd_version(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         return _VERSION
 
     def cmd_known_command(self, args: list[str]) -> str:
-        _expect(args, 1, "a command name")
+        expect_args(args, 1, "a command name")
         return "true" if args[0] in self.commands else "false"
 
     def cmd_list_commands(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         return "\n".join(sorted(self.commands))
 
     def cmd_quit(self, args: list[str]) -> str:
@@ -424,29 +359,28 @@ class GTPEngine(AnalysisCommands):
     # --- setup ---------------------------------------------------------------------------------------------------
 
     def cmd_boardsize(self, args: list[str]) -> str:
-        _expect(args, 1, "a board size")
-        size = _parse_int(args[0], "board size")
+        expect_args(args, 1, "a board size")
+        size = parse_int(args[0], "board size")
         if not MIN_SIZE <= size <= MAX_SIZE:
             raise GTPFailure("unacceptable size", f"igo plays {MIN_SIZE}x{MIN_SIZE} to {MAX_SIZE}x{MAX_SIZE}")
-        supports = getattr(self.player, "supports_size", None)
-        if supports is not None and not supports(size):
+        if not self.player.supports_size(size):
             raise GTPFailure("unacceptable size", f"the player's network is not for {size}x{size}")
         self._new_board(size)
         return ""
 
     def cmd_clear_board(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         self._new_board()
         return ""
 
     def cmd_komi(self, args: list[str]) -> str:
-        _expect(args, 1, "a komi")
-        self.board.komi = _parse_float(args[0], "komi")
+        expect_args(args, 1, "a komi")
+        self.board.komi = parse_float(args[0], "komi")
         return ""
 
     def cmd_fixed_handicap(self, args: list[str]) -> str:
-        _expect(args, 1, "a number of stones")
-        count = _parse_int(args[0], "number of stones")
+        expect_args(args, 1, "a number of stones")
+        count = parse_int(args[0], "number of stones")
         self._require_empty()
         try:
             vertices = fixed_handicap_points(self.board.size, count)
@@ -455,8 +389,8 @@ class GTPEngine(AnalysisCommands):
         return self._place_handicap(vertices)
 
     def cmd_place_free_handicap(self, args: list[str]) -> str:
-        _expect(args, 1, "a number of stones")
-        count = _parse_int(args[0], "number of stones")
+        expect_args(args, 1, "a number of stones")
+        count = parse_int(args[0], "number of stones")
         self._require_empty()
         try:
             vertices = free_handicap_points(self.board.size, count)
@@ -468,7 +402,7 @@ class GTPEngine(AnalysisCommands):
         if not args:
             raise GTPFailure("syntax error", "expected a list of vertices")
         for text in args:
-            if not (text.isascii() and (text.lower() == "pass" or _VERTEX_RE.fullmatch(text))):
+            if not (text.isascii() and (text.lower() == "pass" or VERTEX_RE.fullmatch(text))):
                 raise GTPFailure("syntax error", f"invalid vertex {text!r}")
         self._require_empty()
         n = self.board.size
@@ -490,35 +424,35 @@ class GTPEngine(AnalysisCommands):
         board.setup(black=vertices)
         board.to_move = WHITE
         self.board = board
-        self._notify("new_game", self.board)
+        self.player.new_game(self.board)
         return " ".join(vertices)
 
     # --- moves ---------------------------------------------------------------------------------------------------
 
     def cmd_play(self, args: list[str]) -> str:
-        _expect(args, 2, "a color and a vertex")
-        color = _parse_color(args[0])
-        vertex = _parse_vertex(args[1], self.board.size)
+        expect_args(args, 2, "a color and a vertex")
+        color = parse_color(args[0])
+        vertex = parse_vertex(args[1], self.board.size)
         reason = self.board.illegal_reason(vertex, color)
         if reason is not None:
             raise GTPFailure("illegal move", f"{color_name(color)} {vertex}: {reason}")
         self.board.play(vertex, color)
-        self._notify("played", self.board, color, vertex)
+        self.player.played(self.board, color, vertex)
         return ""
 
     def cmd_genmove(self, args: list[str]) -> str:
-        _expect(args, 1, "a color")
-        return self._genmove(_parse_color(args[0]), play=True)
+        expect_args(args, 1, "a color")
+        return self._genmove(parse_color(args[0]), play=True)
 
     def cmd_kgs_genmove_cleanup(self, args: list[str]) -> str:
         """KGS's cleanup phase (remove dead stones before passing). Under area scoring the player's pass policy
         already refuses to pass while passing loses, so this is ``genmove``."""
-        _expect(args, 1, "a color")
-        return self._genmove(_parse_color(args[0]), play=True)
+        expect_args(args, 1, "a color")
+        return self._genmove(parse_color(args[0]), play=True)
 
     def cmd_reg_genmove(self, args: list[str]) -> str:
-        _expect(args, 1, "a color")
-        return self._genmove(_parse_color(args[0]), play=False)
+        expect_args(args, 1, "a color")
+        return self._genmove(parse_color(args[0]), play=False)
 
     def _genmove(self, color: int, *, play: bool, report=None, interval: float = 1.0) -> str:
         if report is None:
@@ -531,7 +465,7 @@ class GTPEngine(AnalysisCommands):
         if move == "resign":
             return "resign"
         if move != "pass":
-            if not _VERTEX_RE.fullmatch(move):
+            if not VERTEX_RE.fullmatch(move):
                 raise ValueError(f"player {self.player!r} returned {answer!r}, not a GTP vertex")
             move = move.upper()
             reason = self.board.illegal_reason(move, color)  # raises for a vertex off the board
@@ -539,35 +473,33 @@ class GTPEngine(AnalysisCommands):
                 raise ValueError(f"player {self.player!r} chose an illegal move {move} ({reason})")
         if play:
             self.board.play(None if move == "pass" else move, color)
-            self._notify("played", self.board, color, move)
+            self.player.played(self.board, color, move)
         return move
 
     def cmd_undo(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         if not self.board.can_undo:
             raise GTPFailure("cannot undo", "no move since the start or the handicap")
         self.board.undo()
-        self._notify("new_game", self.board)
+        self.player.new_game(self.board)
         return ""
 
     # --- the position and the score ----------------------------------------------------------------------------
 
     def cmd_showboard(self, args: list[str]) -> str:
-        _expect(args, 0, "no arguments")
+        expect_args(args, 0, "no arguments")
         return "\n" + str(self.board)
 
     def cmd_final_score(self, args: list[str]) -> str:
         """Area score with komi, the stones the player estimates dead removed (a player without an estimate: every
         stone alive, Tromp-Taylor)."""
-        _expect(args, 0, "no arguments")
-        if hasattr(self.player, "final_score"):
-            return self.player.final_score(self.board)
-        return self.board.result()
+        expect_args(args, 0, "no arguments")
+        return self.player.final_score(self.board)
 
     def cmd_final_status_list(self, args: list[str]) -> str:
-        """One chain per line. With no dead-stone estimation yet every stone is alive; the search player will
-        refine this (issue 3)."""
-        _expect(args, 1, "a status (alive, dead or seki)")
+        """One chain per line, by the player's :meth:`~igo.engine.player.Player.final_status` (a player without a
+        dead-stone estimate: every stone alive)."""
+        expect_args(args, 1, "a status (alive, dead or seki)")
         status = args[0].lower()
         if status not in ("alive", "dead", "seki"):
             raise GTPFailure("syntax error", f"unknown status {args[0]!r}")
@@ -575,11 +507,8 @@ class GTPEngine(AnalysisCommands):
         stones = self.board.stones()
         chains = _chains(stones, BLACK) + _chains(stones, WHITE)
         chains.sort(key=lambda chain: chain[0])
-        if hasattr(self.player, "final_status"):
-            wanted = set(self.player.final_status(self.board)[status])
-            chains = [chain for chain in chains if rc_to_gtp(*chain[0], n) in wanted]
-        elif status != "alive":
-            return ""
+        wanted = set(self.player.final_status(self.board)[status])
+        chains = [chain for chain in chains if rc_to_gtp(*chain[0], n) in wanted]
         return "\n".join(" ".join(rc_to_gtp(r, c, n) for r, c in chain) for chain in chains)
 
     # --- game records --------------------------------------------------------------------------------------------
@@ -589,11 +518,11 @@ class GTPEngine(AnalysisCommands):
         without it), with its size, komi, handicap and setup stones."""
         from igo.engine.sgf import load_sgf_file, replay  # sgfmill is imported on first use: a quicker start
 
-        _expect(args, (1, 2), "a file name and an optional move number")
+        expect_args(args, (1, 2), "a file name and an optional move number")
         path = args[0]
         keep = None
         if len(args) == 2:
-            number = _parse_int(args[1], "move number")
+            number = parse_int(args[1], "move number")
             if number < 1:
                 raise GTPFailure("syntax error", f"move number must be 1 or more, got {number}")
             keep = number - 1
@@ -612,14 +541,14 @@ class GTPEngine(AnalysisCommands):
         except (OSError, SGFError, ValueError) as e:
             raise GTPFailure("cannot load file", f"{path}: {e}") from None
         self.board = board
-        self._notify("new_game", self.board)
+        self.player.new_game(self.board)
         return ""
 
     def cmd_printsgf(self, args: list[str]) -> str:
         """``printsgf [FILE]``: the game as SGF; with FILE (other than ``-``), written there atomically instead."""
         from igo.engine.sgf import dump_sgf, save_sgf
 
-        _expect(args, (0, 1), "an optional file name")
+        expect_args(args, (0, 1), "an optional file name")
         meta = {"result": self.board.result()} if self.board.is_over else {}
         try:
             if args and args[0] != "-":
@@ -632,12 +561,12 @@ class GTPEngine(AnalysisCommands):
     # --- time ----------------------------------------------------------------------------------------------------
 
     def cmd_time_settings(self, args: list[str]) -> str:
-        _expect(args, 3, "main_time byo_yomi_time byo_yomi_stones")
-        main = _parse_seconds(args[0], "main time")
-        byo = _parse_seconds(args[1], "byo-yomi time")
-        stones = _parse_count(args[2], "byo-yomi stones")
+        expect_args(args, 3, "main_time byo_yomi_time byo_yomi_stones")
+        main = parse_seconds(args[0], "main time")
+        byo = parse_seconds(args[1], "byo-yomi time")
+        stones = parse_count(args[2], "byo-yomi stones")
         self.clock = Clock.from_time_settings(main, byo, stones)
-        self._notify("set_clock", self.clock)
+        self.player.set_clock(self.clock)
         return ""
 
     def cmd_kgs_time_settings(self, args: list[str]) -> str:
@@ -646,16 +575,16 @@ class GTPEngine(AnalysisCommands):
             raise GTPFailure("syntax error", "expected a time system")
         system, rest = args[0].lower(), args[1:]
         if system == "none":
-            _expect(rest, 0, "nothing after 'none'")
+            expect_args(rest, 0, "nothing after 'none'")
             clock = Clock("none")
         elif system == "absolute":
-            _expect(rest, 1, "absolute MAIN_TIME")
-            clock = Clock("absolute", _parse_seconds(rest[0], "main time"))
+            expect_args(rest, 1, "absolute MAIN_TIME")
+            clock = Clock("absolute", parse_seconds(rest[0], "main time"))
         elif system in ("byoyomi", "canadian"):
-            _expect(rest, 3, f"{system} MAIN_TIME PERIOD_TIME {'PERIODS' if system == 'byoyomi' else 'STONES'}")
-            main = _parse_seconds(rest[0], "main time")
-            period = _parse_seconds(rest[1], "period time")
-            count = _parse_count(rest[2], "periods" if system == "byoyomi" else "stones")
+            expect_args(rest, 3, f"{system} MAIN_TIME PERIOD_TIME {'PERIODS' if system == 'byoyomi' else 'STONES'}")
+            main = parse_seconds(rest[0], "main time")
+            period = parse_seconds(rest[1], "period time")
+            count = parse_count(rest[2], "periods" if system == "byoyomi" else "stones")
             if system == "byoyomi":
                 clock = Clock("byoyomi", main, period, periods=count)
             else:
@@ -663,15 +592,15 @@ class GTPEngine(AnalysisCommands):
         else:
             raise GTPFailure("syntax error", f"unknown time system {args[0]!r}")
         self.clock = clock
-        self._notify("set_clock", self.clock)
+        self.player.set_clock(self.clock)
         return ""
 
     def cmd_time_left(self, args: list[str]) -> str:
-        _expect(args, 3, "color time stones")
-        color = _parse_color(args[0])
-        left = TimeLeft(_parse_seconds(args[1], "time"), _parse_count(args[2], "stones"))
+        expect_args(args, 3, "color time stones")
+        color = parse_color(args[0])
+        left = TimeLeft(parse_seconds(args[1], "time"), parse_count(args[2], "stones"))
         self.clock = self.clock.with_left(color, left)
-        self._notify("set_clock", self.clock)
+        self.player.set_clock(self.clock)
         return ""
 
 
@@ -715,7 +644,6 @@ def _read_line(inp: BinaryIO | TextIO) -> tuple[str, bool] | None:
 
 __all__ = [
     "GTPEngine",
-    "GTPFailure",
     "Clock",
     "TimeLeft",
     "MAX_LINE_BYTES",

@@ -90,9 +90,8 @@ def run_mcts(args) -> int:
     from igo.engine import playout as P
     from igo.engine.board import Board
     from igo.engine.coords import check_size
-    from igo.engine.mcts import SearchConfig
     from igo.engine.rng import make_rng
-    from igo.engine.search import MCTS
+    from igo.engine.search import MCTS, SearchConfig
 
     size = check_size(args.size)
     if args.seconds <= 0 or args.simulations < 1 or args.threads < 1:

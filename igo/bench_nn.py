@@ -234,8 +234,7 @@ def _timed(step, seconds: float) -> tuple[int, float]:
 
 def run_search_nn(args) -> int:
     from igo.engine.board import Board
-    from igo.engine.mcts import SearchConfig
-    from igo.engine.search import MCTS
+    from igo.engine.search import MCTS, SearchConfig
 
     say = _say(args)
     model, cfg, size = _model(args)
@@ -321,11 +320,12 @@ def run_selfplay(args) -> int:
         import ray
 
         from igo.nets.config import config_to_dict
+        from igo.nets.weights import model_to_numpy
         from igo.selfplay.actors import selfplay_actor_class
 
         ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
         try:
-            weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+            weights = model_to_numpy(model)
             ref = ray.put(weights)
             cls = selfplay_actor_class()
             dev = "cpu" if args.device == "auto" else args.device

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_float, positive_int
+
+from .train_args import add_output, add_ray, fail, print_json
 
 EPILOG = """\
 examples:
@@ -37,9 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--move-limit", type=positive_int, default=None, help="moves before a game is scored as it "
                    "stands (default 3 x size²)")  # fmt: skip
     p.add_argument("--move-timeout", type=positive_float, default=60.0, help="seconds per genmove (default 60)")
-    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
-    p.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_ray(p, address="Ray cluster address (default: a local Ray)")
+    add_output(p, json_help="print the summary as JSON")
     p.set_defaults(run=run)
     sub = p.add_subparsers(dest="action", metavar="stats")
     s = sub.add_parser(
@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     s.add_argument("dir", metavar="DIR")
     s.add_argument("--size", type=int, default=None, help="count only games of this size as usable")
-    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_output(s, json_help="print the summary as JSON")
     s.add_argument("--show-errors", type=int, default=10, metavar="N", help="list the first N broken files")
     s.set_defaults(run=run_stats)
 
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from igo.selfplay.corpus import CorpusConfig, generate_corpus
 
     if args.games is None or not args.out:
-        print("igo corpus: error: give --games N and -o DIR (or 'igo corpus stats DIR')", file=sys.stderr)
-        return 2
+        return fail("corpus", "give --games N and -o DIR (or 'igo corpus stats DIR')", 2)
     try:
         config = CorpusConfig(
             engine=args.engine,
@@ -79,20 +78,16 @@ def run(args: argparse.Namespace) -> int:
             move_timeout=args.move_timeout,
         )
     except ValueError as e:
-        print(f"igo corpus: error: {e}", file=sys.stderr)
-        return 2
+        return fail("corpus", e, 2)
     bar = _Progress(args.games)
     try:
         summary = generate_corpus(config, address=args.address, num_cpus=args.cpus, on_game=bar)
     except ClusterError as e:
-        print(f"igo corpus: error: {e}", file=sys.stderr)
-        return 1
+        return fail("corpus", e, 1)
     finally:
         bar.close()
     if args.json:
-        import dataclasses
-
-        print(json.dumps(dataclasses.asdict(summary), sort_keys=True))
+        print_json(summary)
     else:
         mean = summary.moves / summary.written if summary.written else 0.0
         print(
@@ -137,10 +132,9 @@ def run_stats(args: argparse.Namespace) -> int:
     try:
         stats = corpus_stats(args.dir, size=args.size)
     except (FileNotFoundError, NotADirectoryError) as e:
-        print(f"igo corpus stats: error: {e}", file=sys.stderr)
-        return 1
+        return fail("corpus stats", e, 1)
     if args.json:
-        print(json.dumps(stats.to_dict(), sort_keys=True))
+        print_json(stats.to_dict())
     else:
         print("\n".join(stats.lines(show_errors=args.show_errors)))
     return 0

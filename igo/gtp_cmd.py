@@ -2,8 +2,8 @@
 
 The protocol travels on stdout only; logging goes to stderr (``-v`` info, ``-vv`` debug with every GTP line). The
 player is the Monte Carlo tree search with ``--playouts`` or ``--time`` per move — with rollouts, or with networks
-(``--model``, ``--value-model``, ``--lambda``; see :mod:`igo.player_args`) — or the random baseline with
-``--player random``.
+(``--model``, ``--value-model``, ``--lambda``; see :class:`igo.engine.options.PlayerOptions`) — or the random baseline
+with ``--player random``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from .player_args import add_player_arguments, build_player
+from igo.engine.options import PlayerOptions, add_player_arguments
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,14 @@ def run(args) -> int:
     start = time.perf_counter()
     from igo.engine.coords import check_size
     from igo.gtp.engine import GTPEngine
+    from igo.nets.player import build_player, resolve_size
 
-    from .player_args import resolve_size
-
-    args.size = check_size(resolve_size(args, 19))
-    player = build_player(args, args.size)
+    options = PlayerOptions.from_namespace(args)
+    args.size = check_size(resolve_size(options, args.size, 19))
+    player = build_player(options, args.size)
     engine = GTPEngine(player, size=args.size, komi=args.komi)
-    if args.player == "mcts":
-        threading.Thread(target=_warm_up, args=(args.threads,), name="igo-warm-up", daemon=True).start()
+    if options.kind == "mcts":
+        threading.Thread(target=_warm_up, args=(options.threads,), name="igo-warm-up", daemon=True).start()
     log.info("igo gtp ready in %.3f s: %dx%d, komi %g", time.perf_counter() - start, args.size, args.size, args.komi)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream

@@ -1,6 +1,6 @@
 """``igo match A B``: N games between two GTP players with a referee, and the win rate of A with a 95% interval.
 
-The work is :func:`igo.selfplay.arena.run_match`; this module turns the command line into its arguments and prints the
+The work is :func:`igo.selfplay.match.run_match`; this module turns the command line into its arguments and prints the
 progress and the summary.
 """
 
@@ -16,7 +16,7 @@ import shlex
 import sys
 import textwrap
 
-from .player_args import positive_float
+from igo.engine.options import PlayerOptions, positive_float
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ example:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from igo.selfplay.arena import REFEREES
+    from igo.selfplay.referee import REFEREES
 
     p.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the epilog's layout; wrap the description here
     if p.description:
@@ -101,13 +101,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_player(text: str, size: int, komi: float):
-    """A :class:`~igo.selfplay.arena.PlayerSpec` (with a default name) from ``igo:ARGS`` or a GTP command line."""
-    from igo.selfplay.arena import PlayerSpec, igo_command
+    """A :class:`~igo.selfplay.gtp_players.PlayerSpec` (with a default name) from ``igo:ARGS`` or a GTP command line."""
+    from igo.selfplay.gtp_players import PlayerSpec, igo_command
 
     text = text.strip()
     if text == "igo" or text.startswith(IGO_PREFIX):
         rest = text[len(IGO_PREFIX) :].strip() if text != "igo" else ""
         args = shlex.split(rest)
+        try:
+            PlayerOptions.from_argv(args)  # a bad option is an error now, not an engine that fails to start
+        except ValueError as e:
+            raise ValueError(f"player {text!r}: {e}") from None
         return PlayerSpec(" ".join(["igo", *args]), igo_command(size, komi, args))
     argv = shlex.split(text)
     if not argv:
@@ -132,7 +136,7 @@ def _seconds(value: float | None) -> str:
 
 
 def summary_lines(summary, *, size: int, komi: float, referee: str) -> list[str]:
-    """The human-readable report of a :class:`~igo.selfplay.arena.MatchSummary`."""
+    """The human-readable report of a :class:`~igo.selfplay.match.MatchSummary`."""
     low, high = summary.interval
     rate = summary.win_rate_a
     endings = ", ".join(f"{kind} {count}" for kind, count in sorted(summary.reasons.items()))
@@ -155,7 +159,7 @@ def summary_lines(summary, *, size: int, komi: float, referee: str) -> list[str]
 
 def run(args) -> int:
     from igo.engine.coords import check_size
-    from igo.selfplay.arena import run_match
+    from igo.selfplay.match import run_match
 
     size = check_size(args.size)
     if args.games < 1:

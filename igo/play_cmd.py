@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from .player_args import add_player_arguments, build_player
+from igo.engine.options import PlayerOptions, add_player_arguments
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ Commands:
 
 
 class TerminalGame:
-    """A game between a person at a terminal and an igo ``player`` (see :mod:`igo.gtp.player` for the protocol).
+    """A game between a person at a terminal and an igo ``player`` (an :class:`igo.engine.player.Player`).
 
     ``human`` is the person's colour (``BLACK`` or ``WHITE``); ``handicap`` places that many fixed handicap stones
     for Black (White then moves first); ``sgf_path`` saves the record after every move. ``on_think`` is called with
@@ -105,7 +105,7 @@ class TerminalGame:
         self.result: str | None = None
         self._out: list[str] = []
         self._save_failed = False
-        self._notify("new_game", self.board)
+        self.player.new_game(self.board)
         if sgf_path is not None:
             self._save(strict=True)  # an unwritable path is an error now, not after the first move
 
@@ -118,7 +118,7 @@ class TerminalGame:
     def start(self) -> str:
         """The greeting, the board, and igo's first move when igo is to move."""
         b = self.board
-        player_name = getattr(self.player, "name", type(self.player).__name__)
+        player_name = self.player.name
         self._say(
             f"igo play: {b.size}x{b.size}, komi {b.komi:g}. You are {_name(self.human)} ({_stone(self.human)}), "
             f"igo is {_name(self.igo)} ({_stone(self.igo)}) with the {player_name} player."
@@ -171,7 +171,7 @@ class TerminalGame:
             taken.append(f"{vertex} ({'yours' if color == self.human else 'igo'})")
             if color == self.human:
                 break
-        self._notify("new_game", b)
+        self.player.new_game(b)
         self._save()
         self._say(f"Took back {', '.join(reversed(taken))}.")
         self._say(str(b))
@@ -276,7 +276,7 @@ class TerminalGame:
 
     def _play(self, vertex: str, color: int) -> None:
         self.board.play(None if vertex == "pass" else vertex, color)
-        self._notify("played", self.board, color, vertex)
+        self.player.played(self.board, color, vertex)
         self._save()
 
     # --- the end of the game ----------------------------------------------------------------------------------------
@@ -304,15 +304,12 @@ class TerminalGame:
 
     def dead_stones(self) -> list[str]:
         """The vertices of the stones the player's ``final_status`` calls dead, sorted; [] when the player cannot
-        say (no ``final_status``, or an answer that does not fit the board)."""
+        say (a player without an estimate, or an answer that does not fit the board)."""
         from igo.engine.board import EMPTY
         from igo.engine.coords import gtp_to_rc
 
-        final_status = getattr(self.player, "final_status", None)
-        if not callable(final_status):
-            return []
         try:
-            dead = {str(v).strip().upper() for v in final_status(self.board).get("dead", ())}
+            dead = {str(v).strip().upper() for v in self.player.final_status(self.board).get("dead", ())}
             for v in dead:
                 if self.board.color_at(v) == EMPTY:
                     raise ValueError(f"{v} is empty")
@@ -341,11 +338,6 @@ class TerminalGame:
         self._out.clear()
         return text
 
-    def _notify(self, name: str, *args) -> None:
-        method = getattr(self.player, name, None)
-        if callable(method):
-            method(*args)
-
     def _save(self, *, strict: bool = False) -> None:
         """Write the record to :attr:`sgf_path` (if any). A failure during the game is reported once and play goes
         on (the game matters more than its file); ``strict`` raises it instead."""
@@ -355,7 +347,7 @@ class TerminalGame:
 
         from . import __version__
 
-        player_name = getattr(self.player, "name", type(self.player).__name__)
+        player_name = self.player.name
         names = {self.human: "human", self.igo: f"igo {__version__} ({player_name})"}
         try:
             save_sgf(
@@ -438,13 +430,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     if args.handicap < 0:
         raise ValueError(f"--handicap must be 0 or 2 and more, got {args.handicap}")
-    from .player_args import resolve_size
+    from igo.nets.player import build_player, resolve_size
 
-    args.size = resolve_size(args, 9)
+    options = PlayerOptions.from_namespace(args)
+    args.size = resolve_size(options, args.size, 9)
     try:
-        player = build_player(args, args.size)
+        player = build_player(options, args.size)
     except ImportError as e:
-        raise ValueError(f"the {args.player} player is not available ({e}); try --player random") from None
+        raise ValueError(f"the {options.kind} player is not available ({e}); try --player random") from None
     stdin, stdout = sys.stdin, sys.stdout
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="replace")  # stray bytes are an unknown command, not a UnicodeDecodeError

@@ -1,19 +1,19 @@
 """``igo tournament``: round-robin or gauntlet between igo settings, checkpoints and GTP engines, on Ray, with Elo.
 
-See :mod:`igo.selfplay.tournament` for the config file, the schedule, records and resume, and :mod:`igo.selfplay.elo` for the
-ratings."""
+See :mod:`igo.selfplay.tournament` for the config file, the schedule, records and resume, and
+:mod:`igo.selfplay.elo` for the ratings."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
-import shlex
 import sys
 import textwrap
 import time
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_float, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,9 @@ def _parse_player(text: str):
         raise ValueError(f"--player needs NAME=SPEC, got {text!r}")
     spec = spec.strip()
     if spec == "igo" or spec.startswith("igo:"):
-        args = spec[4:].strip() if spec != "igo" else ""
-        argv = shlex.split(args)
-        cpus = 1.0
-        if "--threads" in argv:
-            i = argv.index("--threads")
-            try:
-                cpus = float(argv[i + 1])
-            except (IndexError, ValueError):
-                raise ValueError(f"player {name}: --threads needs a number") from None
-        return TournamentPlayer(name.strip(), igo=args, num_cpus=cpus)
+        player = TournamentPlayer(name.strip(), igo=spec[4:].strip() if spec != "igo" else "")
+        player.num_cpus = float(player.options.threads)  # a game takes as many Ray CPUs as its search threads
+        return player
     return TournamentPlayer(name.strip(), command=spec)
 
 
@@ -96,7 +89,7 @@ def build_config(args):
         data = load_config(args.config).to_dict()  # its relative paths are resolved against its directory
     players = [_parse_player(t) for t in args.player]
     if players:
-        data["players"] = [p.__dict__ for p in players] + [
+        data["players"] = [dataclasses.asdict(p) for p in players] + [
             p for p in data.get("players", []) if p["name"] not in {q.name for q in players}
         ]
     overrides = {

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
-import textwrap
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_float, positive_int
+
+from .train_args import Progress, add_limits, add_optimizer, add_output, add_ray, add_trainer, fail, given, print_json
 from .train_rl_cmd import add_parser as add_rl
 from .train_rollout_cmd import add_parser as add_rollout
 from .train_sl_cmd import add_parser as add_sl
@@ -37,21 +36,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_rollout(sub)
     add_rl(sub)
     add_value(sub)
-    z = sub.add_parser(
+    z = add_trainer(
+        sub,
         "zero",
         help="AlphaGo Zero: self-play actors on Ray, replay buffer, learner, gating and evaluation",
-        description=textwrap.fill(
-            "Train an AlphaGo Zero network from nothing: self-play actors (Ray) play games with the latest network "
-            "(Dirichlet noise, temperature, tree reuse, resignation with a no-resign share), a replay buffer keeps "
-            "the newest positions (on disk as it goes), the learner trains on them (SGD with momentum or AdamW, "
-            "value MSE + policy cross-entropy + L2), checkpoints are published to the actors (or gated), and "
-            "evaluation gauntlets rate them by Elo.",
-            100,
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train an AlphaGo Zero network from nothing: self-play actors (Ray) play games with the latest "
+        "network (Dirichlet noise, temperature, tree reuse, resignation with a no-resign share), a replay buffer "
+        "keeps the newest positions (on disk as it goes), the learner trains on them (SGD with momentum or AdamW, "
+        "value MSE + policy cross-entropy + L2), checkpoints are published to the actors (or gated), and "
+        "evaluation gauntlets rate them by Elo.",
         epilog=ZERO_EPILOG,
     )
-    z.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
     g = z.add_argument_group("what is trained (fixed for a run)")
     g.add_argument("--size", type=int, default=None, help="board size (default 9)")
     g.add_argument("--komi", type=float, default=None, help="komi (default 7.5)")
@@ -84,12 +79,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default 2000)")  # fmt: skip
     g.add_argument("--train-ratio", type=positive_float, default=None, help="samples trained per position "
                    "generated (default 4)")  # fmt: skip
-    g.add_argument("--batch-size", type=positive_int, default=None, help="learner batch (default 256)")
-    g.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help="default sgd (momentum 0.9)")
-    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.02)")
+    add_optimizer(g, optimizer="default sgd (momentum 0.9)", lr="learning rate (default 0.02)",
+                       weight_decay="L2 coefficient (default 1e-4)",
+                       batch_size="learner batch (default 256)")  # fmt: skip
     g.add_argument("--lr-schedule", default=None, metavar="SAMPLES:LR,...", help="piecewise-constant learning "
                    "rate by samples trained, e.g. 0:0.02,2000000:0.002")  # fmt: skip
-    g.add_argument("--weight-decay", type=float, default=None, help="L2 coefficient (default 1e-4)")
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="learner steps between checkpoints "
                    "(default 200)")  # fmt: skip
     g.add_argument("--learners", type=positive_int, default=None, help="data-parallel learners (torch DDP): one per "
@@ -109,15 +103,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "against the best (0: continuous update, the default)")  # fmt: skip
     g.add_argument("--gating-threshold", type=float, default=None, help="win rate to be promoted (default 0.55)")
     g = z.add_argument_group("running")
-    g.add_argument("--address", default=None, help="a Ray cluster to join ('auto' or host:port; default: a "
-                   "local Ray)")  # fmt: skip
-    g.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
+    add_ray(g)
     g.add_argument("--max-games", type=positive_int, default=None, help="stop after this many games (in all)")
-    g.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many learner steps")
-    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
+    add_limits(g, max_steps="stop after this many learner steps")
     g.add_argument("--seed", type=int, default=None, help="random seed of a new run (default 0)")
-    g.add_argument("--status-every", type=positive_float, default=10.0, help="seconds between status lines")
-    g.add_argument("--json", action="store_true", help="print the final status as JSON")
+    add_output(g, json_help="print the final status as JSON", status_every=10.0)
     z.set_defaults(run=run_zero_cmd)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
@@ -139,30 +129,19 @@ def parse_schedule(text: str) -> list[list]:
 
 
 def overrides_from(args) -> dict:
-    top = {}
-    for k in ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads", "actor_device",
-              "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio", "checkpoint_every",
-              "eval_every", "eval_games", "eval_simulations", "gating_games", "gating_threshold", "learners",
-              "seed"):  # fmt: skip
-        v = getattr(args, k, None)
-        if v is not None:
-            top[k] = v
+    """The settings given on the command line, as :class:`igo.training.zero.ZeroRunConfig` overrides."""
+    top = given(args, ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads",
+                       "actor_device", "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio",
+                       "checkpoint_every", "eval_every", "eval_games", "eval_simulations", "gating_games",
+                       "gating_threshold", "learners", "seed"))  # fmt: skip
     if args.eval_opponent is not None:
         top["eval_opponents"] = list(args.eval_opponent)
     if args.no_eval_rollout:
         top["eval_rollout"] = False
-    sp = {}
-    for k in ("simulations", "leaves_per_game", "temperature_moves", "resign_threshold", "no_resign_fraction"):
-        v = getattr(args, k, None)
-        if v is not None:
-            sp[k] = v
+    sp = given(args, ("simulations", "leaves_per_game", "temperature_moves", "resign_threshold", "no_resign_fraction"))
     if sp:
         top["selfplay"] = sp
-    lr = {}
-    for k in ("batch_size", "optimizer", "lr", "weight_decay"):
-        v = getattr(args, k, None)
-        if v is not None:
-            lr[k] = v
+    lr = given(args, ("batch_size", "optimizer", "lr", "weight_decay"))
     if args.lr_schedule is not None:
         lr["lr_schedule"] = parse_schedule(args.lr_schedule)
     if lr:
@@ -173,13 +152,14 @@ def overrides_from(args) -> dict:
 def run_zero_cmd(args) -> int:
     from pathlib import Path
 
-    from igo.training.zero import Limits, RunError, ZeroRunConfig, run_zero
+    from igo.training.run import RunError
+    from igo.training.zero import Limits, ZeroRunConfig, run_zero
 
     run_dir = Path(args.run_dir)
     try:
         overrides = overrides_from(args)
         config = None if (run_dir / "config.json").exists() else ZeroRunConfig()
-        bar = _StatusPrinter(args.max_games)
+        bar = Progress(args.max_games, "game", show=_show)
         status = run_zero(
             run_dir,
             config,
@@ -194,45 +174,19 @@ def run_zero_cmd(args) -> int:
         )
         bar.close()
     except RunError as e:
-        print(f"igo train zero: error: {e}", file=sys.stderr)
-        return 1
-    except KeyError as e:  # an unknown network config name
-        print(f"igo train zero: error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as e:
-        print(f"igo train zero: error: {e}", file=sys.stderr)
-        return 2
+        return fail("train zero", e, 1)
+    except (KeyError, ValueError, TypeError) as e:  # KeyError: an unknown network config name
+        return fail("train zero", e, 2)
     if args.json:
-        import dataclasses
-
-        print(json.dumps(dataclasses.asdict(status), sort_keys=True))
+        print_json(status)
     else:
         print(f"stopped: {status.line()}")
         print(f"run directory: {run_dir}  (resume with the same command; tensorboard --logdir {run_dir / 'tb'})")
     return 0
 
 
-class _StatusPrinter:
-    """A tqdm bar over games (with the status as its postfix) on a terminal; a status line per update otherwise."""
-
-    def __init__(self, total: int | None):
-        self._bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="game", dynamic_ncols=True, file=sys.stderr)
-
-    def __call__(self, st) -> None:
-        if self._bar is not None:
-            self._bar.n = st.games
-            loss = "-" if st.loss is None else f"{st.loss:.3f}"
-            elo = "-" if st.elo is None else f"{st.elo:+.0f}"
-            self._bar.set_postfix_str(
-                f"pos {st.positions} step {st.step} loss {loss} Elo {elo} {st.games_per_hour:.0f} g/h", refresh=True
-            )
-        else:
-            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+def _show(bar, st) -> str:
+    bar.n = st.games
+    loss = "-" if st.loss is None else f"{st.loss:.3f}"
+    elo = "-" if st.elo is None else f"{st.elo:+.0f}"
+    return f"pos {st.positions} step {st.step} loss {loss} Elo {elo} {st.games_per_hour:.0f} g/h"

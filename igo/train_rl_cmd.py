@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import sys
-import textwrap
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_float, positive_int
+
+from .train_args import Progress, add_limits, add_optimizer, add_output, add_ray, add_trainer, fail, given, print_json
 
 EPILOG = """\
 examples:
@@ -23,30 +21,25 @@ Ctrl-C stops after the current iteration and saves a checkpoint; rerunning the s
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
+    p = add_trainer(
+        sub,
         "rl",
         help="AlphaGo RL policy: REINFORCE from games against a pool of earlier snapshots (Ray actors)",
-        description=textwrap.fill(
-            "Improve an SL policy net by policy-gradient self-play as in AlphaGo (2016): each iteration plays a "
-            "minibatch of games (no search, moves sampled from the policy) against an opponent drawn from a pool of "
-            "the net's earlier snapshots (the SL net first), on Ray actors, then moves the weights along "
-            "(z - baseline) * grad log p(a|s) of the net's own moves. The win rate against the SL net is measured "
-            "every --eval-every iterations.",
-            100,
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Improve an SL policy net by policy-gradient self-play as in AlphaGo (2016): each iteration plays "
+        "a minibatch of games (no search, moves sampled from the policy) against an opponent drawn from a pool of "
+        "the net's earlier snapshots (the SL net first), on Ray actors, then moves the weights along "
+        "(z - baseline) * grad log p(a|s) of the net's own moves. The win rate against the SL net is measured "
+        "every --eval-every iterations.",
         epilog=EPILOG,
     )
-    p.add_argument("--run-dir", required=True, help="run directory (created, or resumed when it exists)")
     p.add_argument("--init", default=None, help="the SL policy checkpoint to start from (fixed for a run)")
     p.add_argument("--komi", type=float, default=None, help="komi (default 7 on 9x9 and smaller, 7.5 above)")
     g = p.add_argument_group("training")
     g.add_argument("--games", type=positive_int, default=None, help="games per iteration, even (default 64; paper 128)")
     g.add_argument("--pool-every", type=positive_int, default=None, help="add a snapshot to the opponent pool every "
                    "K iterations (default 20; paper 500)")  # fmt: skip
-    g.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help="default sgd (as the paper)")
-    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.01)")
-    g.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0)")
+    add_optimizer(g, optimizer="default sgd (as the paper)", lr="learning rate (default 0.01)",
+                       momentum="SGD momentum (default 0)")  # fmt: skip
     g.add_argument("--temperature", type=positive_float, default=None, help="sampling temperature (default 1)")
     g.add_argument("--move-limit", type=positive_int, default=None, help="moves before a game is scored as it stands")
     g.add_argument("--seed", type=int, default=None, help="seed (default 0)")
@@ -58,13 +51,12 @@ def add_parser(sub) -> None:
                    "(default 10)")  # fmt: skip
     g = p.add_argument_group("limits and resources")
     g.add_argument("--max-iterations", type=positive_int, default=None, help="stop at this iteration")
-    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
+    add_limits(g, max_steps=None)
     g.add_argument("--actors", type=positive_int, default=None, help="Ray actors playing the games (default: CPUs)")
     g.add_argument("--threads", type=positive_int, default=1, help="torch threads per actor (default 1)")
     g.add_argument("--device", default="auto", help="where the update runs: auto, cpu, cuda (default auto)")
-    g.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
-    g.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
-    g.add_argument("--json", action="store_true", help="print the final status as JSON")
+    add_ray(g, address="Ray cluster address (default: a local Ray)")
+    add_output(g, json_help="print the final status as JSON")
     p.set_defaults(run=run)
 
 
@@ -89,43 +81,35 @@ def run(args: argparse.Namespace) -> int:
     from igo.nets.checkpoint import CheckpointError
     from igo.selfplay.cluster import ClusterError
     from igo.training.rl import RLConfig, RLLimits, RLRun
+    from igo.training.run import RunDir
 
     run_dir = Path(args.run_dir)
-    given = {f: getattr(args, a) for a, f in _FIELDS.items() if getattr(args, a) is not None}
+    settings = given(args, _FIELDS)
     try:
-        if (run_dir / "config.json").exists():
-            stored = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("rl", {})
-            base = {**stored, **given}
-            if args.init is not None:
-                base["init"] = args.init
-            if args.komi is not None:
-                base["komi"] = args.komi
-            config = RLConfig.from_dict(base)
+        stored = RunDir(run_dir).read_config()
+        if stored is not None:
+            config = RLConfig.from_dict({**stored.get("rl", {}), **settings, **given(args, ("init", "komi"))})
         else:
             if args.init is None:
-                print("igo train rl: error: --init SL.safetensors is needed to start a run", file=sys.stderr)
-                return 2
-            config = RLConfig(init=args.init, komi=args.komi, **given)
+                return fail("train rl", "--init SL.safetensors is needed to start a run", 2)
+            config = RLConfig(init=args.init, komi=args.komi, **settings)
         runner = RLRun(run_dir, config)
-    except (ValueError, TypeError, CheckpointError, json.JSONDecodeError) as e:
-        print(f"igo train rl: error: {e}", file=sys.stderr)
-        return 2
+    except (ValueError, TypeError, CheckpointError) as e:
+        return fail("train rl", e, 2)
     except OSError as e:
-        print(f"igo train rl: error: {e}", file=sys.stderr)
-        return 1
-    printer = _Printer(args.max_iterations)
+        return fail("train rl", e, 1)
+    printer = Progress(args.max_iterations, "it", show=_show)
     try:
         status = runner.run(
             RLLimits(args.max_iterations, args.max_minutes), actors=args.actors, address=args.address,
             num_cpus=args.cpus, threads=args.threads, device=args.device, on_status=printer,
         )  # fmt: skip
     except (ClusterError, CheckpointError, FloatingPointError) as e:
-        print(f"igo train rl: error: {e}", file=sys.stderr)
-        return 1
+        return fail("train rl", e, 1)
     finally:
         printer.close()
     if args.json:
-        print(json.dumps(dataclasses.asdict(status), sort_keys=True))
+        print_json(status)
     else:
         print(f"stopped: {status.line()}")
         if status.win_rate_vs_sl is not None:
@@ -136,21 +120,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Printer:
-    def __init__(self, total: int | None):
-        self._bar = None
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="it", dynamic_ncols=True, file=sys.stderr)
-
-    def __call__(self, st) -> None:
-        if self._bar is not None:
-            self._bar.n = st.iteration
-            self._bar.set_postfix_str(st.line(), refresh=True)
-        else:
-            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+def _show(bar, st) -> str:
+    bar.n = st.iteration
+    return st.line()

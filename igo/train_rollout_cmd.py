@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import textwrap
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_int
+
+from .train_args import Progress, add_limits, add_optimizer, add_output, add_trainer, fail, print_json
 
 ROLLOUT_EPILOG = """\
 examples:
@@ -26,34 +26,29 @@ Rerunning the command resumes from the newest checkpoint (raise --epochs or --ma
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    r = sub.add_parser(
+    r = add_trainer(
+        sub,
         "rollout",
         help="AlphaGo's fast rollout policy (or --tree: its tree policy) from SGF game records",
-        description=textwrap.fill(
-            "Train AlphaGo's fast rollout policy (a linear softmax over 3x3 and 12-point-diamond response patterns, "
-            "save-atari, neighbour and nakade features) on the moves of expert games, or with --tree its larger tree "
-            "policy (also self-atari, distance to the last moves and 12-point diamond patterns). Every position is "
-            "read once into flat arrays, then epochs of cross-entropy against the expert move among the candidate "
-            "moves. Reports held-out accuracy (trained and uniform), the positions used and skipped, and the cost "
-            "of a playout move with the weights.",
-            100,
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train AlphaGo's fast rollout policy (a linear softmax over 3x3 and 12-point-diamond response "
+        "patterns, save-atari, neighbour and nakade features) on the moves of expert games, or with --tree its larger "
+        "tree policy (also self-atari, distance to the last moves and 12-point diamond patterns). Every position is "
+        "read once into flat arrays, then epochs of cross-entropy against the expert move among the candidate "
+        "moves. Reports held-out accuracy (trained and uniform), the positions used and skipped, and the cost "
+        "of a playout move with the weights.",
         epilog=ROLLOUT_EPILOG,
     )
     r.add_argument("--sgf", required=True, metavar="DIR", help="directory of SGF game records (searched recursively)")
     r.add_argument("--size", type=positive_int, default=9, help="board size; games of other sizes are skipped "
                    "(default 9)")  # fmt: skip
-    r.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
     r.add_argument("--tree", action="store_true", help="train the tree policy (config 'tree') instead")
     g = r.add_argument_group("training")
     g.add_argument("--epochs", type=positive_int, default=5, help="passes over the training positions (default 5)")
-    g.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many batches in all")
-    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
-    g.add_argument("--batch-size", type=positive_int, default=256, help="positions per batch (default 256)")
-    g.add_argument("--optimizer", choices=("adamw", "sgd"), default="adamw", help="default adamw")
-    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.02 adamw, 1.0 sgd)")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="L2 / decoupled weight decay (default 0)")
+    add_limits(g, max_steps="stop after this many batches in all")
+    add_optimizer(g, optimizer="default adamw", lr="learning rate (default 0.02 adamw, 1.0 sgd)",
+                       weight_decay="L2 / decoupled weight decay (default 0)",
+                       batch_size="positions per batch (default 256)",
+                       defaults={"optimizer": "adamw", "weight_decay": 0.0, "batch_size": 256})  # fmt: skip
     g.add_argument("--holdout", type=float, default=0.05, help="share of games held out (default 0.05)")
     g.add_argument("--max-games", type=positive_int, default=None, help="read at most this many training games")
     g.add_argument("--checkpoint-every", type=positive_int, default=1000, help="batches between checkpoints "
@@ -62,7 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     g.add_argument("--speed-seconds", type=float, default=1.0, help="seconds per speed measurement (0: none; "
                    "default 1)")  # fmt: skip
-    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_output(g)
     r.set_defaults(run=run_rollout_cmd)
     return r
 
@@ -95,27 +90,22 @@ def config_from(args):
 
 
 def run_rollout_cmd(args) -> int:
-    from igo.training.rollout import RunError, train_rollout
+    from igo.training.rollout import train_rollout
+    from igo.training.run import RunError
 
     try:
         config = config_from(args)
     except (ValueError, TypeError) as e:
-        print(f"igo train rollout: error: {e}", file=sys.stderr)
-        return 2
-    progress = _Progress()
+        return fail("train rollout", e, 2)
+    progress = _Progress(None, "step", show=_show, lazy=True)
     try:
         result = train_rollout(config, on_status=progress)
-    except RunError as e:
+    except (RunError, OSError, ValueError) as e:
+        return fail("train rollout", e, 1)
+    finally:
         progress.close()
-        print(f"igo train rollout: error: {e}", file=sys.stderr)
-        return 1
-    except (OSError, ValueError) as e:
-        progress.close()
-        print(f"igo train rollout: error: {e}", file=sys.stderr)
-        return 1
-    progress.close()
     if args.json:
-        print(json.dumps(result.to_dict(), sort_keys=True))
+        print_json(result.to_dict())
         return 0
     for line in summary_lines(result):
         print(line)
@@ -157,36 +147,25 @@ def summary_lines(result) -> list[str]:
     return out
 
 
-class _Progress:
-    """tqdm over training steps on a terminal; a status line per update otherwise (on stderr)."""
-
-    def __init__(self):
-        self._tty = sys.stderr.isatty()
-        self._bar = None
+class _Progress(Progress):
+    """While the games are read, a line rewritten in place on a terminal; then a bar over the training steps."""
 
     def __call__(self, st) -> None:
-        if not self._tty:
-            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
-            return
-        if st.phase == "extract":
+        if self.tty and st.phase == "extract":
             print(f"\r{st.line()}", end="", file=sys.stderr, flush=True)
             return
-        if self._bar is None:
-            from tqdm import tqdm
-
+        if self.tty and self.bar is None:
             print(file=sys.stderr)
-            self._bar = tqdm(total=st.total_steps, unit="step", dynamic_ncols=True, file=sys.stderr)
-        self._bar.total = st.total_steps
-        self._bar.n = st.step
-        loss = "-" if st.loss is None else f"{st.loss:.3f}"
-        acc = "-" if st.accuracy is None else f"{st.accuracy:.3f}"
-        held = "-" if st.held_out_accuracy is None else f"{st.held_out_accuracy:.3f}"
-        self._bar.set_postfix_str(f"loss {loss} acc {acc} held-out {held}", refresh=True)
+        super().__call__(st)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+
+def _show(bar, st) -> str:
+    bar.total = st.total_steps
+    bar.n = st.step
+    loss = "-" if st.loss is None else f"{st.loss:.3f}"
+    acc = "-" if st.accuracy is None else f"{st.accuracy:.3f}"
+    held = "-" if st.held_out_accuracy is None else f"{st.held_out_accuracy:.3f}"
+    return f"loss {loss} acc {acc} held-out {held}"
 
 
 __all__ = ["add_parser", "run_rollout_cmd", "summary_lines"]

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import logging
-import sys
-import textwrap
-import time
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_int
+
+from .train_args import Progress, add_limits, add_optimizer, add_output, add_trainer, fail, given, print_json
 
 log = logging.getLogger(__name__)
 
@@ -55,33 +52,26 @@ _FIELDS = {
 
 def add_parser(sub) -> argparse.ArgumentParser:
     """Add ``sl`` to the subparsers of ``igo train``."""
-    p = sub.add_parser(
+    p = add_trainer(
+        sub,
         "sl",
         help="AlphaGo (2016) SL policy network: predict expert moves from SGF game records",
-        description=textwrap.fill(
-            "Train AlphaGo's supervised-learning policy network (13 conv layers, 48 input planes) to predict the "
-            "expert's move in SGF game records: cross-entropy over the board points, a random one of the 8 "
-            "symmetries per sample, held-out accuracy as it goes. SGD with momentum (or AdamW), checkpoints with "
-            "the optimizer state, resumable.",
-            100,
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train AlphaGo's supervised-learning policy network (13 conv layers, 48 input planes) to predict "
+        "the expert's move in SGF game records: cross-entropy over the board points, a random one of the 8 "
+        "symmetries per sample, held-out accuracy as it goes. SGD with momentum (or AdamW), checkpoints with the "
+        "optimizer state, resumable.",
         epilog=SL_EPILOG,
     )
-    p.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
     g = p.add_argument_group("what is trained (fixed for a run)")
     g.add_argument("--sgf", metavar="DIR", default=None, help="directory of SGF game records (recursive)")
     g.add_argument("--size", type=int, default=None, help="board size; games of other sizes are skipped (default 19)")
     g.add_argument("--config", dest="model", default=None, help="network config, see 'igo model list' (default "
                    "lee-policy-192, the paper's; lee-policy-64 trains on a CPU)")  # fmt: skip
     g = p.add_argument_group("optimisation")
-    g.add_argument("--optimizer", choices=("sgd", "adamw"), default=None, help="default sgd (momentum 0.9)")
-    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.05; try 1e-3 with "
-                   "adamw)")  # fmt: skip
-    g.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9; 0 is the paper's plain "
-                   "SGD)")  # fmt: skip
-    g.add_argument("--weight-decay", type=float, default=None, help="L2 / decoupled weight decay (default 1e-4)")
-    g.add_argument("--batch-size", type=positive_int, default=None, help="minibatch (default 128; the paper: 16)")
+    add_optimizer(g, optimizer="default sgd (momentum 0.9)", lr="learning rate (default 0.05; try 1e-3 with "
+                       "adamw)", momentum="SGD momentum (default 0.9; 0 is the paper's plain SGD)",
+                       weight_decay="L2 / decoupled weight decay (default 1e-4)",
+                       batch_size="minibatch (default 128; the paper: 16)")  # fmt: skip
     g.add_argument("--lr-halve-every", type=int, default=None, metavar="SAMPLES", help="halve the learning rate "
                    "every this many samples (default 20000000; 0 never)")  # fmt: skip
     g.add_argument("--shuffle-buffer", type=positive_int, default=None, help="positions in the shuffle buffer "
@@ -95,14 +85,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps between checkpoints "
                    "(default 2000)")  # fmt: skip
     g = p.add_argument_group("running")
-    g.add_argument("--max-steps", type=int, default=None, help="stop at this step (counting resumed steps)")
-    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop after this many minutes")
+    add_limits(g, max_steps="stop at this step (counting resumed steps)", steps_type=int)
     g.add_argument("--device", default=None, help="auto (a GPU when there is one), cpu or cuda")
     g.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    g.add_argument("--status-every", type=positive_float, default=10.0, help="seconds between status lines "
-                   "when not on a terminal (default 10)")  # fmt: skip
-    g.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_output(g, status_every=10.0, status_help="seconds between status lines when not on a terminal "
+                    "(default 10)")  # fmt: skip
     p.set_defaults(run=run_sl_cmd)
     return p
 
@@ -111,18 +99,19 @@ def config_from_args(args):
     """The SLConfig of a new run, or of a resumed one (``config.json``) with the flags given on top."""
     from pathlib import Path
 
-    from igo.training.sl import SLConfig, stored_config
+    from igo.training.run import RunDir
+    from igo.training.sl import SLConfig
 
-    given = {_FIELDS[k]: v for k, v in vars(args).items() if k in _FIELDS and v is not None}
-    stored = stored_config(args.run_dir)
+    settings = given(args, _FIELDS)
+    stored = RunDir(args.run_dir).read_config()
     if stored is None:
-        if "sgf_dir" not in given:
+        if "sgf_dir" not in settings:
             raise ValueError("give --sgf DIR for a new run")
-        d = {"run_dir": args.run_dir, **given}
+        d = {"run_dir": args.run_dir, **settings}
     else:
-        d = {**stored, **given, "run_dir": args.run_dir}
-        if "sgf_dir" in given:
-            d["sgf_dir"] = str(Path(given["sgf_dir"]).expanduser().resolve())
+        d = {**stored, **settings, "run_dir": args.run_dir}
+        if "sgf_dir" in settings:
+            d["sgf_dir"] = str(Path(settings["sgf_dir"]).expanduser().resolve())
     return SLConfig.from_dict(d)
 
 
@@ -131,25 +120,19 @@ def run_sl_cmd(args) -> int:
 
     try:
         config = config_from_args(args)
-    except KeyError as e:  # an unknown network config name
-        print(f"igo train sl: error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError, RuntimeError) as e:
-        print(f"igo train sl: error: {e}", file=sys.stderr)
-        return 2
-    printer = _StatusPrinter(config.max_steps, args.status_every)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:  # KeyError: an unknown network config name
+        return fail("train sl", e, 2)
+    printer = Progress(config.max_steps, "step", args.status_every, show=_show, postfix_every=0.5)
     try:
         result = train_sl(config, on_status=printer)
     except (FileNotFoundError, NotADirectoryError, SLRunError, OSError) as e:
-        print(f"igo train sl: error: {e}", file=sys.stderr)
-        return 1
+        return fail("train sl", e, 1)
     except ValueError as e:  # a run directory of another size / model / SGF directory
-        print(f"igo train sl: error: {e}", file=sys.stderr)
-        return 2
+        return fail("train sl", e, 2)
     finally:
         printer.close()
     if args.json:
-        print(json.dumps(dataclasses.asdict(result), sort_keys=True))
+        print_json(result)
     else:
         print(f"stopped ({result.stopped}): {result.line()}")
         print(f"run directory: {config.run_dir}  (resume with the same command; tensorboard --logdir "
@@ -157,33 +140,8 @@ def run_sl_cmd(args) -> int:
     return 0
 
 
-class _StatusPrinter:
-    """A tqdm bar over steps on a terminal; a status line every ``every`` seconds otherwise."""
-
-    def __init__(self, total: int | None, every: float):
-        self._bar = None
-        self._every = every
-        self._last = time.monotonic()
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="step", dynamic_ncols=True, file=sys.stderr)
-
-    def __call__(self, st) -> None:
-        now = time.monotonic()
-        if self._bar is not None:
-            self._bar.n = st.step
-            if now - self._last >= 0.5:
-                self._last = now
-                loss = "-" if st.loss is None else f"{st.loss:.3f}"
-                ev = "-" if st.eval_top1 is None else f"{100 * st.eval_top1:.1f}%"
-                self._bar.set_postfix_str(
-                    f"loss {loss} held-out top-1 {ev} {st.positions_per_s:.0f} pos/s ep {st.epoch}", refresh=True
-                )
-        elif now - self._last >= self._every:
-            self._last = now
-            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+def _show(bar, st) -> str:
+    bar.n = st.step
+    loss = "-" if st.loss is None else f"{st.loss:.3f}"
+    ev = "-" if st.eval_top1 is None else f"{100 * st.eval_top1:.1f}%"
+    return f"loss {loss} held-out top-1 {ev} {st.positions_per_s:.0f} pos/s ep {st.epoch}"

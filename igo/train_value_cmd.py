@@ -3,13 +3,11 @@ regression (:mod:`igo.training.value`)."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import sys
-import textwrap
 
-from .player_args import positive_float, positive_int
+from igo.engine.options import positive_int
+
+from .train_args import Progress, add_limits, add_optimizer, add_output, add_ray, add_trainer, fail, print_json
 
 VALUE_EPILOG = """\
 examples:
@@ -28,21 +26,17 @@ the data (only the missing games are played) and the training (from the newest c
 
 
 def add_parser(sub) -> None:
-    v = sub.add_parser(
+    v = add_trainer(
+        sub,
         "value",
         help="AlphaGo (2016) value net: one position per SL/random/RL game on Ray, then MSE training",
-        description=textwrap.fill(
-            "Generate the value network's training data as in AlphaGo (2016): each game is played by the SL policy "
-            "up to a uniformly drawn move U, which is played at random, and by the RL policy from there to the end; "
-            "only the position after the random move is kept, with the game's outcome for the player to move, so "
-            "no two positions share a game. Then train a lee-value net on the mean squared error between v(s) and "
-            "the outcome, with a hold-out set by game, and report train/test MSE against the constant predictor.",
-            100,
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate the value network's training data as in AlphaGo (2016): each game is played by the SL "
+        "policy up to a uniformly drawn move U, which is played at random, and by the RL policy from there to the "
+        "end; only the position after the random move is kept, with the game's outcome for the player to move, so "
+        "no two positions share a game. Then train a lee-value net on the mean squared error between v(s) and "
+        "the outcome, with a hold-out set by game, and report train/test MSE against the constant predictor.",
         epilog=VALUE_EPILOG,
     )
-    v.add_argument("--run-dir", required=True, help="the run directory (created, or resumed when it exists)")
     g = v.add_argument_group("data")
     g.add_argument("--sl", required=True, metavar="CKPT", help="SL policy checkpoint (lee-policy)")
     g.add_argument("--rl", required=True, metavar="CKPT", help="RL policy checkpoint (lee-policy, same board size)")
@@ -55,14 +49,13 @@ def add_parser(sub) -> None:
     g = v.add_argument_group("training")
     g.add_argument("--config", dest="model", default="lee-value-192", help="value net config (default "
                    "lee-value-192, the paper's; lee-value-64 for 9x9 on CPUs)")  # fmt: skip
-    g.add_argument("--optimizer", choices=("sgd", "adamw"), default="adamw", help="default adamw (sgd: momentum "
-                   "0.9; see training.value.ValueTrainConfig for why)")  # fmt: skip
-    g.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.001 adamw, 0.01 sgd)")
-    g.add_argument("--weight-decay", type=float, default=1e-4, help="weight decay (default 1e-4)")
-    g.add_argument("--batch-size", type=positive_int, default=128, help="minibatch (default 128)")
+    add_optimizer(g, optimizer="default adamw (sgd: momentum 0.9; see training.value.ValueTrainConfig for why)",
+                       lr="learning rate (default 0.001 adamw, 0.01 sgd)", weight_decay="weight decay (default 1e-4)",
+                       batch_size="minibatch (default 128)",
+                       defaults={"optimizer": "adamw", "weight_decay": 1e-4, "batch_size": 128})  # fmt: skip
     g.add_argument("--epochs", type=positive_int, default=10, help="passes over the training positions (default 10)")
-    g.add_argument("--max-steps", type=positive_int, default=None, help="stop after this many steps (in all)")
-    g.add_argument("--max-minutes", type=positive_float, default=None, help="stop training after this many minutes")
+    add_limits(g, max_steps="stop after this many steps (in all)",
+                   max_minutes="stop training after this many minutes")  # fmt: skip
     g.add_argument("--holdout", type=float, default=0.05, help="fraction of games held out (default 0.05)")
     g.add_argument("--no-augment", action="store_true", help="no random symmetries of the training positions")
     g.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints")
@@ -74,11 +67,9 @@ def add_parser(sub) -> None:
     mode.add_argument("--generate-only", action="store_true", help="generate the data, do not train")
     g.add_argument("--actors", type=positive_int, default=None, help="Ray actors playing games (default: the CPUs)")
     g.add_argument("--actor-threads", type=positive_int, default=1, help="torch threads per actor (default 1)")
-    g.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all)")
-    g.add_argument("--address", default=None, help="a Ray cluster to join ('auto' or host:port; default: a "
-                   "local Ray)")  # fmt: skip
+    add_ray(g)
     g.add_argument("--seed", type=int, default=0, help="random seed (U draws, split, training; default 0)")
-    g.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_output(g, json_help="print the results as JSON")
     v.set_defaults(run=run_value_cmd)
 
 
@@ -110,7 +101,7 @@ def run_value_cmd(args) -> int:
                 seed=args.seed, device=args.device, threads=args.threads,
             )  # fmt: skip
         if not args.skip_generate:
-            bar = _Progress(games, "game")
+            bar = Progress(games, "game", show=_show_games)
             data = generate_value_data(data_cfg, run_dir, address=args.address, num_cpus=args.cpus, on_progress=bar)
             bar.close()
             out["data"] = dataclasses.asdict(data)
@@ -119,24 +110,18 @@ def run_value_cmd(args) -> int:
             out["data"] = {"games": len(done), "positions": positions, "discarded": discarded, "u_min": u_min,
                            "u_max": u_max, "new_games": 0, "positions_per_second": 0.0}  # fmt: skip
         if train_cfg is not None:
-            bar = _Progress(None, "step")
+            bar = Progress(None, "step", show=_show_steps)
             result = train_value(run_dir, train_cfg, on_status=bar)
             bar.close()
             out["train"] = dataclasses.asdict(result)
     except ClusterError as e:
-        print(f"igo train value: error: {e}", file=sys.stderr)
-        return 1
-    except KeyError as e:  # an unknown network config name
-        print(f"igo train value: error: {e.args[0] if e.args else e}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as e:  # bad settings, a wrong checkpoint, a run of other settings
-        print(f"igo train value: error: {e}", file=sys.stderr)
-        return 2
+        return fail("train value", e, 1)
+    except (KeyError, ValueError, TypeError) as e:  # bad settings, an unknown net, a wrong checkpoint, another run
+        return fail("train value", e, 2)
     except (OSError, RuntimeError) as e:
-        print(f"igo train value: error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+        return fail("train value", f"{type(e).__name__}: {e}", 1)
     if args.json:
-        print(json.dumps(out, sort_keys=True))
+        print_json(out)
         return 0
     d = out["data"]
     rate = f", {d['positions_per_second']:.1f} positions/s" if d.get("new_games") else ""
@@ -156,32 +141,14 @@ def run_value_cmd(args) -> int:
     return 0
 
 
-class _Progress:
-    """A tqdm bar on a terminal; a status line per update otherwise."""
+def _show_games(bar, st) -> str:
+    bar.n = st.games
+    return f"pos {st.positions} discarded {st.discarded} {st.positions_per_second:.1f} pos/s"
 
-    def __init__(self, total: int | None, unit: str):
-        self._bar = None
-        self.unit = unit
-        if sys.stderr.isatty():
-            from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True, file=sys.stderr)
-
-    def __call__(self, st) -> None:
-        if self._bar is not None:
-            if self.unit == "game":
-                self._bar.n = st.games
-                self._bar.set_postfix_str(f"pos {st.positions} discarded {st.discarded} "
-                                          f"{st.positions_per_second:.1f} pos/s", refresh=True)  # fmt: skip
-            else:
-                self._bar.total = st.steps_total
-                self._bar.n = st.step
-                loss = "-" if st.loss is None else f"{st.loss:.4f}"
-                test = "-" if st.test_mse is None else f"{st.test_mse:.4f}"
-                self._bar.set_postfix_str(f"epoch {st.epoch} MSE {loss} test {test}", refresh=True)
-        else:
-            print(f"[{st.elapsed / 60:5.1f} min] {st.line()}", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+def _show_steps(bar, st) -> str:
+    bar.total = st.steps_total
+    bar.n = st.step
+    loss = "-" if st.loss is None else f"{st.loss:.4f}"
+    test = "-" if st.test_mse is None else f"{st.test_mse:.4f}"
+    return f"epoch {st.epoch} MSE {loss} test {test}"

@@ -1,1 +1,1 @@
-"""Neural networks in PyTorch: modules, batched inference and safetensors checkpoints (issue 4)."""
+"""Neural networks in PyTorch: modules, batched inference, devices, numpy weights and safetensors checkpoints."""

@@ -14,8 +14,8 @@ CPU, in its own dtypes) and, in the header's string-to-string metadata, one key 
     igo_version     installed igo version, or "dev"
     parameters      parameter count               extra           any JSON object (Elo, data set, ...)
 
-Writes are atomic: the bytes go to ``<path>.tmp`` in the same directory, are flushed and fsynced, then
-``os.replace``\\ d over ``path``; a crash leaves either the old file or the new one. Reading never unpickles: the
+Writes are atomic (:func:`igo.engine.fileio.atomic_write`: ``<path>.tmp`` in the same directory, fsync,
+``os.replace``); a crash leaves either the old file or the new one. Reading never unpickles: the
 header is parsed by safetensors (:func:`read_metadata` reads only the header), tensors are memory-mapped, and every
 failure — missing file, a directory, truncated or foreign bytes, no igo metadata, an unknown config, a missing,
 unexpected or misshapen tensor, the wrong board size or kind — raises :class:`CheckpointError` naming the path and
@@ -38,8 +38,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 from torch import nn
 
+from igo.engine.fileio import atomic_write
+
 from .config import Config, config_from_dict, config_to_dict
 from .models import build_model, check_board_size, parameter_count
+from .weights import state_mismatch
 
 logger = logging.getLogger(__name__)
 
@@ -166,8 +169,8 @@ def save_checkpoint(
     notes: str = "",
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` (built by :func:`igo.nets.models.build_model`: it needs ``config`` and ``board_size``) to ``path``
-    atomically, creating parent directories; returns the path. ``extra`` must be JSON-serialisable."""
+    """Write ``model`` (built by :func:`igo.nets.models.build_model`: it needs ``config`` and ``board_size``) to
+    ``path`` atomically, creating parent directories; returns the path. ``extra`` must be JSON-serialisable."""
     path = Path(path)
     config = getattr(model, "config", None)
     board_size = getattr(model, "board_size", None)
@@ -194,17 +197,7 @@ def save_checkpoint(
         raise ValueError(f"checkpoint metadata is not JSON-serialisable (check extra): {e}") from None
     data = st_save(_state_tensors(model), metadata={METADATA_KEY: header})
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, data, parents=True)
     logger.info("saved %s (%s, %dx%d, step %d, %d bytes)", path, config.name, board_size, board_size, step, len(data))
     return path
 
@@ -261,23 +254,6 @@ def load_state(
     return tensors, meta
 
 
-def _check_state(path: Path, model: nn.Module, tensors: dict[str, torch.Tensor], config_name: str) -> None:
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in tensors]
-    unexpected = [k for k in tensors if k not in expected]
-    where = f"checkpoint {path} ({config_name})"
-    if missing:
-        raise CheckpointError(f"{where}: missing tensor(s) {', '.join(missing)}")
-    if unexpected:
-        raise CheckpointError(f"{where}: unexpected tensor(s) {', '.join(unexpected)}")
-    for k, want in expected.items():
-        got = tensors[k]
-        if tuple(got.shape) != tuple(want.shape):
-            raise CheckpointError(
-                f"{where}: tensor {k} has shape {list(got.shape)}, the model expects {list(want.shape)}"
-            )
-
-
 def load_checkpoint(
     path: str | os.PathLike,
     *,
@@ -298,7 +274,9 @@ def load_checkpoint(
         model = build_model(meta.config, meta.board_size)
     except ImportError as e:
         raise CheckpointError(f"checkpoint {path}: {e}") from None
-    _check_state(path, model, tensors, meta.config_name)
+    why = state_mismatch(model, tensors)
+    if why is not None:
+        raise CheckpointError(f"checkpoint {path} ({meta.config_name}): {why}")
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:  # dtype or other mismatch that the checks above did not catch

@@ -8,12 +8,12 @@ One evaluator wraps the networks of one player:
 - a value net alone (uniform priors).
 
 Per batch of leaves it: looks each position up in a cache (key: a digest of the stones of the positions the features
-read, the player to move and the ko point), encodes the misses with :class:`igo.engine.features.FeatureEncoder`, applies a
-symmetry (``"random"``: one of the 8 per position, as AlphaGo Zero; ``"all"``: the mean over all 8, eight times the
-work; ``"none"``), runs the nets on the device (CPU or CUDA; fp32 / bf16 / fp16 — ``auto``: bf16 on a GPU and on a
-CPU with bf16 hardware (AMX), else fp32; channels-last with bf16 or CUDA; optionally
-``torch.compile``, and on CUDA its ``reduce-overhead`` mode, i.e. CUDA graphs, with batches padded to power-of-two
-buckets so graphs are reused), maps the policy back through the inverse symmetry, applies the softmax temperature β
+read, the player to move and the ko point), encodes the misses with :class:`igo.engine.features.FeatureEncoder`,
+applies a symmetry (``"random"``: one of the 8 per position, as AlphaGo Zero; ``"all"``: the mean over all 8, eight
+times the work; ``"none"``), runs the nets on the device (CPU or CUDA; fp32 / bf16 / fp16 — ``auto``: bf16 on a GPU
+and on a CPU with bf16 hardware (AMX), else fp32; channels-last with bf16 or CUDA; optionally ``torch.compile``,
+and on CUDA its ``reduce-overhead`` mode, i.e. CUDA graphs, with batches padded to power-of-two buckets so graphs
+are reused), maps the policy back through the inverse symmetry, applies the softmax temperature β
 (AlphaGo used β = 0.67 for the SL policy in the tree) over the legal moves, and returns ``(priors, values)``.
 
 Threads: on a CPU the evaluator uses ``threads`` intra-op threads (default: the cores this process may use); the
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -35,55 +34,14 @@ import torch
 
 from igo.engine import board_kernels as K
 from igo.engine.features import FeatureEncoder, feature_set
+from igo.engine.pool import take_slots
 from igo.engine.symmetry import NUM_SYMMETRIES, flat_permutation, inverse
+
+from .device import available_cores, resolve_device, resolve_dtype
 
 log = logging.getLogger(__name__)
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 SYMMETRY_MODES = ("random", "all", "none")
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` is CUDA when a GPU is visible, else the CPU; a CUDA device asked for without one is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    d = torch.device(device)
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU")
-    return d
-
-
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU computes bf16 in hardware (Intel AMX or AVX512-BF16): there bf16 convolutions in channels-last
-    layout run 3-4x faster than fp32 (measured: zero-b6c64 9x9 batch 128, 3,160 -> 10,186 positions/s on 2 cores)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool({"amx_bf16", "avx512_bf16"} & flags)
-    except OSError:
-        pass
-    return False
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``auto`` is bf16 on a GPU that has it (else fp16), and on a CPU bf16 where the CPU has bf16 hardware (AMX,
-    AVX512-BF16), fp32 elsewhere (emulated bf16 is slower than fp32)."""
-    if dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose from auto, {', '.join(DTYPES)}")
-    return DTYPES[dtype]
 
 
 @dataclass
@@ -211,9 +169,6 @@ class NetEvaluator:
     @property
     def has_policy(self) -> bool:
         return self.kind in ("zero", "lee-policy")
-
-    def clear_cache(self) -> None:
-        self._cache.clear()
 
     # --- the Evaluator protocol --------------------------------------------------------------------------------------
 
@@ -385,16 +340,11 @@ def _sub_batch(batch, rows: np.ndarray):
     """The rows ``rows`` of a :class:`~igo.engine.search.LeafBatch` as a new one (copies)."""
     from igo.engine.search import LeafBatch
 
-    states = K.BoardState(*(a[rows] for a in batch.states))
+    states = take_slots(batch.states, rows)
     return LeafBatch(batch.size, len(rows), states, batch.history[rows], batch.to_move[rows], batch.legal[rows])
 
 
 __all__ = [
     "NetEvaluator",
     "EvalStats",
-    "resolve_device",
-    "resolve_dtype",
-    "available_cores",
-    "cpu_has_fast_bf16",
-    "DTYPES",
 ]

@@ -1,7 +1,8 @@
 """Building networks from configurations, and small helpers shared by inference and training.
 
 :func:`build_model` turns a configuration of :mod:`igo.nets.config` and a board size into a freshly initialised module
-with ``config`` and ``board_size`` attributes (what :mod:`igo.nets.checkpoint` stores and :mod:`igo.nets.evaluator` checks).
+with ``config`` and ``board_size`` attributes (what :mod:`igo.nets.checkpoint` stores and :mod:`igo.nets.evaluator`
+checks).
 :func:`masked_log_softmax` is the softmax over legal moves used for both: illegal moves get probability exactly 0 and
 the result is never NaN, even for a row without a legal move.
 """

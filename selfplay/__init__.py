@@ -1,1 +1,2 @@
-"""Self-play: many games at once, Ray actors, the replay buffer and the arena (issues 5 and 6)."""
+"""Self-play: many games at once, Ray actors, the replay buffer, expert corpora and the arena (matches and
+tournaments between GTP engines, Elo ratings)."""

@@ -9,7 +9,7 @@ never plays with weights older than one call.
 Inference placement: each actor evaluates its own batches, on its CPU (``device="cpu"``, ``threads`` intra-op
 threads) or on a GPU (``device="cuda"``; the trainer gives each actor a fraction of a GPU, so several actors share
 one). One actor with many parallel games already fills a batch (``parallel_games × leaves_per_game`` leaves), which
-is why there is no separate inference server: see the issue note for the measurements behind that choice.
+is why there is no separate inference server.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 class SelfPlayWorker:
     """Plays self-play games with the latest weights it was given. ``model_config``: the net's config as a dict
-    (:func:`igo.nets.config.config_to_dict`); ``weights``: its state dict as numpy arrays."""
+    (:func:`igo.nets.config.config_to_dict`); ``weights``: its state dict as numpy arrays
+    (:func:`igo.nets.weights.model_to_numpy`)."""
 
     def __init__(
         self,
@@ -59,14 +60,12 @@ class SelfPlayWorker:
         self.selfplay.version = self.version
 
     def _evaluator(self, weights: dict[str, np.ndarray]):
-        import torch
-
         from igo.nets.evaluator import NetEvaluator
         from igo.nets.models import build_model
+        from igo.nets.weights import load_numpy_weights
 
         model = build_model(self.model_config, self.config.size)
-        state = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}
-        model.load_state_dict(state, strict=True)
+        load_numpy_weights(model, weights)
         return NetEvaluator(
             model,
             size=self.config.size,
@@ -89,9 +88,6 @@ class SelfPlayWorker:
         delta = {k: after[k] - before[k] for k in after}
         delta["wall_s"] = time.perf_counter() - t0
         return {"games": games, "stats": delta, "version": self.version, "pid": os.getpid()}
-
-    def ping(self) -> int:
-        return os.getpid()
 
 
 _ACTOR = None

@@ -29,6 +29,7 @@ import numpy as np
 from igo.engine.board import Board
 from igo.engine.board_kernels import BLACK, WHITE
 from igo.engine.coords import gtp_to_rc, rc_to_gtp
+from igo.engine.fileio import atomic_write
 from igo.engine.sgf import GameRecord, dump_sgf
 
 log = logging.getLogger(__name__)
@@ -208,15 +209,6 @@ def existing_games(out: Path) -> set[int]:
     return {int(m.group(1)) for name in os.listdir(out) if (m := GAME_NAME.match(name))}
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 @dataclass
 class CorpusSummary:
     written: int = 0
@@ -273,7 +265,7 @@ def generate_corpus(
                     summary.errors.append(f"game {i}: {game.error}")
                     log.warning("corpus game %d failed: %s", i, game.error)
                 else:
-                    _write_atomic(out / f"game-{i:06d}.sgf", game.sgf)
+                    atomic_write(out / f"game-{i:06d}.sgf", game.sgf)
                     summary.written += 1
                     summary.moves += game.moves
                     summary.black_wins += bool(game.result and game.result.startswith("B+"))

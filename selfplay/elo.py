@@ -74,10 +74,11 @@ from typing import Any
 
 import numpy as np
 
+from .stats import Z95, normal_cdf
+
 log = logging.getLogger(__name__)
 
 ELO_SCALE = 400.0 / math.log(10.0)  # Elo points per unit of natural log-odds (about 173.7)
-Z95 = 1.959963984540054  # two-sided 95% normal quantile
 _TOL_ELO = 1e-7  # convergence: the largest Newton step, Elo
 _MAX_STEP_ELO = 1000.0  # no coordinate moves more than this per iteration
 _MIN_PIVOT = 1e-13  # a Cholesky pivot of the information this small: a rating diverges (pure MLE, perfect score)
@@ -189,11 +190,6 @@ def _short(names: list[str], limit: int = 8) -> str:
 # --- ratings ---------------------------------------------------------------------------------------------------------
 
 
-def _phi(x: float) -> float:
-    """The standard normal CDF."""
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
@@ -244,7 +240,7 @@ class Ratings:
             return 0.5
         if s == 0.0:
             return 0.5 if diff == 0 else float(diff > 0)
-        return _phi(diff / s)
+        return normal_cdf(diff / s)
 
     def los_next(self) -> list[float | None]:
         """LOS of each player (in ``players`` order) over the next one; None for the last."""

@@ -13,10 +13,12 @@ uniformly from the legal moves instead of from a network, and the position right
 (``snapshot``: ``alphago49`` planes and the side to move); ``switch_at`` hands both colours to another pair of
 networks from that move on (the SL policy before U, the RL policy after it).
 
-For REINFORCE, ``record`` names the networks whose moves are recorded: the planes (bit-packed ``uint8``), the move
-played and the colour, so that the learner can weight ``log p(a|s)`` by the game's outcome.
+For REINFORCE, ``record`` names the networks whose moves are recorded: the planes (bit-packed ``uint8``,
+:func:`igo.engine.planes.pack_planes`), the move played and the colour, so that the learner can weight
+``log p(a|s)`` by the game's outcome.
 
-:class:`PolicyGameWorker` runs this in a Ray actor (``policy_game_actor_class``); weights travel as numpy dicts.
+:class:`PolicyGameWorker` runs this in a Ray actor (``policy_game_actor_class``); weights travel as numpy dicts
+(:func:`igo.nets.weights.model_to_numpy`).
 """
 
 from __future__ import annotations
@@ -29,27 +31,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from igo.engine import board_kernels as K
 from igo.engine.board import Board
 from igo.engine.board_kernels import BLACK, WHITE
-from igo.engine.features import FeatureEncoder
-from igo.engine.mcts_batch import new_pool, slot_view
+from igo.engine.features import P_SENSIBLE, FeatureEncoder
+from igo.engine.planes import pack_planes
+from igo.engine.player import sample_sensible_move
+from igo.engine.pool import copy_to_slot, new_pool
 
 log = logging.getLogger(__name__)
 
-SENSIBLE_PLANE = 46  # "sensibleness" in alphago48 / alphago49
-
-
-def pack_planes(planes: np.ndarray) -> np.ndarray:
-    """Binary float planes ``[..., C, N, N]`` as bits (``uint8``, last axis = packed N*N)."""
-    flat = planes.reshape(*planes.shape[:-2], -1) > 0.5
-    return np.packbits(flat, axis=-1)
-
-
-def unpack_planes(packed: np.ndarray, size: int) -> np.ndarray:
-    """The inverse of :func:`pack_planes`: float32 ``[..., C, N, N]``."""
-    bits = np.unpackbits(packed, axis=-1, count=size * size)
-    return bits.reshape(*packed.shape[:-1], size, size).astype(np.float32)
 
 
 @dataclass
@@ -106,10 +96,7 @@ class _Encoder:
             self.pool = new_pool(self.size, count)
             self.hist = np.zeros((count, self.h, self.size, self.size), np.int8)
         for i, b in enumerate(boards):
-            slot = slot_view(self.pool, i)
-            K.copy_position(slot, b.state)
-            slot.meta[K.M_KO_RULE] = K.KO_SIMPLE
-            slot.meta[K.M_NHIST] = 0
+            copy_to_slot(self.pool, i, b.state)
             self.hist[i] = b.history(self.h)
         to_move = np.array([b.to_move for b in boards], np.int8)
         return self.enc._encode(self.pool, self.hist, to_move, count, None)
@@ -169,11 +156,11 @@ def play_policy_games(
                 groups.setdefault(network_for(i), []).append(i)
         for key, idx in groups.items():
             planes = enc48([boards[i] for i in idx])
-            sensible = planes[:, SENSIBLE_PLANE].reshape(len(idx), -1) > 0.5
+            sensible = planes[:, P_SENSIBLE].reshape(len(idx), -1) > 0.5
             with torch.no_grad():
                 logits = nets[key](torch.from_numpy(planes).to(device)).float().cpu().numpy()
             for row, i in enumerate(idx):
-                move = _sample(logits[row], sensible[row], temperature, rng, boards[i])
+                move = sample_sensible_move(logits[row], sensible[row], temperature, rng, boards[i])
                 chosen[i] = move
                 if move is not None and key in record:
                     g = games[i]
@@ -206,65 +193,6 @@ def play_policy_games(
     return games
 
 
-def _sample(logits: np.ndarray, sensible: np.ndarray, temperature: float, rng, board: Board) -> int | None:
-    """A sensible move drawn from softmax(logits / T) (the best one for T = 0), or None (pass) when there is none.
-    The features use simple ko; a move that only positional superko forbids is dropped and the draw repeated."""
-    mask = sensible.copy()
-    n = board.size
-    while mask.any():
-        z = np.where(mask, logits, -np.inf)
-        if temperature == 0:
-            move = int(np.argmax(z))
-        else:
-            z = (z - z[mask].max()) / temperature
-            p = np.exp(z)
-            p /= p.sum()
-            move = int(rng.choice(len(p), p=p))
-        if board.is_legal((move // n, move % n)):
-            return move
-        mask[move] = False
-    return None
-
-
-# --- a GTP player ----------------------------------------------------------------------------------------------------
-
-
-class PolicyNetPlayer:
-    """Plays the move of an AlphaGo policy net without search (``igo gtp --player policy --model SL``): sampled from
-    its softmax over the sensible moves at ``temperature`` (1: as in the paper's policy-versus-policy games; 0: the
-    most likely move). Passes when no sensible move is left, or when the opponent has just passed and passing does not
-    lose by area count."""
-
-    name = "policy"
-
-    def __init__(self, model: torch.nn.Module, temperature: float = 1.0, seed: int | None = None):
-        if temperature < 0:
-            raise ValueError(f"temperature must not be negative, got {temperature}")
-        self.model = model.eval()
-        self.temperature = float(temperature)
-        self.size = int(model.board_size)
-        self._rng = np.random.default_rng(seed)
-        self._encoder = _Encoder("alphago48", self.size, 1)
-
-    def genmove(self, board: Board, color: int) -> str:
-        from igo.engine.coords import rc_to_gtp
-
-        if board.size != self.size:
-            raise ValueError(f"the policy net is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
-        if board.passes and board.moves and board.moves[-1][0] != color:
-            margin = board.score() if color == BLACK else -board.score()
-            if margin >= 0:
-                return "pass"
-        trial = board.copy()
-        trial.to_move = color
-        planes = self._encoder([trial])
-        with torch.no_grad():
-            logits = self.model(torch.from_numpy(planes)).float().numpy()[0]
-        sensible = planes[0, SENSIBLE_PLANE].reshape(-1) > 0.5
-        move = _sample(logits, sensible, self.temperature, self._rng, trial)
-        return "pass" if move is None else rc_to_gtp(move // self.size, move % self.size, self.size)
-
-
 # --- Ray ------------------------------------------------------------------------------------------------------------
 
 
@@ -292,7 +220,7 @@ class PolicyGameWorker:
     ) -> tuple[list[PolicyGame], float]:
         """Load the weights given (None: keep the ones loaded; a Ray ObjectRef is fetched), play ``specs``; returns the
         games and seconds."""
-        from igo.training.learner import load_weights
+        from igo.nets.weights import load_numpy_weights
 
         for key, w in weights.items():
             if w is not None and type(w).__name__ == "ObjectRef":  # refs nested in a dict are not resolved by Ray
@@ -300,7 +228,7 @@ class PolicyGameWorker:
 
                 w = ray.get(w)
             if w is not None:
-                load_weights(self.nets[key], w)
+                load_numpy_weights(self.nets[key], w)
         t0 = time.monotonic()
         games = play_policy_games(
             self.nets, specs, size=self.size, komi=self.komi, rng=self.rng, temperature=temperature,
@@ -315,19 +243,10 @@ def policy_game_actor_class(num_cpus: float = 1.0):
     return ray.remote(num_cpus=num_cpus)(PolicyGameWorker)
 
 
-def model_weights(model: torch.nn.Module) -> dict[str, np.ndarray]:
-    """CPU float32 numpy copies of a model's state dict, for :class:`PolicyGameWorker`."""
-    return {k: v.detach().to("cpu").float().numpy().copy() for k, v in model.state_dict().items()}
-
-
 __all__ = [
     "GameSpec",
     "PolicyGame",
     "PolicyGameWorker",
-    "PolicyNetPlayer",
-    "model_weights",
-    "pack_planes",
     "play_policy_games",
     "policy_game_actor_class",
-    "unpack_planes",
 ]

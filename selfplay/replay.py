@@ -2,7 +2,7 @@
 
 Self-play hands over finished games, each a dict::
 
-    {"planes": uint8 [P, B],     # per position np.packbits of the bool planes [C, N, N] flattened, B = ceil(C*N*N/8)
+    {"planes": uint8 [P, B],     # igo.engine.planes.pack_planes of the planes [P, C, N, N], B = ceil(C*N*N/8)
      "policy": float16/32 [P, N*N+1],  # search visit distribution, pass last, each row sums to 1
      "value":  float32 [P],      # final result for the player to move: +1, -1 or 0
      "sgf":    str,              # the game record (optional)
@@ -33,8 +33,8 @@ array                      dtype, shape     meaning
 With a ``games_dir`` each game's SGF goes to ``games_dir/{game_number:08d}.sgf`` (0-based, in the order added).
 
 **Crash safety.** A crash loses no finished game: each ``add()`` is on disk before it returns. Every file is written
-to ``<name>.tmp``, flushed and fsynced, then ``os.replace``\\ d over its name (and the directory fsynced), so a file is
-either whole or absent. The chunk is written before the SGFs; a crash between them leaves games without a record but
+atomically (:mod:`igo.engine.fileio`: ``<name>.tmp``, fsync, ``os.replace``; then the directory fsynced), so a file
+is either whole or absent. The chunk is written before the SGFs; a crash between them leaves games without a record but
 never a record without its training data.
 
 **Restart.** A buffer made on an existing ``directory`` reloads it: the newest chunks, only as many as fill the window,
@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -63,15 +62,14 @@ from typing import Any
 import numpy as np
 
 from igo.engine.coords import check_size
+from igo.engine.fileio import atomic_write, atomic_write_stream, fsync_dir
+from igo.engine.planes import packed_width, unpack_planes
 from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
 
 __all__ = [
     "CHUNK_FORMAT_VERSION",
     "ReplayBuffer",
-    "pack_planes",
-    "packed_width",
     "replay_actor_class",
-    "unpack_planes",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,70 +79,6 @@ _CHUNK_RE = re.compile(r"^chunk-(\d{8,})\.npz$")
 _CHUNK_TMP_RE = re.compile(r"^chunk-\d{8,}\.npz\.tmp$")
 _POLICY_SUM_TOL = 1e-2  # float16 rounding of a visit distribution moves its sum by well under 1e-3
 _ACTOR_CLASS = None
-
-
-# --- packing ---------------------------------------------------------------------------------------------------------
-
-
-def packed_width(planes: int, size: int) -> int:
-    """Bytes per position of packed planes: ``ceil(planes * size * size / 8)``."""
-    return (planes * size * size + 7) // 8
-
-
-def pack_planes(planes: np.ndarray) -> np.ndarray:
-    """Pack bool (or 0/1) feature planes ``[P, C, N, N]`` into ``uint8 [P, ceil(C*N*N/8)]`` (``np.packbits``)."""
-    planes = np.asarray(planes)
-    if planes.ndim != 4 or planes.shape[-1] != planes.shape[-2]:
-        raise ValueError(f"planes to pack must have shape [P, C, N, N], got {planes.shape}")
-    if planes.dtype != np.bool_:
-        if not (np.issubdtype(planes.dtype, np.number) and np.isin(planes, (0, 1)).all()):
-            raise ValueError(f"planes to pack must be bool or 0/1, got dtype {planes.dtype} with other values")
-        planes = planes != 0
-    p, c, n, _ = planes.shape
-    return np.packbits(planes.reshape(p, c * n * n), axis=1)
-
-
-def unpack_planes(packed: np.ndarray, planes: int, size: int) -> np.ndarray:
-    """Unpack ``uint8 [..., B]`` from :func:`pack_planes` into ``float32 [..., C, N, N]``."""
-    packed = np.asarray(packed)
-    width = packed_width(planes, size)
-    if packed.dtype != np.uint8 or packed.ndim < 1 or packed.shape[-1] != width:
-        raise ValueError(
-            f"packed planes for {planes} planes of {size}x{size} must be uint8 [..., {width}], "
-            f"got {packed.dtype} {packed.shape}"
-        )
-    bits = np.unpackbits(packed, axis=-1, count=planes * size * size)
-    return bits.reshape(*packed.shape[:-1], planes, size, size).astype(np.float32)
-
-
-# --- file helpers ----------------------------------------------------------------------------------------------------
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open directories; the rename is still atomic there
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(f)`` on ``<path>.tmp``, fsync, ``os.replace`` it over ``path``; no ``.tmp`` is left on error."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 class _CorruptChunk(Exception):
@@ -254,9 +188,8 @@ class ReplayBuffer:
             for j, c in enumerate(checked):
                 if c[3] is not None:
                     path = self.games_dir / f"{first_game + j:08d}.sgf"
-                    data = c[3].encode("utf-8")
-                    _atomic_write(path, lambda f, data=data: f.write(data))
-            _fsync_dir(self.games_dir)
+                    atomic_write(path, c[3])
+            fsync_dir(self.games_dir)
         logger.debug(
             "added %d games, %d positions (totals %d games, %d positions; %d in window)",
             len(checked),
@@ -362,8 +295,8 @@ class ReplayBuffer:
             "format_version": np.int32(CHUNK_FORMAT_VERSION),
         }
         path = self.directory / f"chunk-{self._next_seq:08d}.npz"
-        _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
-        _fsync_dir(self.directory)
+        atomic_write_stream(path, lambda f: np.savez_compressed(f, **arrays))
+        fsync_dir(self.directory)
         self._next_seq += 1
         self._chunks += 1
         return path
@@ -465,7 +398,7 @@ class ReplayBuffer:
         idx = rng.integers(0, self._count, size=batch)
         ks = rng.integers(0, NUM_SYMMETRIES, size=batch)
         n = self.size
-        bits = np.unpackbits(self._planes[idx], axis=1, count=self.planes * n * n).reshape(batch, self.planes, n, n)
+        bits = unpack_planes(self._planes[idx], self.planes, n, dtype=np.uint8)
         policy_in = self._policy[idx].astype(np.float32)
         planes = np.empty((batch, self.planes, n, n), dtype=np.float32)
         policy = np.empty((batch, self.actions), dtype=np.float32)

@@ -34,10 +34,11 @@ from datetime import UTC, datetime
 import numpy as np
 
 from igo.engine import board_kernels as K
-from igo.engine import mcts as M
 from igo.engine.board import Board
 from igo.engine.features import FeatureEncoder
-from igo.engine.search import MCTS, LeafBatch
+from igo.engine.planes import pack_planes
+from igo.engine.pool import concat_slots
+from igo.engine.search import MCTS, LeafBatch, SearchConfig
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,8 @@ class SelfPlayConfig:
             move_limit=2 * points if self.move_limit is None else self.move_limit,
         )
 
-    def search_config(self) -> M.SearchConfig:
-        return M.SearchConfig.zero(
+    def search_config(self) -> SearchConfig:
+        return SearchConfig.zero(
             c_puct=self.c_puct, dirichlet_weight=self.dirichlet_weight, dirichlet_alpha=self.dirichlet_alpha
         )
 
@@ -151,10 +152,7 @@ def concat_batches(batches: list[LeafBatch]) -> LeafBatch:
     """One :class:`LeafBatch` holding the rows of ``batches`` in order (copies)."""
     size = batches[0].size
     count = sum(b.count for b in batches)
-    fields = []
-    for k in range(len(batches[0].states)):
-        fields.append(np.concatenate([b.states[k][: b.count] for b in batches]))
-    states = K.BoardState(*fields)
+    states = concat_slots([b.states for b in batches], [b.count for b in batches])
     history = np.concatenate([b.history[: b.count] for b in batches])
     to_move = np.concatenate([b.to_move[: b.count] for b in batches])
     legal = np.concatenate([b.legal[: b.count] for b in batches])
@@ -328,7 +326,7 @@ class SelfPlay:
         to_move = np.asarray(g.to_move, np.int8)
         value = np.zeros(len(to_move), np.float32) if winner is None else np.where(to_move == winner, 1.0, -1.0)
         planes = np.stack(g.planes)
-        packed = np.packbits(planes.reshape(len(planes), -1), axis=1)
+        packed = pack_planes(planes)
         false_resign = None
         if not g.resign_allowed and g.would_resign is not None:
             false_resign = winner == g.would_resign

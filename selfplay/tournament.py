@@ -32,7 +32,7 @@ side is favoured by an opening. A game's id is ``"<a> vs <b> #<g>"``: stable acr
 **Running.** Every game is a Ray task (:func:`_play_game_task`) that needs ``max(num_cpus)`` of its two players; the
 tournament starts a local Ray (``num_cpus`` = this machine's cores by default) or joins a cluster (``address``).
 Tasks start the two engines (GTP subprocesses) on whichever node runs them, play through
-:func:`igo.selfplay.arena.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
+:func:`igo.selfplay.match.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
 (``B+F``, ``W+T``), two dead engines a void game — and return the result and the SGF text. The driver writes both:
 
 **Records** in ``out_dir``: ``tournament.json`` (the config), ``results.jsonl`` (one JSON line per finished game,
@@ -60,10 +60,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from igo.engine.fileio import append_json_line, atomic_write
+from igo.engine.options import PlayerOptions
+
 log = logging.getLogger(__name__)
 
 FORMATS = ("round-robin", "gauntlet")
-REFEREES = ("tromp-taylor", "gnugo")
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
@@ -71,9 +73,11 @@ REFEREES = ("tromp-taylor", "gnugo")
 
 @dataclass
 class TournamentPlayer:
-    """One player: ``command`` (a GTP command line) or ``igo`` (options of ``igo gtp``) with ``model`` (a
-    checkpoint, added as ``--model``); ``num_cpus`` Ray CPUs per game; ``step``, the training step for the Elo
-    plot (read from the checkpoint when not given)."""
+    """One player: ``command`` (a GTP command line) or igo's own player, given by ``igo`` (the player options of
+    ``igo gtp``, as in a config file) and ``model`` (a checkpoint, the ``--model`` option), which are read into a
+    typed :class:`~igo.engine.options.PlayerOptions` (:attr:`options`) at once, so a bad option is an error before
+    any game; ``num_cpus`` Ray CPUs per game; ``step``, the training step for the Elo plot (read from the checkpoint
+    when not given). :meth:`from_options` makes an igo player from options built in code."""
 
     name: str
     command: str | None = None
@@ -93,20 +97,64 @@ class TournamentPlayer:
             raise ValueError(f"player {self.name!r}: empty command")
         if not (isinstance(self.num_cpus, int | float) and self.num_cpus > 0):
             raise ValueError(f"player {self.name!r}: num_cpus must be positive, got {self.num_cpus!r}")
+        self._options = None
+        if self.command is None:
+            try:
+                self._options = _igo_options(self.igo, self.model)
+            except ValueError as e:
+                raise ValueError(f"player {self.name!r}: {e}") from None
+
+    @classmethod
+    def from_options(
+        cls, name: str, options: PlayerOptions, *, num_cpus: float = 1.0, step: int | None = None
+    ) -> TournamentPlayer:
+        """igo's player with these options (its ``model`` becomes the player's checkpoint)."""
+        return cls(name=name, igo=_igo_flags(options), model=options.model, num_cpus=num_cpus, step=step)
+
+    @property
+    def options(self) -> PlayerOptions | None:
+        """igo's player options (None for a GTP ``command``)."""
+        return self._options
 
     def argv(self, size: int, komi: float) -> list[str]:
         """The command line that starts this player's engine."""
-        if self.command is not None:
+        if self._options is None:
             return shlex.split(self.command)
-        from .arena import igo_command
+        from .gtp_players import igo_command
 
-        args = shlex.split(self.igo or "")
-        if self.model:
-            args = ["--model", self.model, *args]
-        return igo_command(size, komi, args)
+        return igo_command(size, komi, self._options.to_argv())
 
     def identity(self) -> dict:
-        return {"name": self.name, "command": self.command, "igo": self.igo, "model": self.model}
+        if self._options is None:
+            return {"name": self.name, "command": self.command, "igo": None, "model": None}
+        return {"name": self.name, "command": None, "igo": _igo_flags(self._options), "model": self._options.model}
+
+
+def _igo_options(igo: str | None, model: str | None) -> PlayerOptions:
+    """The options of ``igo`` flags plus a ``model``: a ValueError that names a bad option or a model given twice."""
+    options = PlayerOptions.from_argv(shlex.split(igo or ""))
+    if model is not None:
+        if options.model is not None and options.model != model:
+            raise ValueError(f"two models: {options.model!r} in igo options and {model!r}")
+        options = dataclasses.replace(options, model=model)
+    return options
+
+
+def _igo_flags(options: PlayerOptions) -> str:
+    """The player flags of ``options`` without its model, one canonical string (defaults left out)."""
+    return shlex.join(dataclasses.replace(options, model=None).to_argv())
+
+
+def _canonical_identity(identity: dict) -> dict:
+    """A stored identity with its igo players' flags in canonical form, so that a results directory written with
+    the same player in other words (flag order, defaults spelled out) is the same tournament."""
+    players = []
+    for p in identity.get("players", []):
+        if isinstance(p, dict) and p.get("command") is None and (p.get("igo") is not None or p.get("model")):
+            options = _igo_options(p.get("igo"), p.get("model"))
+            p = {**p, "igo": _igo_flags(options), "model": options.model}
+        players.append(p)
+    return {**identity, "players": players}
 
 
 @dataclass
@@ -128,6 +176,8 @@ class TournamentConfig:
 
     def __post_init__(self) -> None:
         from igo.engine.coords import check_size
+
+        from .referee import REFEREES
 
         if len(self.players) < 2:
             raise ValueError("a tournament needs at least two players")
@@ -318,22 +368,6 @@ def read_results(path: str | os.PathLike[str]) -> list[dict]:
     return rows
 
 
-def _append(path: Path, row: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def safe_filename(game_id_: str) -> str:
     keep = "".join(ch if ch.isalnum() or ch in "-_.+#" else "_" for ch in game_id_)
     return keep.replace("#", "")
@@ -344,7 +378,8 @@ def safe_filename(game_id_: str) -> str:
 
 def _play_game_task(game: dict, settings: dict) -> dict:
     """Play one game (in a Ray worker): returns the result row and the SGF text."""
-    from .arena import PlayerSpec, play_game
+    from .gtp_players import PlayerSpec
+    from .match import play_game
 
     black = PlayerSpec(game["black"], game["black_argv"])
     white = PlayerSpec(game["white"], game["white_argv"])
@@ -403,12 +438,16 @@ class Tournament:
                 old = json.loads(meta.read_text(encoding="utf-8"))
             except json.JSONDecodeError:
                 old = None
-            if old is not None and old.get("identity") != mine:
+            try:
+                same = old is not None and _canonical_identity(old.get("identity") or {}) == mine
+            except ValueError:  # options that no longer parse
+                same = False
+            if old is not None and not same:
                 raise ValueError(
                     f"{self.out} holds another tournament (players, size, komi or referee differ); "
                     "use another --out directory"
                 )
-        _write_atomic(meta, json.dumps({"identity": mine, "config": self.config.to_dict()}, indent=2) + "\n")
+        atomic_write(meta, json.dumps({"identity": mine, "config": self.config.to_dict()}, indent=2) + "\n")
 
     def results(self) -> list[dict]:
         return read_results(self.results_path)
@@ -431,9 +470,9 @@ class Tournament:
         row = out["row"]
         if out.get("sgf"):
             path = self.games_dir / f"{safe_filename(row['id'])}.sgf"
-            _write_atomic(path, out["sgf"])
+            atomic_write(path, out["sgf"])
             row["sgf"] = str(path.relative_to(self.out))
-        _append(self.results_path, row)
+        append_json_line(self.results_path, row)
         return row
 
     # running
@@ -547,9 +586,9 @@ class Tournament:
     def write_ratings(self) -> tuple:
         ratings = self.ratings()
         table = self.crosstable()
-        _write_atomic(self.out / "ratings.json", json.dumps(ratings.to_dict(), indent=2) + "\n")
+        atomic_write(self.out / "ratings.json", json.dumps(ratings.to_dict(), indent=2) + "\n")
         ratings.to_csv(self.out / "ratings.csv")
-        _write_atomic(self.out / "crosstable.json", json.dumps(table.to_dict(), indent=2) + "\n")
+        atomic_write(self.out / "crosstable.json", json.dumps(table.to_dict(), indent=2) + "\n")
         return ratings, table
 
 

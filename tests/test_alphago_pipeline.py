@@ -106,7 +106,8 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     load_checkpoint(v_ckpt, expect_kind="lee-value")
 
     # 6. the AlphaGo player: SL priors, value net and rollout policy mixed by λ = 0.5, against GNU Go
-    from igo.selfplay.arena import PlayerSpec, play_game
+    from igo.selfplay.gtp_players import PlayerSpec
+    from igo.selfplay.match import play_game
 
     alphago = PlayerSpec(
         "alphago",

@@ -13,8 +13,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from igo.nets import checkpoint as C
-from igo.nets.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, load_state, read_metadata, save_checkpoint
+from igo.engine import fileio
+from igo.nets.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    load_checkpoint,
+    load_state,
+    read_metadata,
+    save_checkpoint,
+)
 from igo.nets.config import config_to_dict, get_config
 from igo.nets.models import build_model, parameter_count
 
@@ -131,7 +138,7 @@ def test_overwrite_is_atomic(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(C.os, "replace", crash)
+    monkeypatch.setattr(fileio.os, "replace", crash)
     with pytest.raises(OSError, match="disk on fire"):
         save_checkpoint(path, net("zero-tiny"), step=3)
     monkeypatch.undo()

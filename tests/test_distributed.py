@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _random_games(n_games: int, positions: int, size: int, planes: int, rng) -> list[dict]:
-    from igo.selfplay.replay import pack_planes
+    from igo.engine.planes import pack_planes
 
     games = []
     for _ in range(n_games):
@@ -68,7 +68,9 @@ def test_two_ranks_train_in_step(tmp_path, local_ray):
 
 
 def test_zero_run_with_two_learners(tmp_path):
-    from igo.training.zero import Limits, ZeroRun, ZeroRunConfig, checkpoints, read_metrics
+    from igo.training.common import read_metrics
+    from igo.training.run import RunDir
+    from igo.training.zero import PREFIX, Limits, ZeroRun, ZeroRunConfig
 
     cfg = ZeroRunConfig(
         size=5, komi=0.5, model="zero-tiny", actors=1, games_per_actor=8, actor_seconds=2.0, actor_cpus=0.5,
@@ -77,5 +79,5 @@ def test_zero_run_with_two_learners(tmp_path):
     )  # fmt: skip
     st = ZeroRun(tmp_path / "run", cfg, num_cpus=2, learner_threads=1).run(Limits(max_steps=20))
     assert st.step == 20 and st.samples == 20 * 32
-    assert [s for s, _ in checkpoints(tmp_path / "run")] == [0, 10, 20]
+    assert [s for s, _ in RunDir(tmp_path / "run", PREFIX).checkpoints()] == [0, 10, 20]
     assert read_metrics(tmp_path / "run", "train")

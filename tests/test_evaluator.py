@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from igo.engine import board_kernels as K
-from igo.engine import mcts as M
 from igo.engine import search as S
 from igo.engine.board import BLACK, WHITE, Board
+from igo.engine.pool import copy_to_slot, new_pool
 from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_policy
 from igo.nets.checkpoint import save_checkpoint
 from igo.nets.config import get_config
@@ -33,12 +32,9 @@ def net(name: str, size: int, seed: int = 0):
 def batch_of(boards: list[Board], history: int) -> S.LeafBatch:
     """A LeafBatch as the search makes it: pool states with simple ko, the boards' histories."""
     n = boards[0].size
-    pool = M.new_pool(n, len(boards))
+    pool = new_pool(n, len(boards))
     for i, b in enumerate(boards):
-        slot = M.slot_view(pool, i)
-        K.copy_position(slot, b.state)
-        slot.meta[K.M_KO_RULE] = K.KO_SIMPLE
-        slot.meta[K.M_NHIST] = 0
+        copy_to_slot(pool, i, b.state)
     hist = np.stack([b.history(history) for b in boards]).astype(np.int8)
     to_move = np.array([b.to_move for b in boards], np.int8)
     legal = np.zeros((len(boards), n * n + 1), np.bool_)
@@ -217,7 +213,7 @@ def test_search_with_a_network_finds_the_forced_capture(models, lam):
     b = Board.from_ascii(RACE, komi=7.5)
     value = net(models[1], 7) if len(models) > 1 else None
     ev = NetEvaluator(net(models[0], 7), value, size=7, device="cpu", seed=1)
-    cfg = M.SearchConfig(lam=lam, n_vl=3)
+    cfg = S.SearchConfig(lam=lam, n_vl=3)
     m = S.MCTS(7, 7.5, cfg, evaluator=ev, seed=2, threads=2, max_nodes=20_000)
     moves = m.search(b, 600)
     m.close()
@@ -226,7 +222,7 @@ def test_search_with_a_network_finds_the_forced_capture(models, lam):
 
 def test_zero_search_with_a_net_runs_and_plays_legal_moves():
     ev = NetEvaluator(net("zero-tiny", 5), size=5, device="cpu", seed=1)
-    m = S.MCTS(5, 7.5, M.SearchConfig.zero(), evaluator=ev, seed=1)
+    m = S.MCTS(5, 7.5, S.SearchConfig.zero(), evaluator=ev, seed=1)
     b = Board(5)
     for _ in range(12):
         m.search(b, 40)

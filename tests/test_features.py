@@ -7,13 +7,10 @@ The reference (``ref_alphago``) is written from the definitions in the module do
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 from igo.engine import board_kernels as K
-from igo.engine import mcts as M
 from igo.engine import symmetry as sym
 from igo.engine.board import BLACK, EMPTY, WHITE, Board
 from igo.engine.coords import gtp_to_rc, rc_to_padded
@@ -28,7 +25,8 @@ from igo.engine.features import (
     new_ladder_work,
     plane_names,
 )
-from igo.engine.search import MCTS, LeafBatch
+from igo.engine.pool import copy_to_slot, new_pool, take_slots
+from igo.engine.search import MCTS, LeafBatch, SearchConfig
 
 NAMES = list(ALPHAGO_PLANE_NAMES)
 
@@ -616,12 +614,9 @@ def board_from(stones: np.ndarray, to_move: int) -> Board:
 
 def batch_of(boards: list[Board], hlen: int) -> LeafBatch:
     n = boards[0].size
-    pool = M.new_pool(n, len(boards) + 2)  # a pool larger than the batch, as the search's
+    pool = new_pool(n, len(boards) + 2)  # a pool larger than the batch, as the search's
     for i, b in enumerate(boards):
-        slot = M.slot_view(pool, i)
-        K.copy_position(slot, b.state)
-        slot.meta[K.M_KO_RULE] = K.KO_SIMPLE
-        slot.meta[K.M_NHIST] = 0
+        copy_to_slot(pool, i, b.state)
     hist = np.stack([b.history(hlen) for b in boards])
     to_move = np.array([b.to_move for b in boards], np.int8)
     return LeafBatch(n, len(boards), pool, hist, to_move, np.ones((len(boards), n * n + 1), np.bool_))
@@ -664,9 +659,8 @@ class FeatureEvaluator:
         self.seen.append((f.copy(), batch.history[: batch.count].copy(), batch.to_move[: batch.count].copy()))
         for i in range(batch.count):  # each row is the row's own position: encode it alone
             rows = slice(i, i + 1)
-            one = LeafBatch(batch.size, 1, M.new_pool(batch.size, 1), batch.history[rows], batch.to_move[rows],
+            one = LeafBatch(batch.size, 1, take_slots(batch.states, [i]), batch.history[rows], batch.to_move[rows],
                             batch.legal[rows])  # fmt: skip
-            K.copy_position(M.slot_view(one.states, 0), M.slot_view(batch.states, i))
             np.testing.assert_array_equal(self.enc.encode(one)[0], f[i])
         return batch.legal.astype(np.float32), np.zeros(batch.count, np.float32)
 
@@ -676,7 +670,7 @@ def test_encode_in_a_real_search(name):
     n = 9
     board, _ = random_game(n, 20, 7)
     ev = FeatureEvaluator(name, n)
-    m = MCTS(n, config=M.SearchConfig.zero(dirichlet_weight=0.0), evaluator=ev, seed=1)
+    m = MCTS(n, config=SearchConfig.zero(dirichlet_weight=0.0), evaluator=ev, seed=1)
     m.search(board, 24)
     assert ev.seen
     for f, hist, to_move in ev.seen:
@@ -687,22 +681,3 @@ def test_encode_in_a_real_search(name):
             if name == "zero8":
                 np.testing.assert_array_equal(f[i, 2], hist[i, 1] == own)
                 assert (f[i, 16] == (own == BLACK)).all()
-
-
-# --- timing (by hand: pytest -s -k timing) ---------------------------------------------------------------------------
-
-
-def test_timing_print():
-    """Prints µs per position; not an assertion of speed."""
-    cases = [("alphago48", 19, 150), ("zero8", 9, 30), ("alphago48", 9, 30)]
-    for name, n, moves in cases:
-        b, _ = random_game(n, moves, 99)
-        batch = batch_of([b] * 16, 8)
-        enc = encoder(name, n)
-        enc.encode(batch)
-        reps = 20
-        t = time.perf_counter()
-        for _ in range(reps):
-            enc.encode(batch)
-        us = (time.perf_counter() - t) / (reps * 16) * 1e6
-        print(f"\n{name} {n}x{n} after {moves} moves: {us:.1f} µs per position")

@@ -17,11 +17,11 @@ import pytest
 
 from igo.engine.board import BLACK, WHITE
 from igo.engine.coords import gtp_to_rc
-from igo.engine.player import Analysis, MCTSPlayer, PlayerConfig
+from igo.engine.player import Analysis, MCTSPlayer, PlayerConfig, RandomPlayer
 from igo.engine.search import MoveStats
 from igo.gtp.analysis import AnalyzeRequest, info_line, parse_analyze_args
-from igo.gtp.engine import GTPEngine, GTPFailure, _parse_color, _parse_int
-from igo.gtp.player import RandomPlayer
+from igo.gtp.engine import GTPEngine
+from igo.gtp.protocol import GTPFailure
 
 from .sabaki_transcript import LineEngine, SabakiSession, sabaki_session
 
@@ -159,7 +159,7 @@ def analysis(color: int) -> Analysis:
 
 
 def parse(args: list[str], to_move: int = BLACK) -> AnalyzeRequest:
-    return parse_analyze_args(args, to_move, _parse_color, _parse_int, GTPFailure)
+    return parse_analyze_args(args, to_move)
 
 
 @pytest.mark.parametrize(

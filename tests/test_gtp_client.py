@@ -190,10 +190,9 @@ def test_invalid_command_text_raises_value_error(client: GTPClient, bad: str) ->
 def test_timeout_kills_engine(fake_engine: list[str]) -> None:
     c = GTPClient(fake_engine, timeout=5.0)
     try:
-        start = time.monotonic()
         with pytest.raises(GTPTimeoutError):
             c.send("sleep 30", timeout=0.5)
-        assert time.monotonic() - start < 3.0
+        # Killed while it was still sleeping (had send waited for the reply, it would have returned it instead).
         assert not c.alive
         assert _gone(c)
         with pytest.raises(GTPError):
@@ -267,10 +266,8 @@ def test_close_is_idempotent_and_process_is_gone(fake_engine: list[str]) -> None
 
 def test_close_escalates_when_engine_ignores_quit_and_sigterm(fake_engine: list[str]) -> None:
     c = GTPClient([*fake_engine, "--stubborn"])
-    start = time.monotonic()
     c.close(timeout=0.3)
-    assert _gone(c)
-    assert time.monotonic() - start < 4.0
+    assert _gone(c)  # it ignores quit and SIGTERM: only the escalation to SIGKILL ends it
 
 
 def test_context_manager_closes(fake_engine: list[str]) -> None:

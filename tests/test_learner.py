@@ -1,6 +1,6 @@
 """Tests of training.learner: config validation and JSON round trip, the sample-counted LR schedule, the loss against a
 hand computation, overfitting a fixed batch, non-finite losses, save/resume (weights, counters and optimizer state,
-never unpickling) and the weights() / load_weights round trip. Tiny nets on 5x5, CPU only."""
+never unpickling) and the weights() / load_numpy_weights round trip. Tiny nets on 5x5, CPU only."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ import torch
 from igo.nets.checkpoint import read_metadata
 from igo.nets.config import get_config
 from igo.nets.models import build_model
-from igo.training.learner import LearnerConfig, ZeroLearner, load_weights, optimizer_state_path
+from igo.nets.weights import load_numpy_weights
+from igo.training.common import optimizer_path
+from igo.training.learner import LearnerConfig, ZeroLearner
 
 torch.set_num_threads(1)
 
@@ -270,7 +272,7 @@ def test_save_and_resume(tmp_path, no_unpickling, optimizer, keys):
     path = lrn.save(tmp_path / "run" / "ckpt-3.safetensors", extra={"elo": 12.5}, parent="ckpt-0.safetensors")
     assert path == tmp_path / "run" / "ckpt-3.safetensors"
     optim_path = tmp_path / "run" / "ckpt-3.optim.safetensors"
-    assert optimizer_state_path(path) == optim_path and optim_path.is_file()
+    assert optimizer_path(path) == optim_path and optim_path.is_file()
     assert not list((tmp_path / "run").glob("*.tmp"))
     meta = read_metadata(path)
     assert meta.step == 3 and meta.parent == "ckpt-0.safetensors"
@@ -311,7 +313,7 @@ def test_resume_without_optimizer_state_warns(tmp_path, caplog, no_unpickling):
     planes, policy, value = batch(8)
     lrn.train_step(planes, policy, value)
     path = lrn.save(tmp_path / "c.safetensors")
-    optimizer_state_path(path).unlink()
+    optimizer_path(path).unlink()
     with caplog.at_level(logging.WARNING, logger="igo.training.learner"):
         back = ZeroLearner.resume(path)
     assert "no optimizer state" in caplog.text
@@ -337,10 +339,10 @@ def test_resume_with_a_stale_optimizer_file_warns(tmp_path, caplog):
     planes, policy, value = batch(8)
     lrn.train_step(planes, policy, value)
     path = lrn.save(tmp_path / "c.safetensors")
-    shutil.copy(optimizer_state_path(path), tmp_path / "old.optim")
+    shutil.copy(optimizer_path(path), tmp_path / "old.optim")
     lrn.train_step(planes, policy, value)
     lrn.save(path)
-    shutil.copy(tmp_path / "old.optim", optimizer_state_path(path))  # as if a crash came between the two writes
+    shutil.copy(tmp_path / "old.optim", optimizer_path(path))  # as if a crash came between the two writes
     with caplog.at_level(logging.WARNING, logger="igo.training.learner"):
         back = ZeroLearner.resume(path)
     assert "written at step 1" in caplog.text
@@ -375,7 +377,7 @@ def test_weights_round_trip_into_a_fresh_model():
     assert all(a.dtype == np.float32 for k, a in w.items() if not k.endswith("num_batches_tracked"))
 
     fresh = net(seed=1)
-    load_weights(fresh, w)
+    load_numpy_weights(fresh, w)
     assert_same_state(state(lrn.model), state(fresh))
     lrn.model.eval()
     fresh.eval()
@@ -390,9 +392,9 @@ def test_weights_round_trip_into_a_fresh_model():
         a[...] = 0
     assert_same_state(before, state(fresh))
 
-    with pytest.raises(ValueError, match="lack"):
-        load_weights(fresh, {k: v for k, v in w.items() if k != "policy_fc.bias"})
+    with pytest.raises(ValueError, match="missing"):
+        load_numpy_weights(fresh, {k: v for k, v in w.items() if k != "policy_fc.bias"})
     with pytest.raises(ValueError, match="unexpected"):
-        load_weights(fresh, {**w, "extra.weight": np.zeros(3, np.float32)})
+        load_numpy_weights(fresh, {**w, "extra.weight": np.zeros(3, np.float32)})
     with pytest.raises(ValueError, match="shape"):
-        load_weights(fresh, {**w, "policy_fc.bias": np.zeros(3, np.float32)})
+        load_numpy_weights(fresh, {**w, "policy_fc.bias": np.zeros(3, np.float32)})

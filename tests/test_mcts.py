@@ -8,6 +8,7 @@ import pytest
 from igo.engine import mcts as M
 from igo.engine import search as S
 from igo.engine.board import Board
+from igo.engine.coords import gtp_to_padded
 
 
 def test_visits_add_up_and_virtual_loss_is_taken_back():
@@ -60,8 +61,8 @@ def test_capture_that_wins_is_found():
     assert best.pv[0] == "A2" and len(best.pv) > 1
 
 
-def test_superko_moves_are_pruned_at_the_root():
-    # a ko: White just captured at B3; Black may not retake at C3 immediately (simple ko) -> not a root move
+def test_a_simple_ko_retake_is_not_a_root_move():
+    # a ko: Black just captured at C3; White may not retake at B3 immediately (simple ko) -> not a root move
     b = Board.from_ascii(
         """
         . X O .
@@ -76,6 +77,46 @@ def test_superko_moves_are_pruned_at_the_root():
     m = S.MCTS(4, 0.5, seed=1, max_nodes=20000)
     moves = {s.move for s in m.search(b, 200)}
     assert "B3" not in moves and "pass" in moves
+
+
+SUPERKO_GAME = ("A2", "B2", "B3", "B1", "A1", "A3")  # White's A3 captures A1 and A2
+
+
+def superko_board(ko_rule: str) -> Board:
+    """After :data:`SUPERKO_GAME` Black's A2 would capture A3 and repeat the whole-board position after White's B1
+    (Black A2 B3, White B2 B1): no simple ko, as White captured two stones, but positional superko forbids it.
+
+    ::
+
+           A B C                A B C
+         3 O X .   Black A2   3 . X .
+         2 . O .   --------> 2 X O .   (= the position after B1)
+         1 . O .              1 . O .
+    """
+    b = Board(3, 0.5, ko_rule=ko_rule)
+    for move in SUPERKO_GAME:
+        b.play(move)
+    return b
+
+
+def test_positional_superko_moves_are_pruned_at_the_root():
+    b = superko_board("positional")
+    assert b.ko_point is None and b.illegal_reason("A2") == "superko"
+    a2 = gtp_to_padded("A2", 3)
+    # the kernel: the root is expanded under simple ko (the tree has no history), so A2 is an edge until prune_root
+    t = M.new_tree(4, 64)
+    root = M.expand(t, b.state, -1, np.zeros(0, np.float32), S.SearchConfig().pack(3, 0.5))
+    t.meta[M.T_ROOT] = root
+    first = int(t.node_first[root])
+    before = [int(x) for x in t.move[first : first + int(t.node_nedges[root])]]
+    assert a2 in before
+    assert M.prune_root(t, b.state) == len(before) - 1
+    after = [int(x) for x in t.move[first : first + int(t.node_nedges[root])]]
+    assert after == [p for p in before if p != a2]
+    assert float(t.prior[first : first + len(after)].sum()) == pytest.approx(1.0)
+    # the search: never a root move under positional superko, a root move under simple ko
+    assert "A2" not in {s.move for s in S.MCTS(3, 0.5, seed=1).search(b, 200)}
+    assert "A2" in {s.move for s in S.MCTS(3, 0.5, seed=1).search(superko_board("simple"), 200)}
 
 
 def test_tree_reuse_keeps_the_subtree_statistics():
@@ -131,10 +172,10 @@ def test_tree_full_is_survived(rollouts):
 
 def test_config_is_validated():
     with pytest.raises(ValueError):
-        M.SearchConfig(c_puct=0)
+        S.SearchConfig(c_puct=0)
     with pytest.raises(ValueError):
-        M.SearchConfig(lam=1.5)
+        S.SearchConfig(lam=1.5)
     with pytest.raises(ValueError):
-        M.SearchConfig(fpu=2)
+        S.SearchConfig(fpu=2)
     with pytest.raises(ValueError):
         S.MCTS(9).search(Board(7), 10)

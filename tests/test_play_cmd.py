@@ -14,12 +14,12 @@ import pytest
 
 from igo.engine.board import BLACK, WHITE, Board
 from igo.engine.errors import IllegalMoveError
+from igo.engine.player import Player, RandomPlayer
 from igo.engine.sgf import load_sgf_file
-from igo.gtp.player import RandomPlayer
 from igo.play_cmd import ILLEGAL_REASONS, TerminalGame
 
 
-class Scripted:
+class Scripted(Player):
     """A player that answers its script in order (then passes) and records every call it gets."""
 
     name = "scripted"

@@ -1,24 +1,46 @@
-"""Tests of engine/player.py: the budget (playouts, time, game clock), the pass policy, resignation, dead stones and
-the final score, tree reuse through ``played``, temperature, an evaluator-driven game and config validation."""
+"""Tests of engine/player.py's search player: the budget (playouts, time, game clock), the pass policy, resignation,
+dead stones and the final score, tree reuse through ``played``, temperature, an evaluator-driven game and config
+validation; the protocol's defaults, the random player and the policy-network player (with a fake net)."""
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
 
-from igo.engine import mcts as M
 from igo.engine.board import BLACK, WHITE, Board, format_result
-from igo.engine.player import MCTSPlayer, PlayerConfig, estimate_ownership, score_without
-from igo.engine.search import PlayoutEvaluator
+from igo.engine.player import (
+    MCTSPlayer,
+    Player,
+    PlayerConfig,
+    PolicyPlayer,
+    RandomPlayer,
+    estimate_ownership,
+    sample_sensible_move,
+    score_without,
+)
+from igo.engine.search import PlayoutEvaluator, SearchConfig
 from igo.engine.timecontrol import Clock
 
 
 def player(**overrides) -> MCTSPlayer:
     fields = {"playouts": 200, "seed": 1, "early_stop": False, "max_nodes": 50_000} | overrides
     return MCTSPlayer(PlayerConfig(**fields))
+
+
+class FakeTimer:
+    """A clock that advances ``step`` seconds every time it is read: the time budget without waiting for it."""
+
+    def __init__(self, step: float = 0.01):
+        self.now = 0.0
+        self.step = step
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        self.readings += 1
+        return self.now
 
 
 def white_passes(board: Board) -> Board:
@@ -62,44 +84,58 @@ def test_playouts_budget_runs_that_many_simulations():
 
 def test_time_budget_is_kept():
     b = Board(9, 7.5)
-    p = MCTSPlayer(PlayerConfig(time=0.3, seed=1, early_stop=False))
-    p.genmove(b, BLACK)  # compile and warm up
-    start = time.perf_counter()
+    timer = FakeTimer(0.01)  # 0.02 s per step of the search (two readings)
+    p = MCTSPlayer(PlayerConfig(time=0.3, seed=1, early_stop=False), timer=timer)
     move = p.genmove(b, BLACK)
-    elapsed = time.perf_counter() - start
     assert b.is_legal(move)
-    assert elapsed < 1.5
-    assert p.last_analysis.visits > 100  # it did think
+    a = p.last_analysis
+    # it stopped because the time was up: at the first step past 0.3 s, not before and not much later
+    assert 0.3 <= a.elapsed <= 0.3 + 0.03
+    assert a.visits > 100  # it did think: ~15 steps of 32 simulations
+    assert a.visits == sum(m.visits for m in a.moves)
+    # the same budget with twice as fast a clock: about half the simulations
+    q = MCTSPlayer(PlayerConfig(time=0.3, seed=1, early_stop=False), timer=FakeTimer(0.02))
+    q.genmove(b, BLACK)
+    assert 0.3 <= q.last_analysis.elapsed <= 0.3 + 0.06
+    assert q.last_analysis.visits < a.visits
 
 
 def test_game_clock_keeps_total_thinking_within_main_time():
     b = Board(9, 7.5)
-    p = MCTSPlayer(PlayerConfig(seed=1, lag=0.05))  # no playouts or time: the clock decides
+    timer = FakeTimer(0.01)
+    p = MCTSPlayer(PlayerConfig(seed=1, lag=0.05), timer=timer)  # no playouts or time: the clock decides
     p.set_clock(Clock("absolute", 5.0))
     p.new_game(b)
-    p.genmove(Board(9, 7.5), BLACK)  # warm up (its time is charged as well)
     total = 0.0
     for _ in range(8):
         color = b.to_move
-        start = time.perf_counter()
+        start = timer.now
         move = p.genmove(b, color)
-        took = time.perf_counter() - start
+        took = timer.now - start
         total += took
-        assert took < 1.5  # nowhere near default_time per move
+        assert 0 < took < 1.5  # nowhere near default_time per move
+        assert p.last_analysis.elapsed < 1.5
         b.play(move)
         p.played(b, color, move)
     assert total < 5.0
 
 
 def test_game_clock_overrides_a_playouts_budget():
-    p = MCTSPlayer(PlayerConfig(playouts=10_000_000, seed=1, lag=0.05, early_stop=False))
+    timer = FakeTimer(0.01)
+    p = MCTSPlayer(PlayerConfig(playouts=10_000_000, seed=1, lag=0.05, early_stop=False), timer=timer)
     p.set_clock(Clock("absolute", 2.0))
     b = Board(9, 7.5)
-    p.genmove(b, BLACK)  # warm up
-    start = time.perf_counter()
+    start = timer.now
     p.genmove(b, WHITE)
-    assert time.perf_counter() - start < 1.5
-    assert p.last_analysis.visits < 10_000_000
+    assert timer.now - start < 1.5
+    assert 0 < p.last_analysis.visits < 10_000_000
+    assert p.last_analysis.elapsed < 1.5  # the search stopped by the clock's budget, not the playouts
+
+
+def test_analysis_budget():
+    assert MCTSPlayer(PlayerConfig(playouts=300)).analysis_budget() == (None, 300)
+    assert MCTSPlayer(PlayerConfig(time=0.5)).analysis_budget() == (0.5, None)
+    assert MCTSPlayer(PlayerConfig()).analysis_budget() == (PlayerConfig().default_time, None)
 
 
 def test_analyze_reports_until_stopped():
@@ -219,7 +255,7 @@ def test_does_not_pass_while_a_dead_stone_is_left_in_its_area():
     b = Board.from_ascii(WON_WITH_DEAD_STONE, komi=0.5)
     assert b.area() == (21, 15)  # passing would win as it stands
     p = MCTSPlayer(
-        PlayerConfig(playouts=200, seed=1, early_stop=False, search=M.SearchConfig(lam=0.0)), evaluator=BlackLovesPass()
+        PlayerConfig(playouts=200, seed=1, early_stop=False, search=SearchConfig(lam=0.0)), evaluator=BlackLovesPass()
     )
     move = p.genmove(b, BLACK)
     assert p.last_analysis.moves[0].move == "pass"  # the search likes pass...
@@ -232,7 +268,7 @@ def test_does_not_pass_while_a_dead_stone_is_left_in_its_area():
 
 def test_does_not_pass_while_a_dead_stone_is_left_even_when_the_search_insists_on_pass():
     b = Board.from_ascii(WON_WITH_DEAD_STONE, komi=0.5)
-    p = player(playouts=400, search=M.SearchConfig(pass_prior=50.0))
+    p = player(playouts=400, search=SearchConfig(pass_prior=50.0))
     move = p.genmove(b, BLACK)
     assert p.last_analysis.moves[0].move == "pass"
     assert move not in ("pass", "resign")
@@ -391,7 +427,7 @@ def test_temperature_in_the_first_moves():
 def test_evaluator_player_plays_a_legal_game_to_the_end():
     b = Board(5, 0.5)
     p = MCTSPlayer(
-        PlayerConfig(playouts=50, search=M.SearchConfig.zero(), seed=2), evaluator=PlayoutEvaluator(2, seed=1)
+        PlayerConfig(playouts=50, search=SearchConfig.zero(), seed=2), evaluator=PlayoutEvaluator(2, seed=1)
     )
     moves = 0
     result = None
@@ -453,3 +489,141 @@ def test_more_bad_config_values_raise(fields):
     # constructing only: genmove with some of these would never return
     with pytest.raises(ValueError):
         PlayerConfig(**fields)
+
+
+# --- the protocol's defaults -----------------------------------------------------------------------------------------
+
+
+class Minimal(Player):
+    def genmove(self, board, color):
+        return "pass"
+
+
+def test_protocol_defaults():
+    p = Minimal()
+    b = Board.from_ascii(FINISHED, komi=0.5)
+    assert p.name == "Minimal" and RandomPlayer().name == "random" and MCTSPlayer().name == "mcts"
+    p.new_game(b)  # notifications are ignored
+    p.played(b, BLACK, "pass")
+    p.set_clock(Clock("absolute", 5.0))
+    assert p.supports_size(2) and p.supports_size(25)
+    assert not (p.supports_analysis or p.supports_ownership or p.estimates_dead_stones)
+    with pytest.raises(NotImplementedError):
+        p.analyze(b, BLACK, interval=1.0, report=lambda a: None, stop=lambda: True)
+    with pytest.raises(NotImplementedError):
+        p.analysis_budget()
+    with pytest.raises(NotImplementedError):
+        p.ownership(b)
+    # without an estimate: every stone alive, the Tromp-Taylor count
+    status = p.final_status(b)
+    assert status["dead"] == [] and status["seki"] == []
+    assert len(status["alive"]) == np.count_nonzero(b.stones()) == len(set(status["alive"]))
+    assert all(b.color_at(v) != 0 for v in status["alive"])
+    assert p.final_score(b) == b.result()
+    with pytest.raises(NotImplementedError):
+        Player().genmove(b, BLACK)
+
+
+def test_capabilities_of_the_players():
+    m = MCTSPlayer(PlayerConfig(playouts=10))
+    assert m.supports_analysis and m.supports_ownership and m.estimates_dead_stones and m.supports_size(13)
+    r = RandomPlayer(seed=1)
+    assert not (r.supports_analysis or r.supports_ownership or r.estimates_dead_stones)
+    assert isinstance(m, Player) and isinstance(r, Player)
+
+
+# --- the random player -----------------------------------------------------------------------------------------------
+
+
+def test_random_player_fills_no_own_eye():
+    board = Board.from_ascii(
+        """
+        . X .
+        X X X
+        . X .
+        """,
+        to_move=BLACK,
+    )
+    player = RandomPlayer(seed=3)
+    assert {player.genmove(board, BLACK) for _ in range(20)} == {"pass"}
+    assert player.genmove(board, WHITE) == "pass"  # every white move is suicide
+
+
+def test_random_player_pass_policy():
+    player = RandomPlayer(seed=1)
+    board = Board(5, komi=0.5)
+    board.play("C3", BLACK)
+    board.play(None, WHITE)  # White passes: Black is ahead, so Black passes too
+    assert player.genmove(board, BLACK) == "pass"
+    board = Board(5, komi=30)
+    board.play("C3", BLACK)
+    board.play(None, WHITE)  # White passes but Black would lose by komi: Black plays on
+    assert player.genmove(board, BLACK) != "pass"
+    board = Board(5, komi=0.5)
+    board.play("C3", BLACK)
+    assert player.genmove(board, WHITE) != "pass"  # no pass to answer
+
+
+def test_random_player_respects_superko():
+    # Black may play A2, B1 or B2 by simple ko, but B2 repeats a position: the player draws it a third of the time
+    # from the playout kernel and must then choose again under the game's rule.
+    board = Board(2, komi=0)
+    for move in ("B2", "A1", "B1", "pass", "A2", "A1"):  # now Black B2 would repeat the position of move 2
+        board.play(None if move == "pass" else move)
+    assert board.illegal_reason("B2", BLACK) == "superko"
+    player = RandomPlayer(seed=2)
+    moves = {player.genmove(board, BLACK) for _ in range(40)}
+    assert moves == {"A2", "B1"}
+
+
+# --- the policy-network player ---------------------------------------------------------------------------------------
+
+
+class FakePolicy:
+    """A "network" whose logits prefer the points in ``order`` (the first most), and records the planes it saw."""
+
+    def __init__(self, size: int, order: list[int]):
+        self.logits = np.zeros(size * size, np.float32)
+        for rank, f in enumerate(order):
+            self.logits[f] = 10.0 - rank
+        self.seen: list[np.ndarray] = []
+
+    def __call__(self, planes: np.ndarray) -> np.ndarray:
+        self.seen.append(planes)
+        return np.repeat(self.logits[None], len(planes), axis=0)
+
+
+def test_policy_player_plays_the_best_sensible_move_at_temperature_zero():
+    n = 5
+    net = FakePolicy(n, order=[12, 0, 6])  # C3, then A5, then B4
+    p = PolicyPlayer(net, n, temperature=0.0, seed=1)
+    b = Board(n, 0.5)
+    assert p.genmove(b, BLACK) == "C3"
+    assert net.seen[-1].shape == (1, 48, n, n) and net.seen[-1].dtype == np.float32
+    b.play("C3")
+    assert p.genmove(b, WHITE) == "A5"  # C3 is occupied: not sensible
+    assert p.supports_size(n) and not p.supports_size(7)
+    with pytest.raises(ValueError, match="5x5"):
+        p.genmove(Board(7), BLACK)
+    with pytest.raises(ValueError):
+        PolicyPlayer(net, n, temperature=-1.0)
+
+
+def test_policy_player_samples_reproducibly_and_passes_like_the_paper():
+    n = 5
+    net = FakePolicy(n, order=list(range(n * n)))
+    b = Board(n, 0.5)
+    first = [PolicyPlayer(net, n, temperature=5.0, seed=7).genmove(b, BLACK) for _ in range(2)]
+    assert first[0] == first[1]  # the seed fixes the draw
+    draws = {PolicyPlayer(net, n, temperature=5.0, seed=s).genmove(b, BLACK) for s in range(12)}
+    assert len(draws) > 1
+    # the same draw as the self-play games make: softmax over the sensible moves with the player's generator
+    planes = net.seen[0][0]
+    rng = np.random.default_rng(7)
+    move = sample_sensible_move(net.logits, planes[46].reshape(-1) > 0.5, 5.0, rng, b)
+    assert first[0] == ["A5", "B5", "C5", "D5", "E5", "A4", "B4", "C4", "D4", "E4", "A3", "B3", "C3", "D3", "E3",
+                        "A2", "B2", "C2", "D2", "E2", "A1", "B1", "C1", "D1", "E1"][move]  # fmt: skip
+    # the opponent passed and passing wins: pass; only own eyes left: pass
+    won = white_passes(Board.from_ascii(FINISHED, komi=0.5))
+    assert PolicyPlayer(net, 5, temperature=0.0).genmove(won, BLACK) == "pass"
+    assert PolicyPlayer(net, 5, temperature=0.0).genmove(Board.from_ascii(ONLY_EYES, komi=0.5), BLACK) == "pass"

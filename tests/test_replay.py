@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from igo.engine.planes import pack_planes, packed_width, unpack_planes
 from igo.engine.symmetry import NUM_SYMMETRIES, apply_rc
-from igo.selfplay.replay import ReplayBuffer, pack_planes, packed_width, replay_actor_class, unpack_planes
+from igo.selfplay.replay import CHUNK_FORMAT_VERSION, ReplayBuffer, replay_actor_class
 
 SIZE = 5
 PLANES = 17
@@ -64,13 +65,53 @@ def test_pack_unpack_round_trip(p, c, n):
 
 def test_pack_unpack_reject_bad_input():
     with pytest.raises(ValueError, match="shape"):
-        pack_planes(np.zeros((17, 5, 5), dtype=bool))
+        pack_planes(np.zeros((5, 5), dtype=bool))
+    with pytest.raises(ValueError, match="shape"):
+        pack_planes(np.zeros((1, 17, 5, 4), dtype=bool))
     with pytest.raises(ValueError, match="0/1"):
         pack_planes(np.full((1, 1, 2, 2), 2, dtype=np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         unpack_planes(np.zeros((2, WIDTH + 1), dtype=np.uint8), PLANES, SIZE)
     with pytest.raises(ValueError, match="uint8"):
         unpack_planes(np.zeros((2, WIDTH), dtype=np.int32), PLANES, SIZE)
+
+
+def test_pack_keeps_leading_axes_and_the_bit_order():
+    one = np.zeros((2, 3, 3), dtype=np.float32)
+    one[0, 0, 0] = one[1, 2, 2] = 1.0  # the first and the last of the 18 bits
+    packed = pack_planes(one)
+    assert packed.tolist() == [0x80, 0x00, 0x40]  # plane, row, col order, most significant bit first
+    stacked = pack_planes(np.stack([one, one])[None])  # [1, 2, C, N, N]
+    assert stacked.shape == (1, 2, 3) and (stacked == packed).all()
+    assert unpack_planes(packed, 2, 3, dtype=np.uint8).dtype == np.uint8
+
+
+def test_a_chunk_in_the_stored_layout_still_loads(tmp_path):
+    """A chunk written as the buffer has always written them (np.packbits of each position's flattened planes,
+    by hand here) reloads into the same planes, policy and value."""
+    rng = np.random.default_rng(7)
+    planes = rng.random((6, PLANES, SIZE, SIZE)) < 0.4
+    policy = rng.dirichlet(np.ones(ACTIONS), 6).astype(np.float16)
+    value = np.array([1, -1, 1, -1, 0, 1], np.float16)
+    np.savez_compressed(
+        tmp_path / "chunk-00000000.npz",
+        planes=np.packbits(planes.reshape(6, -1), axis=1),
+        policy=policy,
+        value=value,
+        game_lengths=np.array([4, 2], np.int32),
+        meta=np.frombuffer(json.dumps([{}, {}]).encode(), np.uint8),
+        size=np.int32(SIZE),
+        num_planes=np.int32(PLANES),
+        games_total_after=np.int64(2),
+        positions_total_after=np.int64(6),
+        format_version=np.int32(CHUNK_FORMAT_VERSION),
+    )
+    buf = ReplayBuffer(SIZE, PLANES, window=10, directory=tmp_path)
+    assert buf.stats()["games_total"] == 2 and len(buf) == 6
+    packed, pol, val = buf.window_arrays()
+    np.testing.assert_array_equal(unpack_planes(packed, PLANES, SIZE), planes.astype(np.float32))
+    np.testing.assert_array_equal(pol, policy)
+    np.testing.assert_array_equal(val, value.astype(np.float32))
 
 
 # --- the window ------------------------------------------------------------------------------------------------------

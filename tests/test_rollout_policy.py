@@ -16,7 +16,8 @@ from igo.engine import patterns as P
 from igo.engine import rollout as R
 from igo.engine.board import Board
 from igo.engine.coords import gtp_to_padded
-from igo.engine.mcts import LEAF_READY, LEAF_TERMINAL, new_pool, pool_slot, slot_view  # noqa: F401
+from igo.engine.mcts import LEAF_READY, LEAF_TERMINAL
+from igo.engine.pool import copy_to_slot, new_pool, slot_view
 from igo.engine.rng import make_rng
 from igo.nets.rollout import MASKED_LOGIT, RolloutPolicy, candidate_features
 
@@ -242,7 +243,7 @@ def test_policy_rollout_slots_on_a_pool():
     K.play_pass(done)
     status = np.array([LEAF_READY, LEAF_TERMINAL, LEAF_READY, LEAF_READY], np.int8)
     for i in range(4):
-        K.copy_position(slot_view(pool, i), done if status[i] == LEAF_TERMINAL else root)
+        copy_to_slot(pool, i, done if status[i] == LEAF_TERMINAL else root)
     copies = [K.copy_state(slot_view(pool, i)) for i in range(4)]
     w = random_weights(seed=9)
     scores = np.zeros(4, np.int64)

@@ -8,10 +8,9 @@ import pytest
 from igo.engine import board_kernels as K
 from igo.engine.board import Board
 from igo.engine.features import FeatureEncoder
-from igo.engine.mcts import SearchConfig
-from igo.engine.search import MCTS
+from igo.engine.planes import unpack_planes
+from igo.engine.search import MCTS, SearchConfig
 from igo.engine.sgf import load_sgf, replay
-from igo.selfplay.replay import unpack_planes
 from igo.selfplay.selfplay import SelfPlay, SelfPlayConfig, concat_batches
 
 

@@ -17,6 +17,8 @@ from igo.engine.sgf import (
     GameRecord,
     SetupEvent,
     dump_sgf,
+    first_player,
+    iter_positions,
     load_sgf,
     load_sgf_collection,
     load_sgf_file,
@@ -227,6 +229,32 @@ def test_handicap_without_setup_stones():
     assert replay(load_sgf(b"(;SZ[9]HA[2]AB[ee][cc])")).to_move == WHITE
     assert replay(load_sgf(b"(;SZ[9]HA[2]AB[ee][cc]PL[B])")).to_move == BLACK
     assert replay(load_sgf(b"(;SZ[9]AB[ee][cc])")).to_move == BLACK
+
+
+def test_first_player_rule():
+    """PL first; else White after handicap setup stones; else the colour of the first move; Black without moves."""
+    assert first_player(load_sgf(b"(;SZ[9]PL[W];B[ee])")) == WHITE
+    assert first_player(load_sgf(b"(;SZ[9]HA[2]AB[ee][cc];W[gg])")) == WHITE
+    assert first_player(load_sgf(b"(;SZ[9]HA[2];W[ee])")) == WHITE  # the fixed points
+    assert first_player(load_sgf(b"(;SZ[9]HA[2]KM[0.5];B[cc];B[ee];W[gg])")) == BLACK  # handicap as moves
+    assert first_player(load_sgf(b"(;SZ[9];B[ee])")) == BLACK
+    assert first_player(load_sgf(b"(;SZ[9])")) == BLACK
+
+
+def test_white_moving_first_without_pl():
+    """A record without PL or handicap whose first move is White's (a problem or a setup position) starts with White
+    to move, in replay and in iter_positions alike (replay used to start such a game with Black to move)."""
+    record = load_sgf(b"(;SZ[9]AB[cc][gg]AW[ee];W[ce];B[ec])")
+    assert first_player(record) == WHITE
+    board = replay(record)
+    stones, start_to_move = board.start_position()
+    assert start_to_move == WHITE and board.to_move == WHITE
+    first, color, point = next(iter_positions(record))
+    assert color == WHITE and first.to_move == WHITE and point == (4, 2)
+    assert [c for _, c, _ in iter_positions(record)] == [WHITE, BLACK]
+    # and it survives a round trip through a Board
+    back = load_sgf(dump_sgf(board))
+    assert back.moves == record.moves and replay(back).start_position()[1] == WHITE
 
 
 def test_check_legal_off_loads_an_illegal_game():

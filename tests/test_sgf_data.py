@@ -15,7 +15,7 @@ import pytest
 
 from igo.engine.board import BLACK, WHITE, Board
 from igo.engine.features import FeatureEncoder
-from igo.engine.sgf import GameRecord, SetupEvent, dump_sgf, load_sgf, replay
+from igo.engine.sgf import GameRecord, SetupEvent, dump_sgf, iter_positions, load_sgf, replay
 from igo.training.sgf_data import (
     LoadStats,
     PositionStream,
@@ -23,7 +23,6 @@ from igo.training.sgf_data import (
     encode_positions,
     find_sgf_files,
     is_holdout,
-    iter_positions,
     load_game,
     load_game_detail,
     split_files,

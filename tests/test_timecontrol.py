@@ -389,3 +389,77 @@ def games(draw):
 @given(games())
 def test_never_flags(game):
     play_game(**game)  # asserts after every move
+
+
+# --- the time keeper's count (Clock.after_move) ----------------------------------------------------------------------
+
+
+def test_after_move_canadian_overtime():
+    clock = Clock.from_time_settings(10, 5, 2).started()
+    assert clock.left(BLACK) == clock.left(WHITE) == TimeLeft(10, 0)
+    clock = clock.after_move(BLACK, 4)
+    assert clock.left(BLACK) == TimeLeft(6, 0) and clock.left(WHITE) == TimeLeft(10, 0)
+    clock = clock.after_move(BLACK, 7)  # main time runs out, 1 s of the first period used
+    assert clock.left(BLACK) == TimeLeft(4, 1)
+    clock = clock.after_move(BLACK, 1)  # the period's 2 stones are played: a new period
+    assert clock.left(BLACK) == TimeLeft(5, 2)
+    clock = clock.after_move(BLACK, 9)  # past the period: 0 seconds left, no flag
+    assert clock.left(BLACK) == TimeLeft(0, 1)
+    clock = clock.after_move(BLACK, 1)
+    assert clock.left(BLACK) == TimeLeft(5, 2)
+    exact = Clock.from_time_settings(3, 5, 2).started().after_move(WHITE, 3)  # all of main time: overtime
+    assert exact.left(WHITE) == TimeLeft(5, 1)
+    no_main = Clock.from_time_settings(0, 5, 1).started()
+    assert no_main.left(BLACK) == TimeLeft(0, 0)  # "0 0": overtime starts with the first move
+    assert no_main.after_move(BLACK, 2).left(BLACK) == TimeLeft(5, 1)  # the last stone of a period: a new one
+
+
+def test_after_move_absolute_none_and_reports():
+    absolute = Clock.from_time_settings(3, 0, 0).started()
+    assert absolute.system == "absolute"
+    assert absolute.after_move(BLACK, 1).left(BLACK) == TimeLeft(2, 0)
+    assert absolute.after_move(BLACK, 5).left(BLACK) == TimeLeft(0, 0)
+    unlimited = Clock.from_time_settings(0, 5, 0)
+    assert unlimited.system == "none" and unlimited.started().left(BLACK) is None
+    assert unlimited.after_move(BLACK, 100) == unlimited
+    reported = Clock.from_time_settings(60, 10, 5).with_left(BLACK, TimeLeft(7, 3))  # a report is the start
+    assert reported.after_move(BLACK, 2).left(BLACK) == TimeLeft(5, 2)
+    assert Clock("canadian", 30, 10, stones=2).after_move(WHITE, 1).left(WHITE) == TimeLeft(29, 0)  # no report yet
+    assert Clock("canadian", 30, 0, stones=2).after_move(WHITE, 40).left(WHITE) == TimeLeft(0, 0)  # no overtime
+    with pytest.raises(ValueError):
+        absolute.after_move(3, 1.0)
+    with pytest.raises(ValueError):
+        absolute.after_move(BLACK, math.nan)
+
+
+def test_after_move_byoyomi():
+    clock = Clock("byoyomi", 10, 5, periods=3).started()
+    clock = clock.after_move(BLACK, 12)  # main time over, the move ends inside the first period: it stays whole
+    assert clock.left(BLACK) == TimeLeft(5, 3)
+    clock = clock.after_move(BLACK, 4.5)
+    assert clock.left(BLACK) == TimeLeft(5, 3)
+    clock = clock.after_move(BLACK, 11)  # two periods run out
+    assert clock.left(BLACK) == TimeLeft(5, 1)
+    clock = clock.after_move(BLACK, 5)  # the last one runs out
+    assert clock.left(BLACK) == TimeLeft(0, 1)
+    assert clock.after_move(BLACK, 0.1).left(BLACK) == TimeLeft(0, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([Clock("absolute", 20), Clock("byoyomi", 10, 3, periods=3), Clock("canadian", 10, 6, stones=3),
+                     Clock("canadian", 0, 4, stones=2), Clock("byoyomi", 0, 2, periods=2)]),
+    st.lists(st.floats(0, 8, allow_nan=False), max_size=40),
+)  # fmt: skip
+def test_after_move_agrees_with_the_referee(clock, moves):
+    """While the independent referee (no lag) has not flagged, it reports what after_move counts."""
+    ref = Referee(clock, 0.0, random.Random(0))
+    kept = clock.started()
+    for think in moves:
+        ref.move(think)
+        if ref.flagged:
+            break
+        kept = kept.after_move(BLACK, think)
+        expected = ref.report()
+        got = kept.left(BLACK)
+        assert got.stones == expected.stones and got.seconds == pytest.approx(expected.seconds, abs=1e-9)

@@ -99,6 +99,41 @@ def test_bad_configs_are_refused(tmp_path):
         load_config(tmp_path / "missing.toml")
 
 
+def test_igo_players_are_typed_options(tmp_path):
+    from igo.engine.options import PlayerOptions
+
+    # a config file's flags are read into PlayerOptions at once: a bad option is an error before any game
+    with pytest.raises(ValueError, match="player 'p': bad player options: unrecognized arguments: --bogus"):
+        TournamentPlayer("p", igo="--bogus 3")
+    with pytest.raises(ValueError, match="player 'p'.*--playouts"):
+        TournamentPlayer("p", igo="--playouts 0")
+    with pytest.raises(ValueError, match="two models"):
+        TournamentPlayer("p", igo="--model a.safetensors", model="b.safetensors")
+    p = TournamentPlayer("p", igo="--threads 1 --playouts 50 --resign 0.05", model="n.safetensors")
+    assert p.options == PlayerOptions(model="n.safetensors", playouts=50, resign=0.05)
+    argv = p.argv(7, 6.5)
+    assert argv[argv.index("gtp") :] == ["gtp", "--size", "7", "--komi", "6.5", *p.options.to_argv()]
+    # code builds the same player from options, and both are one identity
+    q = TournamentPlayer.from_options("p", PlayerOptions(model="n.safetensors", playouts=50, resign=0.05))
+    assert q.options == p.options and q.identity() == p.identity() and q.argv(7, 6.5) == argv
+    assert TournamentPlayer("g", command="gnugo --mode gtp").options is None
+
+
+def test_a_results_directory_of_the_same_players_in_other_words_resumes(tmp_path):
+    a = [TournamentPlayer("a", igo="--playouts 50 --threads 1"), TournamentPlayer("b", igo="--player random")]
+    Tournament(TournamentConfig(a, games_per_pairing=2, size=5), tmp_path)._check_directory()  # tournament.json
+    same = [TournamentPlayer("a", igo="--playouts 50"), TournamentPlayer("b", igo="--player random --threads 1")]
+    Tournament(TournamentConfig(same, games_per_pairing=2, size=5), tmp_path)._check_directory()
+    # a directory written before the options were typed: the flags as the config gave them
+    meta = json.loads((tmp_path / "tournament.json").read_text())
+    meta["identity"]["players"][0]["igo"] = "--playouts 50 --threads 1"
+    (tmp_path / "tournament.json").write_text(json.dumps(meta))
+    Tournament(TournamentConfig(same, games_per_pairing=2, size=5), tmp_path)._check_directory()
+    other = [TournamentPlayer("a", igo="--playouts 60"), TournamentPlayer("b", igo="--player random")]
+    with pytest.raises(ValueError, match="another tournament"):
+        Tournament(TournamentConfig(other, games_per_pairing=2, size=5), tmp_path)._check_directory()
+
+
 def test_toml_config_with_relative_paths(tmp_path):
     (tmp_path / "openings").mkdir()
     (tmp_path / "t.toml").write_text(

@@ -10,19 +10,13 @@ import torch
 
 from igo.engine.board import Board
 from igo.engine.board_kernels import BLACK, WHITE
-from igo.engine.features import FeatureEncoder
+from igo.engine.features import P_SENSIBLE, FeatureEncoder
+from igo.engine.planes import pack_planes, unpack_planes
 from igo.nets.checkpoint import load_checkpoint, save_checkpoint
 from igo.nets.config import get_config
 from igo.nets.models import build_model
-from igo.selfplay.policy_games import (
-    SENSIBLE_PLANE,
-    GameSpec,
-    PolicyGameWorker,
-    model_weights,
-    pack_planes,
-    play_policy_games,
-    unpack_planes,
-)
+from igo.nets.weights import model_to_numpy
+from igo.selfplay.policy_games import GameSpec, PolicyGameWorker, play_policy_games
 from igo.training.common import read_metrics
 from igo.training.rl import RLConfig, RLLimits, RLRun, reinforce_loss
 
@@ -44,7 +38,7 @@ def sl_path(tmp_path_factory):
 def test_pack_round_trip():
     rng = np.random.default_rng(0)
     planes = (rng.random((3, 48, 7, 7)) < 0.3).astype(np.float32)
-    assert np.array_equal(unpack_planes(pack_planes(planes), 7), planes)
+    assert np.array_equal(unpack_planes(pack_planes(planes), 48, 7), planes)
 
 
 def test_policy_games_are_legal_games_scored_by_area():
@@ -64,7 +58,7 @@ def test_policy_games_are_legal_games_scored_by_area():
         assert len(g.actions) == sum(1 for c, m in g.moves if m is not None and (g.spec.black if c == BLACK else
                                                                                   g.spec.white) == "a")  # fmt: skip
         for packed, a in zip(g.planes, g.actions, strict=True):
-            assert unpack_planes(packed, SIZE)[SENSIBLE_PLANE].reshape(-1)[a] == 1.0
+            assert unpack_planes(packed, 48, SIZE)[P_SENSIBLE].reshape(-1)[a] == 1.0
 
 
 def test_random_move_and_switch_and_snapshot():
@@ -78,7 +72,7 @@ def test_random_move_and_switch_and_snapshot():
         board.play(None if move is None else (move // SIZE, move % SIZE), color)
     assert g.snapshot_to_move == board.to_move
     want = FeatureEncoder("alphago49", SIZE).encode_board(board)
-    assert np.array_equal(unpack_planes(g.snapshot, SIZE), want)
+    assert np.array_equal(unpack_planes(g.snapshot, 49, SIZE), want)
 
 
 def test_temperature_zero_plays_the_argmax():
@@ -86,9 +80,9 @@ def test_temperature_zero_plays_the_argmax():
     (g,) = play_policy_games({"a": net}, [GameSpec("a", "a")], size=SIZE, komi=0.5, rng=np.random.default_rng(0),
                              temperature=0.0, record=["a"])  # fmt: skip
     for packed, a in zip(g.planes[:5], g.actions[:5], strict=True):
-        x = torch.from_numpy(unpack_planes(packed, SIZE)[None])
+        x = torch.from_numpy(unpack_planes(packed, 48, SIZE)[None])
         logits = net(x)[0].detach().numpy()
-        sensible = x[0, SENSIBLE_PLANE].reshape(-1).numpy() > 0.5
+        sensible = x[0, P_SENSIBLE].reshape(-1).numpy() > 0.5
         assert a == int(np.argmax(np.where(sensible, logits, -np.inf)))
 
 
@@ -112,7 +106,7 @@ def test_reinforce_step_moves_probability_with_the_advantage():
 def test_worker_takes_weights():
     worker = PolicyGameWorker(SIZE, 0.5, {"current": "lee-policy-tiny", "opponent": "lee-policy-tiny"})
     net = _net(9)
-    games, seconds = worker.play({"current": model_weights(net), "opponent": model_weights(net)},
+    games, seconds = worker.play({"current": model_to_numpy(net), "opponent": model_to_numpy(net)},
                                  [GameSpec("current", "opponent")], temperature=0.0)  # fmt: skip
     assert len(games) == 1 and seconds >= 0
     for k, v in net.state_dict().items():
@@ -153,7 +147,7 @@ def test_tiny_run_on_ray_resumes(tmp_path, sl_path):
     st2 = RLRun(tmp_path / "rl").run(RLLimits(max_iterations=5), num_cpus=2, actors=2)
     assert st2.iteration == 5 and st2.games == 40 and st2.pool == 3
     # the stored config cannot change its starting net
-    with pytest.raises(ValueError, match="cannot change"):
+    with pytest.raises(ValueError, match="cannot go on with init="):
         RLRun(tmp_path / "rl", RLConfig(init=str(tmp_path / "other.safetensors")))
 
 
@@ -171,16 +165,13 @@ def test_cli(tmp_path, sl_path, capsys):
 
 def test_policy_player_without_search(sl_path):
     """``igo gtp --player policy --model SL``: the net's best move at temperature 0, legal, never an own eye."""
-    import argparse
+    from igo.engine.options import PlayerOptions
+    from igo.engine.player import PolicyPlayer
+    from igo.nets.player import build_player, torch_policy
 
-    from igo.player_args import add_player_arguments, build_player
-    from igo.selfplay.policy_games import PolicyNetPlayer
-
-    p = argparse.ArgumentParser()
-    add_player_arguments(p)
-    args = p.parse_args(["--player", "policy", "--model", str(sl_path), "--move-temperature", "0"])
-    player = build_player(args, SIZE)
-    assert isinstance(player, PolicyNetPlayer)
+    options = PlayerOptions.from_argv(["--player", "policy", "--model", str(sl_path), "--move-temperature", "0"])
+    player = build_player(options, SIZE)
+    assert isinstance(player, PolicyPlayer)
     board = Board(SIZE, 0.5)
     net = load_checkpoint(sl_path)[0]
     x = torch.from_numpy(FeatureEncoder("alphago48", SIZE).encode_board(board)[None])
@@ -189,11 +180,11 @@ def test_policy_player_without_search(sl_path):
 
     assert player.genmove(board, BLACK) == rc_to_gtp(best // SIZE, best % SIZE, SIZE)
     for _ in range(40):  # a game of sampled moves stays legal
-        move = PolicyNetPlayer(net, 1.0, seed=1).genmove(board, board.to_move)
+        move = PolicyPlayer(torch_policy(net), SIZE, 1.0, seed=1).genmove(board, board.to_move)
         board.play(None if move == "pass" else move)
         if board.is_over:
             break
     with pytest.raises(ValueError, match="--model only"):
-        build_player(p.parse_args(["--player", "policy"]), SIZE)
+        PlayerOptions.from_argv(["--player", "policy"])
     with pytest.raises(ValueError, match="7x7"):
-        build_player(args, 7)
+        build_player(options, 7)

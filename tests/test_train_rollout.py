@@ -20,22 +20,22 @@ from igo.engine.board import BLACK, WHITE, Board
 from igo.engine.coords import rc_to_padded
 from igo.engine.patterns import num_features
 from igo.engine.rng import make_rng
-from igo.engine.sgf import GameRecord, dump_sgf
+from igo.engine.sgf import GameRecord, dump_sgf, iter_positions
 from igo.nets.checkpoint import load_checkpoint, read_metadata
 from igo.nets.rollout import candidate_features
 from igo.training.common import read_metrics
 from igo.training.rollout import (
+    PREFIX,
     PositionSet,
     RolloutTrainConfig,
-    RunError,
     _ragged_arange,
-    checkpoints,
     extract_positions,
     rollout_speed,
     train_rollout,
     uniform_baseline,
 )
-from igo.training.sgf_data import find_sgf_files, iter_positions, load_game
+from igo.training.run import RunDir, RunError
+from igo.training.sgf_data import find_sgf_files, load_game
 
 SIZE = 7
 GAMES = 36
@@ -206,15 +206,16 @@ def test_checkpoint_drives_the_playout_kernels(trained, corpus):
 
 
 def test_igo_gtp_accepts_the_checkpoint(trained):
+    from igo.engine.options import PlayerOptions
     from igo.gtp.engine import GTPEngine
     from igo.gtp_cmd import add_arguments
-    from igo.player_args import build_player
+    from igo.nets.player import build_player
 
     _run_dir, result = trained
     p = argparse.ArgumentParser()
     add_arguments(p)
     args = p.parse_args(["--size", str(SIZE), "--rollout-policy", result.checkpoint, "--playouts", "24"])
-    player = build_player(args, SIZE)
+    player = build_player(PlayerOptions.from_namespace(args), SIZE)
     assert player.rollout_policy is not None and np.abs(player.rollout_policy).max() > 0.1
     engine = GTPEngine(player, size=SIZE, komi=7.0)
     engine.handle("play b D4")
@@ -245,7 +246,8 @@ def test_resume(corpus, tmp_path, caplog):
     run_dir = tmp_path / "resume"
     first = train_rollout(config(corpus, run_dir, max_steps=3, checkpoint_every=2, speed_seconds=0))
     assert first.step == 3 and first.resumed_from is None and first.speed is None
-    assert [p.name for p in checkpoints(run_dir)] == ["step-00000002.safetensors", "step-00000003.safetensors"]
+    names = [p.name for _, p in RunDir(run_dir, PREFIX).checkpoints()]
+    assert names == ["step-00000002.safetensors", "step-00000003.safetensors"]
     w3 = load_checkpoint(first.checkpoint)[0].to_numpy()
     with caplog.at_level(logging.WARNING, logger="igo.training.rollout"):
         second = train_rollout(config(corpus, run_dir, max_steps=5, speed_seconds=0))

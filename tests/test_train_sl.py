@@ -13,20 +13,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from igo.engine.sgf import iter_positions
 from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, apply_rc
 from igo.nets.checkpoint import load_checkpoint, read_metadata
 from igo.training.common import read_metrics
+from igo.training.run import RunDir
 from igo.training.sgf_data import (
     PositionStream,
     encode_positions,
     find_sgf_files,
-    iter_positions,
     load_game,
     move_map,
     split_files,
     transform_sample,
 )
-from igo.training.sl import SLConfig, SLRunError, checkpoints, train_sl
+from igo.training.sl import PREFIX, SLConfig, SLRunError, train_sl
 
 from .test_sgf_data import GNUGO, random_sgf, write
 
@@ -148,7 +149,7 @@ def test_tiny_run_beats_the_uniform_guess_and_counts_broken_files(tmp_path, corp
     assert result.skipped == 4
     assert result.skipped_by_reason == {"parse error": 2, "illegal move": 1, "size 9, not 7": 1}
     # run directory
-    assert [s for s, _ in checkpoints(run)] == [120, 240]
+    assert [s for s, _ in RunDir(run, PREFIX).checkpoints()] == [120, 240]
     assert Path(result.checkpoint) == run / "checkpoints" / "sl-00000240.safetensors"
     assert (run / "checkpoints" / "sl-00000240.optim.safetensors").exists()
     assert (run / "sl.safetensors").read_bytes() == Path(result.checkpoint).read_bytes()
@@ -180,7 +181,7 @@ def test_resume_continues_steps_and_keeps_the_optimizer(tmp_path, corpus, caplog
     assert "resuming from sl-00000012.safetensors" in caplog.text
     assert "not restored" not in caplog.text
     run = Path(tmp_path / "run")
-    assert [s for s, _ in checkpoints(run)] == [6, 12, 18, 20]
+    assert [s for s, _ in RunDir(run, PREFIX).checkpoints()] == [6, 12, 18, 20]
     meta = read_metadata(run / "sl.safetensors")
     assert meta.step == 20 and meta.extra["samples"] == 640 and meta.extra["lr"] == pytest.approx(0.02)
     steps = [r["step"] for r in read_metrics(run, "train")]
@@ -202,7 +203,7 @@ def test_refuses_another_model_size_or_corpus_in_a_run_dir(tmp_path, corpus):
     write(other / "g.sgf", random_sgf(SIZE, 20, 1))
     with pytest.raises(ValueError, match="sgf_dir"):
         train_sl(tiny(tmp_path, other, max_steps=4))
-    assert [s for s, _ in checkpoints(tmp_path / "run")] == [2]
+    assert [s for s, _ in RunDir(tmp_path / "run", PREFIX).checkpoints()] == [2]
 
 
 @needs_gnugo

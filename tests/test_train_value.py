@@ -11,11 +11,14 @@ import pytest
 
 from igo.engine.board import Board
 from igo.engine.features import FeatureEncoder
+from igo.engine.planes import pack_planes, unpack_planes
 from igo.nets.checkpoint import load_checkpoint, save_checkpoint
 from igo.nets.config import get_config
 from igo.nets.models import build_model
-from igo.selfplay.policy_games import GameSpec, pack_planes, play_policy_games, unpack_planes
+from igo.selfplay.policy_games import GameSpec, play_policy_games
+from igo.training.run import RunDir
 from igo.training.value import (
+    PREFIX,
     ValueDataConfig,
     ValueTrainConfig,
     _games_to_arrays,
@@ -27,7 +30,6 @@ from igo.training.value import (
     holdout_mask,
     load_value_data,
     train_value,
-    value_checkpoints,
 )
 
 
@@ -105,7 +107,7 @@ def test_snapshot_is_the_position_after_the_random_move(ckpts):
         for color, move in g.moves[:u]:
             b.play(None if move is None else (move // 7, move % 7), color)
         np.testing.assert_array_equal(arrays["planes"][row], pack_planes(enc.encode_board(b)))
-        np.testing.assert_array_equal(unpack_planes(arrays["planes"][row], 7), enc.encode_board(b))
+        np.testing.assert_array_equal(unpack_planes(arrays["planes"][row], 49, 7), enc.encode_board(b))
         assert arrays["to_move"][row] == b.to_move
         winner_sign = np.sign(g.score) if b.to_move == 1 else -np.sign(g.score)  # BLACK == 1
         assert arrays["z"][row] == winner_sign
@@ -127,7 +129,7 @@ def test_generation_on_ray_one_position_per_game_and_resume(ckpts, local_ray, tm
     assert data.u.min() >= 1 and data.u.max() <= 49 and r.u_min == data.u.min() and r.u_max == data.u.max()
     assert set(np.unique(data.z)) <= {-1.0, 0.0, 1.0} and set(np.unique(data.to_move)) <= {1, 2}
     assert np.all(data.length >= data.u)
-    assert data.planes.dtype == np.uint8 and data.planes.shape == (len(data), 49, 7)
+    assert data.planes.dtype == np.uint8 and data.planes.shape == (len(data), (49 * 7 * 7 + 7) // 8)
     # resume: only the missing games are played
     cfg2 = ValueDataConfig(sl=ckpts["sl"], rl=ckpts["rl"], games=80, seed=4, actors=2, games_per_call=30)
     r2 = generate_value_data(cfg2, run)
@@ -199,7 +201,7 @@ def test_training_reduces_mse_checkpoints_and_resumes(tmp_path):
     assert r.test_mse < r.baseline_test_mse
     model, meta = load_checkpoint(run / "value.safetensors", expect_kind="lee-value")
     assert meta.step == r.step and meta.board_size == 5 and meta.extra["train_mse"] == pytest.approx(r.train_mse)
-    steps = [s for s, _ in value_checkpoints(run)]
+    steps = [s for s, _ in RunDir(run, PREFIX).checkpoints()]
     assert steps[0] == 0 and steps[-1] == r.step and 50 in steps
     assert (run / "checkpoints" / f"value-{r.step}.optim.safetensors").exists()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
@@ -238,3 +240,21 @@ def test_cli(ckpts, local_ray, tmp_path, capsys):
     assert "same board" in capsys.readouterr().err
     assert main([*base, "--skip-generate", "--config", "nonexistent-net"]) == 2
     assert "nonexistent-net" in capsys.readouterr().err
+
+
+def test_chunks_packed_one_plane_per_row_still_load(tmp_path):
+    """Value data written before the one packing format (uint8 [P, 49, ceil(N*N/8)]) loads beside new chunks."""
+    rng = np.random.default_rng(5)
+    size, n = 5, 6
+    planes = rng.random((2 * n, 49, size, size)) < 0.3
+    d = data_dir(tmp_path)
+    d.mkdir(parents=True)
+    for k, packed in enumerate([np.packbits(planes[:n].reshape(n, 49, -1), axis=-1), pack_planes(planes[n:])]):
+        _write_chunk(d / f"chunk-{k:06d}.npz", {
+            "planes": packed, "z": np.ones(n, np.float32), "u": np.ones(n, np.int16), "to_move": np.ones(n, np.int8),
+            "length": np.full(n, 30, np.int32), "game": np.arange(k * n, (k + 1) * n, dtype=np.int64),
+            "discarded_games": np.zeros(0, np.int64),
+        })  # fmt: skip
+    data = load_value_data(tmp_path, size)
+    assert len(data) == 2 * n
+    np.testing.assert_array_equal(unpack_planes(data.planes, 49, size), planes.astype(np.float32))

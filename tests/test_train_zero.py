@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from igo.training.common import read_metrics
+from igo.training.run import RunDir, RunError
 from igo.training.zero import (
+    PREFIX,
     Limits,
-    RunError,
     ZeroRun,
     ZeroRunConfig,
-    checkpoints,
     eval_ratings,
     evaluation_config,
     prepare_run_dir,
-    read_metrics,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def test_tiny_run_trains_checkpoints_evaluates_and_resumes(tmp_path):
     run = tmp_path / "run"
     cfg = tiny_config(eval_every=2, eval_games=2)
     st = ZeroRun(run, cfg, num_cpus=2, learner_threads=1).run(Limits(max_steps=30))
-    steps = [s for s, _ in checkpoints(run)]
+    steps = [s for s, _ in RunDir(run, PREFIX).checkpoints()]
     assert steps[0] == 0 and 30 in steps and {10, 20} <= set(steps)
     assert st.step == 30 and st.samples == 30 * 32
     assert st.games > 0 and _sgf_count(run) == st.games
@@ -165,16 +165,16 @@ def test_hard_kill_loses_no_finished_game(tmp_path):
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and len(checkpoints(run)) < 3:
+        while time.time() < deadline and len(RunDir(run, PREFIX).checkpoints()) < 3:
             assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
             time.sleep(0.5)
-        assert len(checkpoints(run)) >= 3, "no checkpoints within 4 minutes"
+        assert len(RunDir(run, PREFIX).checkpoints()) >= 3, "no checkpoints within 4 minutes"
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and its local Ray, at once
         proc.wait(30)
     time.sleep(1.0)
     games_on_disk = _sgf_count(run)
-    last_step = checkpoints(run)[-1][0]
+    last_step = RunDir(run, PREFIX).checkpoints()[-1][0]
     assert games_on_disk > 0 and last_step >= 20
     out = subprocess.run(
         [*cmd[:7], "--max-steps", str(last_step + 10), "--json"],

@@ -1,1 +1,1 @@
-"""Trainers, one per stage: sl, rollout, rl, value, zero (issues 6 and 7)."""
+"""Trainers, one per stage: sl, rollout, rl, value, zero."""

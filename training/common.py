@@ -1,10 +1,14 @@
-"""Pieces every trainer shares: atomic writes, checkpoints with their optimizer state (safetensors + JSON, never a
-pickle), the optimizer menu, devices, and the run's metrics (``metrics.jsonl`` + TensorBoard).
+"""Pieces every trainer shares: JSON settings files, checkpoints with their optimizer state (safetensors + JSON, never
+a pickle), the optimizer menu, and the run's metrics (``metrics.jsonl`` + TensorBoard).
 
 A trainer saves ``<name>.safetensors`` with :func:`save_with_optimizer`, which also writes
-``<name>.optim.safetensors`` (the optimizer's tensors; its scalars and param groups as JSON in the header, with the
-``step`` it belongs to). :func:`load_optimizer` restores it into a freshly built optimizer of the same kind, or says
-why it cannot (then the trainer warns and starts the optimizer fresh: weights are never lost for that).
+``<name>.optim.safetensors``: the optimizer's tensors ``state.<param index>.<name>`` (``momentum_buffer``,
+``exp_avg``, ...) and, under the header key ``"igo_optim"``, JSON with the optimizer kind, the ``step`` it belongs
+to, the param groups' hyper-parameters, any non-tensor state, the fp16 GradScaler state when there is one, and any
+further facts the trainer adds (the Zero learner's ``samples``). Both files are written atomically
+(:func:`igo.engine.fileio.atomic_write`), the optimizer file first. :func:`load_optimizer` restores it into a freshly
+built optimizer of the same kind, or says why it cannot (then the trainer warns and starts the optimizer fresh:
+weights are never lost for that).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 from torch import nn
 
+from igo.engine.fileio import atomic_write
 from igo.nets.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -35,34 +41,10 @@ OPTIM_FORMAT = "igo-optimizer"
 OPTIM_FORMAT_VERSION = 1
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through ``<path>.tmp``, fsync and rename: a reader sees the old file or the new."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n").encode())
-
-
-def resolve_device(spec: str = "auto") -> torch.device:
-    """``auto``: CUDA when there is a GPU, else the CPU. ValueError for CUDA without a GPU."""
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {spec!r} asked for, but CUDA is not available")
-    return device
+    """``obj`` as indented, key-sorted JSON (numpy numbers and paths allowed) written atomically to ``path``; missing
+    parent directories are created."""
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", parents=True)
 
 
 def build_optimizer(
@@ -83,8 +65,17 @@ def optimizer_path(checkpoint_path: str | os.PathLike) -> Path:
     return path.with_name(path.stem + OPTIM_SUFFIX)
 
 
-def optimizer_bytes(optimizer: torch.optim.Optimizer, kind: str, step: int) -> bytes:
-    """The optimizer's state as safetensors bytes (tensors) with the rest as JSON in the header."""
+def optimizer_bytes(
+    optimizer: torch.optim.Optimizer,
+    kind: str,
+    step: int,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    scaler: Any = None,
+) -> bytes:
+    """The optimizer's state as safetensors bytes (tensors) with the rest as JSON in the header; ``meta`` adds JSON
+    facts for :func:`load_optimizer` to check, ``scaler`` a GradScaler whose state goes along. ValueError when the
+    state is not JSON-serialisable or ``meta`` uses a reserved key."""
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -98,15 +89,24 @@ def optimizer_bytes(optimizer: torch.optim.Optimizer, kind: str, step: int) -> b
     for group in sd["param_groups"]:
         groups.append({k: (v.item() if isinstance(v, torch.Tensor) else list(v) if isinstance(v, tuple) else v)
                        for k, v in group.items()})  # fmt: skip
-    meta = {
+    header = {
         "format": OPTIM_FORMAT,
         "format_version": OPTIM_FORMAT_VERSION,
         "optimizer": kind,
         "step": int(step),
         "param_groups": groups,
         "scalars": scalars,
+        "scaler": scaler.state_dict() if scaler is not None else None,
     }
-    return st_save(tensors, metadata={OPTIM_METADATA_KEY: json.dumps(meta, sort_keys=True, allow_nan=False)})
+    clash = sorted(set(meta or {}) & set(header))
+    if clash:
+        raise ValueError(f"optimizer meta may not set {', '.join(clash)}")
+    header.update(meta or {})
+    try:
+        text = json.dumps(header, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"optimizer state is not JSON-serialisable: {e}") from None
+    return st_save(tensors, metadata={OPTIM_METADATA_KEY: text})
 
 
 def save_with_optimizer(
@@ -118,21 +118,34 @@ def save_with_optimizer(
     step: int,
     extra: dict[str, Any] | None = None,
     parent: str | None = None,
+    optimizer_meta: Mapping[str, Any] | None = None,
+    scaler: Any = None,
 ) -> Path:
     """Write the checkpoint (:func:`igo.nets.checkpoint.save_checkpoint`) and, when ``optimizer`` is given, its state
-    beside it (:func:`optimizer_path`); the optimizer file first, so a checkpoint never lacks the state it was
-    saved with. ``kind`` names the optimizer (``sgd`` / ``adamw``)."""
+    beside it (:func:`optimizer_path`; ``optimizer_meta`` and ``scaler`` as :func:`optimizer_bytes` takes them); the
+    optimizer file first, so a checkpoint never lacks the state it was saved with. ``kind`` names the optimizer
+    (``sgd`` / ``adamw``)."""
     path = Path(path)
     if optimizer is not None:
-        atomic_write(optimizer_path(path), optimizer_bytes(optimizer, kind, step))
+        data = optimizer_bytes(optimizer, kind, step, meta=optimizer_meta, scaler=scaler)
+        atomic_write(optimizer_path(path), data, parents=True)
+        log.debug("saved optimizer state %s (%d bytes)", optimizer_path(path), len(data))
     return save_checkpoint(path, model, step=step, parent=parent, extra=extra)
 
 
 def load_optimizer(
-    optimizer: torch.optim.Optimizer, checkpoint_path: str | os.PathLike, *, kind: str, step: int
+    optimizer: torch.optim.Optimizer,
+    checkpoint_path: str | os.PathLike,
+    *,
+    kind: str,
+    step: int,
+    expect: Mapping[str, Any] | None = None,
+    scaler: Any = None,
 ) -> str | None:
     """Restore the state :func:`save_with_optimizer` wrote for ``checkpoint_path`` into ``optimizer`` (built for the
-    same parameters). Returns None when restored, else why not (missing file, other optimizer, other step, shapes)."""
+    same parameters), and into ``scaler`` when given and saved. ``expect``: further facts the file must hold (as
+    ``optimizer_meta`` was saved). Returns None when restored, else why not (missing file, other optimizer, other
+    step or facts, shapes)."""
     path = optimizer_path(checkpoint_path)
     if not path.is_file():
         return f"there is no {path.name}"
@@ -146,11 +159,14 @@ def load_optimizer(
     if not isinstance(meta, dict) or meta.get("format") != OPTIM_FORMAT:
         return f"{path.name} is not an igo optimizer file"
     if meta.get("format_version") != OPTIM_FORMAT_VERSION:
-        return f"{path.name} has format_version {meta.get('format_version')!r}"
+        return f"{path.name} has format_version {meta.get('format_version')!r}, this igo reads {OPTIM_FORMAT_VERSION}"
     if meta.get("optimizer") != kind:
         return f"{path.name} holds {meta.get('optimizer')!r} state, not {kind!r}"
     if meta.get("step") != step:
         return f"{path.name} was written at step {meta.get('step')}, the checkpoint is at step {step}"
+    for k, want in (expect or {}).items():
+        if meta.get(k) != want:
+            return f"{path.name} was written with {k} {meta.get(k)!r}, the checkpoint has {want!r}"
     params = [p for g in optimizer.param_groups for p in g["params"]]
     state: dict[int, dict[str, Any]] = {}
     try:
@@ -166,6 +182,8 @@ def load_optimizer(
             state.setdefault(int(index), {}).update(values)
         groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
         optimizer.load_state_dict({"state": state, "param_groups": groups})
+        if scaler is not None and meta.get("scaler"):
+            scaler.load_state_dict(meta["scaler"])
     except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
         return f"{path.name} does not fit the model ({e})"
     return None
@@ -241,13 +259,11 @@ def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[di
 __all__ = [
     "OPTIMIZERS",
     "Metrics",
-    "atomic_write",
     "build_optimizer",
     "load_optimizer",
     "optimizer_bytes",
     "optimizer_path",
     "read_metrics",
-    "resolve_device",
     "save_with_optimizer",
     "write_json",
 ]

@@ -32,13 +32,12 @@ positions at 0.02 and the rest at 0.002 (a boundary belongs to the interval it s
 at the samples trained *before* it.
 
 :meth:`ZeroLearner.save` writes a normal checkpoint (:func:`igo.nets.checkpoint.save_checkpoint`; ``extra`` holds
-``samples`` and the learner config) and, next to it, ``<stem>.optim.safetensors`` with the optimizer state: tensors
-``state.<param index>.<name>`` (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``, ``step``, ...) and, under the
-header key ``"igo_optim"``, JSON with the optimizer kind, step, samples, the param groups' hyper-parameters, any
-non-tensor state and the fp16 GradScaler state. Both files are written atomically (``.tmp``, fsync,
-``os.replace``), the optimizer file first. Nothing is ever pickled or unpickled. :meth:`ZeroLearner.resume` restores
-both; an optimizer file that is missing, unreadable, of another optimizer kind or from another step is reported
-with a warning and the optimizer starts fresh (the weights are what matter).
+``samples`` and the learner config) and, next to it, ``<stem>.optim.safetensors`` with the optimizer state, the fp16
+GradScaler state and ``samples``, as every trainer does (:func:`igo.training.common.save_with_optimizer`). Nothing is
+ever pickled or unpickled. :meth:`ZeroLearner.resume` restores both; an optimizer file that is missing, unreadable, of
+another optimizer kind or from another step is reported with a warning and the optimizer starts fresh (the weights
+are what matter). :meth:`ZeroLearner.weights` gives the weights as numpy arrays for self-play actors
+(:func:`igo.nets.weights.model_to_numpy`).
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -57,23 +55,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file as st_load_file
-from safetensors.torch import save as st_save
 from torch import nn
 
-from igo.nets.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from igo.nets.checkpoint import CheckpointError, load_checkpoint
+from igo.nets.device import resolve_device
+from igo.nets.weights import model_to_numpy
 
-from .common import atomic_write as _atomic_write
+from .common import OPTIMIZERS, build_optimizer, load_optimizer, optimizer_path, save_with_optimizer
 
 logger = logging.getLogger(__name__)
 
-OPTIMIZERS = ("sgd", "adamw")
 AMP_MODES = ("auto", "none", "bf16", "fp16")
-OPTIM_SUFFIX = ".optim.safetensors"
-OPTIM_METADATA_KEY = "igo_optim"
-OPTIM_FORMAT = "igo-optimizer"
-OPTIM_FORMAT_VERSION = 1
 RESERVED_EXTRA = ("samples", "learner")
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -188,23 +180,7 @@ class LearnerConfig:
         return cls(**d)
 
 
-def optimizer_state_path(checkpoint_path: str | os.PathLike) -> Path:
-    """Where :meth:`ZeroLearner.save` puts the optimizer state of ``checkpoint_path``:
-    ``<dir>/<stem>.optim.safetensors``."""
-    path = Path(checkpoint_path)
-    return path.with_name(path.stem + OPTIM_SUFFIX)
-
-
 # --- helpers ---------------------------------------------------------------------------------------------------------
-
-
-def _resolve_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {spec!r} asked for, but CUDA is not available")
-    return device
 
 
 def _grad_scaler(device: torch.device) -> Any:
@@ -216,13 +192,6 @@ def _grad_scaler(device: torch.device) -> Any:
         raise ValueError(f"fp16 training on {device.type} needs torch >= 2.3") from None
 
 
-def _to_numpy(t: torch.Tensor) -> np.ndarray:
-    t = t.detach().to("cpu")
-    if t.is_floating_point():
-        t = t.float()
-    return t.contiguous().numpy().copy()
-
-
 def _sum_of_squares(params: list[torch.Tensor]) -> torch.Tensor:
     if not params:
         return torch.zeros(())
@@ -230,25 +199,6 @@ def _sum_of_squares(params: list[torch.Tensor]) -> torch.Tensor:
     if get_total_norm is not None:
         return get_total_norm(params, 2.0).float() ** 2
     return torch.stack([p.float().pow(2).sum() for p in params]).sum()
-
-
-def load_weights(model: nn.Module, weights: Mapping[str, np.ndarray]) -> None:
-    """Copy ``weights`` (what :meth:`ZeroLearner.weights` returns: name -> array) into ``model``, converting to each
-    tensor's dtype and device. ValueError naming the tensors when names or shapes do not match the model's."""
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    if missing:
-        raise ValueError(f"weights lack tensor(s) {', '.join(missing)}")
-    if unexpected:
-        raise ValueError(f"weights have unexpected tensor(s) {', '.join(unexpected)}")
-    tensors: dict[str, torch.Tensor] = {}
-    for k, want in expected.items():
-        array = np.asarray(weights[k])
-        if tuple(array.shape) != tuple(want.shape):
-            raise ValueError(f"weight {k} has shape {list(array.shape)}, the model expects {list(want.shape)}")
-        tensors[k] = torch.from_numpy(np.ascontiguousarray(array))
-    model.load_state_dict(tensors, strict=True)
 
 
 # --- the learner -----------------------------------------------------------------------------------------------------
@@ -266,7 +216,7 @@ class ZeroLearner:
             raise ValueError(f"config must be a LearnerConfig, got {type(self.config).__name__}")
         self.step = _check_int("step", step)
         self.samples = _check_int("samples", samples)
-        self.device = _resolve_device(self.config.device)
+        self.device = resolve_device(self.config.device)
         self.amp = self.config.amp
         if self.amp == "auto":
             self.amp = "bf16" if self.device.type == "cuda" else "none"
@@ -293,11 +243,10 @@ class ZeroLearner:
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         c = self.config
-        params = list(self.model.parameters())
-        lr = self.lr_at(self.samples)
-        if c.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=lr, momentum=c.momentum, weight_decay=c.weight_decay)
-        return torch.optim.AdamW(params, lr=lr, weight_decay=c.weight_decay)
+        return build_optimizer(
+            self.model.parameters(), c.optimizer, self.lr_at(self.samples), momentum=c.momentum,
+            weight_decay=c.weight_decay,
+        )  # fmt: skip
 
     def _apply_hyperparameters(self) -> None:
         for group in self.optimizer.param_groups:
@@ -472,119 +421,48 @@ class ZeroLearner:
     # --- weights for actors ---
 
     def weights(self) -> dict[str, np.ndarray]:
-        """CPU numpy copies of the model's ``state_dict`` (floating-point tensors as float32; integer buffers such
-        as BatchNorm's ``num_batches_tracked`` keep their dtype), for self-play actors; see :func:`load_weights`."""
-        return {k: _to_numpy(v) for k, v in self.model.state_dict().items()}
+        """CPU numpy copies of the model's weights for self-play actors (:func:`igo.nets.weights.model_to_numpy`;
+        :func:`igo.nets.weights.load_numpy_weights` loads them)."""
+        return model_to_numpy(self.model)
 
     # --- checkpoints ---
-
-    def _optimizer_bytes(self) -> bytes:
-        sd = self.optimizer.state_dict()
-        tensors: dict[str, torch.Tensor] = {}
-        scalars: dict[str, dict[str, Any]] = {}
-        for index, state in sd["state"].items():
-            for name, v in state.items():
-                if isinstance(v, torch.Tensor):
-                    tensors[f"state.{index}.{name}"] = v.detach().to("cpu").contiguous().clone()
-                else:
-                    scalars.setdefault(str(index), {})[name] = v
-        groups = []
-        for group in sd["param_groups"]:
-            g = {}
-            for k, v in group.items():
-                if isinstance(v, torch.Tensor):
-                    v = v.item()
-                elif isinstance(v, tuple):
-                    v = list(v)
-                g[k] = v
-            groups.append(g)
-        meta = {
-            "format": OPTIM_FORMAT,
-            "format_version": OPTIM_FORMAT_VERSION,
-            "optimizer": self.config.optimizer,
-            "step": self.step,
-            "samples": self.samples,
-            "param_groups": groups,
-            "scalars": scalars,
-            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-        }
-        try:
-            header = json.dumps(meta, sort_keys=True, allow_nan=False)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"optimizer state is not JSON-serialisable: {e}") from None
-        return st_save(tensors, metadata={OPTIM_METADATA_KEY: header})
 
     def save(
         self, checkpoint_path: str | os.PathLike, *, extra: dict[str, Any] | None = None, parent: str | None = None
     ) -> Path:
         """Write the checkpoint (weights, ``step``, ``parent``, ``extra`` plus ``samples`` and the learner config)
-        and the optimizer state next to it (:func:`optimizer_state_path`), both atomically; returns the checkpoint
-        path. ``extra`` must be JSON-serialisable and may not use the keys ``samples`` and ``learner``."""
-        path = Path(checkpoint_path)
+        and the optimizer state next to it (:func:`igo.training.common.optimizer_path`), both atomically; returns the
+        checkpoint path. ``extra`` must be JSON-serialisable and may not use the keys ``samples`` and ``learner``."""
         extra = dict(extra or {})
         clash = [k for k in RESERVED_EXTRA if k in extra]
         if clash:
             raise ValueError(f"extra may not set {', '.join(clash)} (the learner writes them)")
-        optim_path = optimizer_state_path(path)
-        data = self._optimizer_bytes()
-        _atomic_write(optim_path, data)
-        save_checkpoint(
-            path,
+        return save_with_optimizer(
+            checkpoint_path,
             self.model,
+            self.optimizer,
+            kind=self.config.optimizer,
             step=self.step,
             parent=parent,
             extra={"samples": self.samples, "learner": self.config.to_dict(), **extra},
+            optimizer_meta={"samples": self.samples},
+            scaler=self.scaler,
         )
-        logger.info("saved optimizer state %s (%d bytes)", optim_path, len(data))
-        return path
 
-    def _load_optimizer_state(self, path: Path) -> str | None:
-        """Restore the optimizer (and GradScaler) from ``path``; the reason as a string if it cannot be used."""
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                header = f.metadata() or {}
-            tensors = st_load_file(str(path), device="cpu")
-        except (SafetensorError, OSError) as e:
-            return f"it is unreadable ({e})"
-        try:
-            meta = json.loads(header[OPTIM_METADATA_KEY])
-        except (KeyError, json.JSONDecodeError) as e:
-            return f"its header has no valid {OPTIM_METADATA_KEY} metadata ({e!r})"
-        if not isinstance(meta, dict) or meta.get("format") != OPTIM_FORMAT:
-            return "it is not an igo optimizer file"
-        if meta.get("format_version") != OPTIM_FORMAT_VERSION:
-            return f"its format_version is {meta.get('format_version')!r}, this igo reads {OPTIM_FORMAT_VERSION}"
-        if meta.get("optimizer") != self.config.optimizer:
-            return f"it holds {meta.get('optimizer')!r} state and the config asks for {self.config.optimizer!r}"
-        if meta.get("step") != self.step or meta.get("samples") != self.samples:
-            return (
-                f"it was written at step {meta.get('step')} ({meta.get('samples')} samples), the checkpoint is at "
-                f"step {self.step} ({self.samples} samples)"
-            )
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        state: dict[int, dict[str, Any]] = {}
-        try:
-            for name, t in tensors.items():
-                prefix, index, key = name.split(".", 2)
-                if prefix != "state":
-                    raise ValueError(f"unexpected tensor {name}")
-                i = int(index)
-                if not 0 <= i < len(params):
-                    raise ValueError(f"tensor {name} is for parameter {i}, the model has {len(params)}")
-                if t.dim() > 0 and t.shape != params[i].shape:
-                    raise ValueError(f"tensor {name} has shape {list(t.shape)}, parameter {i} {list(params[i].shape)}")
-                state.setdefault(i, {})[key] = t
-            for index, values in meta.get("scalars", {}).items():
-                state.setdefault(int(index), {}).update(values)
-            groups = []
-            for g in meta["param_groups"]:
-                groups.append({k: tuple(v) if k == "betas" else v for k, v in g.items()})
-            self.optimizer.load_state_dict({"state": state, "param_groups": groups})
-            if self.scaler is not None and meta.get("scaler"):
-                self.scaler.load_state_dict(meta["scaler"])
-        except (ValueError, KeyError, TypeError, AttributeError, RuntimeError) as e:
+    def _load_optimizer_state(self, checkpoint_path: Path) -> str | None:
+        """Restore the optimizer (and GradScaler) saved beside ``checkpoint_path``, then apply the config's
+        hyper-parameters; the reason as a string (and a fresh optimizer) if it cannot be used."""
+        reason = load_optimizer(
+            self.optimizer,
+            checkpoint_path,
+            kind=self.config.optimizer,
+            step=self.step,
+            expect={"samples": self.samples},
+            scaler=self.scaler,
+        )
+        if reason is not None:
             self.optimizer = self._build_optimizer()
-            return f"its state does not fit the model ({e})"
+            return reason
         self._apply_hyperparameters()
         return None
 
@@ -611,11 +489,11 @@ class ZeroLearner:
                 except (ValueError, TypeError) as e:
                     raise CheckpointError(f"checkpoint {path}: bad learner config ({e})") from None
         learner = cls(model, config, step=meta.step, samples=samples)
-        optim_path = optimizer_state_path(path)
+        optim_path = optimizer_path(path)
         if not optim_path.is_file():
             logger.warning("no optimizer state %s; starting the optimizer fresh", optim_path)
         else:
-            reason = learner._load_optimizer_state(optim_path)
+            reason = learner._load_optimizer_state(path)
             if reason is not None:
                 logger.warning("not using optimizer state %s: %s; starting the optimizer fresh", optim_path, reason)
             else:
@@ -626,9 +504,6 @@ class ZeroLearner:
 
 __all__ = [
     "AMP_MODES",
-    "OPTIMIZERS",
     "LearnerConfig",
     "ZeroLearner",
-    "load_weights",
-    "optimizer_state_path",
 ]

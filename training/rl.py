@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
-import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +34,29 @@ import numpy as np
 import torch
 
 from igo.engine.board_kernels import BLACK, WHITE
+from igo.engine.features import P_SENSIBLE
+from igo.engine.planes import unpack_planes
 from igo.nets.checkpoint import load_checkpoint, read_metadata, save_checkpoint
-from igo.selfplay.arena import wilson_interval
-from igo.selfplay.policy_games import SENSIBLE_PLANE, GameSpec, model_weights, unpack_planes
+from igo.nets.device import resolve_device
+from igo.nets.weights import model_to_numpy
+from igo.selfplay.policy_games import GameSpec
+from igo.selfplay.stats import wilson_interval
 
-from .common import Metrics, build_optimizer, load_optimizer, resolve_device, save_with_optimizer, write_json
+from .common import Metrics, build_optimizer, save_with_optimizer
+from .run import ConfigDict, RunDir, restore_optimizer, shown, stop_on_signals
 
 log = logging.getLogger(__name__)
 
 
+PREFIX = "rl"  # checkpoints/rl-<iteration>.safetensors
+DIGITS = 6
+POOL = "pool"  # pool/iter-<iteration>.safetensors
+
+
 @dataclass
-class RLConfig:
+class RLConfig(ConfigDict):
+    SETTINGS = "RL setting(s)"
+
     init: str = ""  # the SL checkpoint
     komi: float | None = None  # default 7 on 9x9 and smaller, 7.5 above
     games_per_iteration: int = 64  # the paper's n = 128
@@ -87,17 +97,6 @@ class RLConfig:
         if self.move_limit is not None and self.move_limit < 1:
             raise ValueError(f"move_limit must be positive, got {self.move_limit!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RLConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown RL setting(s): {', '.join(unknown)}")
-        return cls(**d)
-
 
 # settings a resumed run may not change
 FIXED = ("init", "komi")
@@ -120,12 +119,10 @@ class RLStatus:
     eval_history: list[tuple[int, float]] = field(default_factory=list)
 
     def line(self) -> str:
-        loss = "-" if self.loss is None else f"{self.loss:+.4f}"
-        tw = "-" if self.train_win_rate is None else f"{100 * self.train_win_rate:.0f}%"
-        ev = "-" if self.win_rate_vs_sl is None else f"{100 * self.win_rate_vs_sl:.1f}%"
         return (
-            f"iteration {self.iteration}, {self.games} games ({self.games_per_second:.1f}/s), loss {loss}, "
-            f"wins vs pool {tw}, vs SL {ev}, pool {self.pool}"
+            f"iteration {self.iteration}, {self.games} games ({self.games_per_second:.1f}/s), loss "
+            f"{shown(self.loss, '+.4f')}, wins vs pool {shown(self.train_win_rate, '.0f', percent=True)}, vs SL "
+            f"{shown(self.win_rate_vs_sl, '.1f', percent=True)}, pool {self.pool}"
         )
 
 
@@ -138,20 +135,17 @@ class RLLimits:
 def prepare_run_dir(run_dir: Path, config: RLConfig | None) -> RLConfig:
     """The run's config: ``config`` for a new run (written to ``config.json``), or the stored one for a resume —
     where ``config`` (when given) may change everything but :data:`FIXED`."""
-    import json
-
-    path = run_dir / "config.json"
-    if path.exists():
+    rd = RunDir(run_dir, PREFIX, DIGITS)
+    found = rd.read_config()
+    if found is not None:
         try:
-            stored = RLConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["rl"])
+            stored = RLConfig.from_dict(found["rl"])
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path} is not the config of an RL run ({e})") from None
+            raise ValueError(f"{run_dir / 'config.json'} is not the config of an RL run ({e})") from None
         if config is None:
             return stored
-        for name in FIXED:
-            if getattr(config, name) != getattr(stored, name) and getattr(config, name) is not None:
-                raise ValueError(f"{run_dir} is an RL run with {name}={getattr(stored, name)!r}; it cannot change to "
-                                 f"{getattr(config, name)!r} (use another --run-dir)")  # fmt: skip
+        given = {k: v for k, v in config.to_dict().items() if v is not None}
+        rd.check_unchanged(stored.to_dict(), given, FIXED, what="an RL run")
         config.komi = stored.komi
     elif config is None:
         raise ValueError(f"{run_dir} has no config.json: give --init to start a run")
@@ -160,17 +154,8 @@ def prepare_run_dir(run_dir: Path, config: RLConfig | None) -> RLConfig:
         raise ValueError(f"--init {config.init} is a {meta.kind} net; RL starts from an SL policy (lee-policy)")
     if config.komi is None:
         config.komi = 7.0 if meta.board_size <= 9 else 7.5
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("checkpoints", "pool", "tb"):
-        (run_dir / sub).mkdir(exist_ok=True)
-    write_json(path, {"rl": config.to_dict()})
+    rd.write_config({"rl": config.to_dict()}, subdirs=("checkpoints", POOL, "tb"))
     return config
-
-
-def _newest(folder: Path, prefix: str) -> Path | None:
-    files = sorted(folder.glob(f"{prefix}-*.safetensors"))
-    files = [f for f in files if not f.name.endswith(".optim.safetensors")]
-    return files[-1] if files else None
 
 
 def reinforce_loss(
@@ -178,7 +163,7 @@ def reinforce_loss(
 ) -> torch.Tensor:
     """−(1/games) Σ advantage · log p(action | planes), p the softmax over the sensible moves (plane 46)."""
     logits = model(planes).float()
-    sensible = planes[:, SENSIBLE_PLANE].flatten(1) > 0.5
+    sensible = planes[:, P_SENSIBLE].flatten(1) > 0.5
     logits = logits.masked_fill(~sensible, -1e9)
     logp = torch.log_softmax(logits, dim=1).gather(1, actions[:, None]).squeeze(1)
     return -(advantages * logp).sum() / games
@@ -214,8 +199,9 @@ class RLRun:
         dev = resolve_device(device)
         sl_model, sl_meta = load_checkpoint(cfg.init, expect_kind="lee-policy")
         size, config_name = sl_meta.board_size, sl_meta.config_name
-        ckpt_dir, pool_dir = self.run_dir / "checkpoints", self.run_dir / "pool"
-        latest = _newest(ckpt_dir, "rl")
+        rd, pool_rd = RunDir(self.run_dir, PREFIX, DIGITS), RunDir(self.run_dir, "iter", DIGITS, POOL)
+        newest = rd.newest()
+        latest = None if newest is None else newest[1]
         if latest is not None:
             model, meta = load_checkpoint(latest, expect_kind="lee-policy")
             if meta.config_name != config_name or meta.board_size != size:
@@ -229,69 +215,66 @@ class RLRun:
         optimizer = build_optimizer(model.parameters(), cfg.optimizer, cfg.lr, momentum=cfg.momentum,
                                     weight_decay=cfg.weight_decay)  # fmt: skip
         if latest is not None:
-            reason = load_optimizer(optimizer, latest, kind=cfg.optimizer, step=iteration)
-            if reason:
-                log.warning("starting the optimizer fresh: %s", reason)
-        pool = sorted(p for p in pool_dir.glob("iter-*.safetensors"))
-        sl_weights = model_weights(sl_model)
+            restore_optimizer(optimizer, latest, kind=cfg.optimizer, step=iteration)
+        pool = [p for _, p in pool_rd.checkpoints()]
+        sl_weights = model_to_numpy(sl_model)
         status = RLStatus(iteration=iteration, games=games_total, pool=1 + len(pool), checkpoint=str(latest or ""))
         rng = np.random.default_rng([cfg.seed, iteration])
         started = init_ray(address, num_cpus)
         metrics = Metrics(self.run_dir)
         t0 = time.monotonic()
-        previous = _install_signal_handlers(self.stop)
-        try:
-            n_actors = actors or max(1, int(ray.available_resources().get("CPU", 1)))
-            Actor = policy_game_actor_class(1)
-            workers = [
-                Actor.remote(
-                    size,
-                    cfg.komi,
-                    {"current": config_name, "opponent": config_name},
-                    threads=threads,
-                    seed=cfg.seed * 1000 + iteration * 10 + k,
-                )  # fmt: skip
-                for k in range(n_actors)
-            ]
-            sl_ref = ray.put(sl_weights)
-            while not self.stop.is_set():
-                if limits.max_iterations is not None and iteration >= limits.max_iterations:
-                    break
-                if limits.max_minutes is not None and time.monotonic() - t0 >= 60 * limits.max_minutes:
-                    break
-                # opponents: the SL net and every pool snapshot, uniformly
-                k = int(rng.integers(len(pool) + 1))
-                opp_ref = sl_ref if k == 0 else ray.put(model_weights(load_checkpoint(pool[k - 1])[0]))
-                cur_ref = ray.put(model_weights(model))
-                games = self._play(workers, cur_ref, opp_ref, cfg.games_per_iteration, record=True)
-                stats = self._update(model, optimizer, games, dev, size)
-                iteration += 1
-                games_total += len(games)
-                elapsed = time.monotonic() - t0
-                status.iteration, status.games, status.loss = iteration, games_total, stats["loss"]
-                status.positions += stats["positions"]
-                status.train_win_rate = stats["win_rate"]
-                status.elapsed = elapsed
-                status.games_per_second = stats["games_per_second"]
-                metrics.write("train", iteration, opponent=("sl" if k == 0 else pool[k - 1].stem), **stats)
-                if iteration % cfg.pool_every == 0:
-                    snap = pool_dir / f"iter-{iteration:06d}.safetensors"
-                    save_checkpoint(snap, model, step=iteration, parent=str(cfg.init), extra={"trainer": "rl"})
-                    pool.append(snap)
-                    status.pool = 1 + len(pool)
-                if cfg.eval_games and iteration % cfg.eval_every == 0:
-                    self._evaluate(workers, model, sl_ref, status, metrics, iteration)
-                if iteration % cfg.checkpoint_every == 0:
+        with stop_on_signals(self.stop, "signal %d: stopping after this iteration, saving a checkpoint"):
+            try:
+                n_actors = actors or max(1, int(ray.available_resources().get("CPU", 1)))
+                Actor = policy_game_actor_class(1)
+                workers = [
+                    Actor.remote(
+                        size,
+                        cfg.komi,
+                        {"current": config_name, "opponent": config_name},
+                        threads=threads,
+                        seed=cfg.seed * 1000 + iteration * 10 + k,
+                    )  # fmt: skip
+                    for k in range(n_actors)
+                ]
+                sl_ref = ray.put(sl_weights)
+                while not self.stop.is_set():
+                    if limits.max_iterations is not None and iteration >= limits.max_iterations:
+                        break
+                    if limits.max_minutes is not None and time.monotonic() - t0 >= 60 * limits.max_minutes:
+                        break
+                    # opponents: the SL net and every pool snapshot, uniformly
+                    k = int(rng.integers(len(pool) + 1))
+                    opp_ref = sl_ref if k == 0 else ray.put(model_to_numpy(load_checkpoint(pool[k - 1])[0]))
+                    cur_ref = ray.put(model_to_numpy(model))
+                    games = self._play(workers, cur_ref, opp_ref, cfg.games_per_iteration, record=True)
+                    stats = self._update(model, optimizer, games, dev, size)
+                    iteration += 1
+                    games_total += len(games)
+                    elapsed = time.monotonic() - t0
+                    status.iteration, status.games, status.loss = iteration, games_total, stats["loss"]
+                    status.positions += stats["positions"]
+                    status.train_win_rate = stats["win_rate"]
+                    status.elapsed = elapsed
+                    status.games_per_second = stats["games_per_second"]
+                    metrics.write("train", iteration, opponent=("sl" if k == 0 else pool[k - 1].stem), **stats)
+                    if iteration % cfg.pool_every == 0:
+                        snap = pool_rd.checkpoint(iteration)
+                        save_checkpoint(snap, model, step=iteration, parent=str(cfg.init), extra={"trainer": "rl"})
+                        pool.append(snap)
+                        status.pool = 1 + len(pool)
+                    if cfg.eval_games and iteration % cfg.eval_every == 0:
+                        self._evaluate(workers, model, sl_ref, status, metrics, iteration)
+                    if iteration % cfg.checkpoint_every == 0:
+                        status.checkpoint = str(self._save(model, optimizer, iteration, games_total, status))
+                    if on_status is not None:
+                        on_status(status)
+                if status.checkpoint != str(rd.checkpoint(iteration)) and iteration > 0:
                     status.checkpoint = str(self._save(model, optimizer, iteration, games_total, status))
-                if on_status is not None:
-                    on_status(status)
-            if status.checkpoint != str(ckpt_dir / f"rl-{iteration:06d}.safetensors") and iteration > 0:
-                status.checkpoint = str(self._save(model, optimizer, iteration, games_total, status))
-        finally:
-            _restore_signal_handlers(previous)
-            metrics.close()
-            if started:
-                ray.shutdown()
+            finally:
+                metrics.close()
+                if started:
+                    ray.shutdown()
         return status
 
     def _play(self, workers, cur_ref, opp_ref, n: int, *, record: bool) -> list:
@@ -340,7 +323,7 @@ class RLRun:
         positions = len(actions)
         loss_value = 0.0
         if positions:
-            x = torch.from_numpy(unpack_planes(np.concatenate(planes), size)).to(dev)
+            x = torch.from_numpy(unpack_planes(np.concatenate(planes), model.config.input_planes, size)).to(dev)
             act = torch.as_tensor(actions, dtype=torch.int64, device=dev)
             advantages = torch.as_tensor(adv, dtype=torch.float32, device=dev)
             optimizer.zero_grad(set_to_none=True)
@@ -373,7 +356,7 @@ class RLRun:
 
         cfg = self.config
         n = cfg.eval_games + cfg.eval_games % 2
-        games = self._play(workers, ray.put(model_weights(model)), sl_ref, n, record=False)
+        games = self._play(workers, ray.put(model_to_numpy(model)), sl_ref, n, record=False)
         score = 0.0
         for g in games:
             color = BLACK if g.spec.black == "current" else WHITE
@@ -387,32 +370,15 @@ class RLRun:
 
     def _save(self, model, optimizer, iteration: int, games: int, status: RLStatus) -> Path:
         cfg = self.config
-        path = self.run_dir / "checkpoints" / f"rl-{iteration:06d}.safetensors"
+        rd = RunDir(self.run_dir, PREFIX, DIGITS)
+        path = rd.checkpoint(iteration)
         extra = {"trainer": "rl", "games": games, "komi": cfg.komi}
         if status.win_rate_vs_sl is not None:
             extra["win_rate_vs_sl"] = status.win_rate_vs_sl
         save_with_optimizer(path, model, optimizer, kind=cfg.optimizer, step=iteration, extra=extra,
                             parent=str(cfg.init))  # fmt: skip
-        tmp = self.run_dir / "rl.safetensors.tmp"
-        shutil.copyfile(path, tmp)
-        tmp.replace(self.run_dir / "rl.safetensors")
+        rd.publish(path, "rl.safetensors")
         return path
-
-
-def _install_signal_handlers(stop: threading.Event):
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    previous = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.getsignal(sig)
-        signal.signal(sig, lambda *_: stop.set())
-    return previous
-
-
-def _restore_signal_handlers(previous) -> None:
-    if previous:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 __all__ = ["RLConfig", "RLLimits", "RLRun", "RLStatus", "prepare_run_dir", "reinforce_loss"]

@@ -28,7 +28,6 @@ log-likelihood of the expert move. :func:`rollout_speed` measures what the weigh
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -51,21 +50,20 @@ from igo.nets.checkpoint import CheckpointError, load_checkpoint
 from igo.nets.config import get_config
 from igo.nets.models import build_model
 
-from .common import OPTIMIZERS, Metrics, build_optimizer, load_optimizer, save_with_optimizer, write_json
+from .common import OPTIMIZERS, Metrics, build_optimizer, optimizer_path, save_with_optimizer
+from .run import ConfigDict, RunDir, RunError, restore_optimizer, shown
 
 log = logging.getLogger(__name__)
 
 TRAINER = "rollout"
+PREFIX = "step"  # checkpoints/step-<step>.safetensors
+IDENTITY = ("size", "tree")
 KEEP_CHECKPOINTS = 3
 SPEED_POSITIONS = 64  # held-out positions kept for the speed figure
 
 
-class RunError(RuntimeError):
-    """The run cannot go on (no SGF files, no positions, a run directory of another kind ...)."""
-
-
 @dataclass
-class RolloutTrainConfig:
+class RolloutTrainConfig(ConfigDict):
     """Settings of ``igo train rollout``. ``tree``: train the tree policy (config ``tree``) instead of the fast
     rollout policy (config ``rollout``). Training stops after ``epochs`` passes over the training positions, or
     earlier at ``max_steps`` batches (counted over the whole run, resumes included) or ``max_minutes``."""
@@ -89,6 +87,8 @@ class RolloutTrainConfig:
     checkpoint_every: int = 1000
     log_every: int = 50
     speed_seconds: float = 1.0  # per measurement of rollout_speed (0: no speed figure)
+
+    SETTINGS = "rollout training setting(s)"
 
     def __post_init__(self) -> None:
         if not str(self.sgf).strip():
@@ -131,17 +131,6 @@ class RolloutTrainConfig:
     def output(self) -> Path:
         """The final checkpoint: ``RUN/rollout.safetensors`` or ``RUN/tree.safetensors``."""
         return Path(self.run_dir) / f"{self.config_name}.safetensors"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RolloutTrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown rollout training setting(s): {', '.join(unknown)}")
-        return cls(**d)
 
 
 def _int_in(name: str, value, lo: int, hi: int | None = None) -> None:
@@ -309,7 +298,9 @@ def extract_positions(
     """Read the games in ``files`` (of board size ``size``; others are skipped and counted by reason) and extract every
     position before a move: candidates, their features and the expert move's place. ``keep_boards``: also keep up to
     that many positions (``BoardState`` copies) for :func:`rollout_speed`. ``on_file(i)`` after each file."""
-    from .sgf_data import iter_positions, load_game
+    from igo.engine.sgf import iter_positions
+
+    from .sgf_data import load_game
 
     t0 = time.perf_counter()
     b = _Builder(size, tree, keep_boards)
@@ -382,8 +373,8 @@ def rollout_speed(
     """What ``weights`` cost in the kernels of :mod:`igo.engine.rollout`, one thread: ``us_per_move`` of full policy
     playouts (incremental, :func:`igo.engine.rollout.run_policy_playouts`) from ``positions`` (``Board`` or
     ``BoardState`` objects, cycled) until ``seconds`` have passed, the same with all-zero weights
-    (``us_per_move_uniform``), and ``us_per_policy_move``: one :func:`igo.engine.rollout.policy_move` from scratch (every
-    candidate's features). Playouts are measured for the rollout policy only (``tree=False``)."""
+    (``us_per_move_uniform``), and ``us_per_policy_move``: one :func:`igo.engine.rollout.policy_move` from scratch
+    (every candidate's features). Playouts are measured for the rollout policy only (``tree=False``)."""
     states = [getattr(p, "state", p) for p in positions]
     if not states:
         raise ValueError("rollout_speed needs at least one position")
@@ -446,13 +437,11 @@ class RolloutStatus:
     def line(self) -> str:
         if self.phase == "extract":
             return f"reading games {self.files_done}/{self.files_total}"
+        held = shown(self.held_out_accuracy)
         if self.phase == "done":
-            held = "-" if self.held_out_accuracy is None else f"{self.held_out_accuracy:.3f}"
             return f"done: step {self.step}, held-out accuracy {held}"
-        loss = "-" if self.loss is None else f"{self.loss:.3f}"
-        acc = "-" if self.accuracy is None else f"{self.accuracy:.3f}"
-        held = "-" if self.held_out_accuracy is None else f"{self.held_out_accuracy:.3f}"
-        return f"step {self.step}/{self.total_steps} epoch {self.epoch} loss {loss} train acc {acc} held-out acc {held}"
+        return (f"step {self.step}/{self.total_steps} epoch {self.epoch} loss {shown(self.loss)} train acc "
+                f"{shown(self.accuracy)} held-out acc {held}")  # fmt: skip
 
 
 @dataclass
@@ -474,33 +463,13 @@ class RolloutResult:
         return dataclasses.asdict(self)
 
 
-def checkpoints(run_dir: str | Path) -> list[Path]:
-    """The step checkpoints of a run, oldest first."""
-    d = Path(run_dir) / "checkpoints"
-    if not d.is_dir():
-        return []
-    return sorted(p for p in d.glob("step-*.safetensors") if not p.name.endswith(".optim.safetensors"))
-
-
 def _prepare_run_dir(config: RolloutTrainConfig) -> None:
-    run_dir = Path(config.run_dir)
-    path = run_dir / "config.json"
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise RunError(f"{path} is unreadable ({e}); use a fresh --run-dir") from None
-        for key in ("size", "tree"):
-            if old.get(key) != getattr(config, key):
-                raise RunError(
-                    f"{run_dir} holds a run with {key}={old.get(key)!r}, not {getattr(config, key)!r}: use another "
-                    "--run-dir"
-                )
-    elif run_dir.exists() and any(run_dir.iterdir()):
-        if not (run_dir / "metrics.jsonl").exists():
-            raise RunError(f"{run_dir} exists and is not a rollout run directory: use another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(path, config.to_dict())
+    rd = RunDir(config.run_dir, PREFIX)
+    stored = rd.read_config(error=RunError)
+    if stored is not None:
+        rd.check_unchanged(stored, config.to_dict(), IDENTITY, what="a rollout run", error=RunError)
+    rd.check_is_run_dir(marks=("metrics.jsonl",))
+    rd.write_config(config.to_dict())
 
 
 def train_rollout(
@@ -580,9 +549,9 @@ def _train(config, train, held, metrics, t_start, deadline, notify, status_every
     )
     step = 0
     resumed_from = None
-    existing = checkpoints(run_dir)
-    if existing:
-        newest = existing[-1]
+    found = RunDir(run_dir, PREFIX).newest()
+    if found is not None:
+        newest = found[1]
         try:
             loaded, meta = load_checkpoint(newest, expect_kind="rollout", board_size=config.size)
         except CheckpointError as e:
@@ -592,9 +561,7 @@ def _train(config, train, held, metrics, t_start, deadline, notify, status_every
         model.load_numpy(loaded.to_numpy())
         step = meta.step
         resumed_from = str(newest)
-        why = load_optimizer(optimizer, newest, kind=config.optimizer, step=step)
-        if why is not None:
-            log.warning("optimizer state not restored (%s): starting it fresh", why)
+        restore_optimizer(optimizer, newest, kind=config.optimizer, step=step)
         log.info("resumed from %s (step %d)", newest, step)
 
     uniform = uniform_baseline(held)
@@ -726,11 +693,12 @@ def _train(config, train, held, metrics, t_start, deadline, notify, status_every
 
 
 def _save_step(config: RolloutTrainConfig, model, optimizer, step: int, extra: dict) -> Path:
-    path = Path(config.run_dir) / "checkpoints" / f"step-{step:08d}.safetensors"
+    rd = RunDir(config.run_dir, PREFIX)
+    path = rd.checkpoint(step)
     save_with_optimizer(path, model, optimizer, kind=config.optimizer, step=step, extra=extra)
-    for old in checkpoints(config.run_dir)[:-KEEP_CHECKPOINTS]:
+    for _, old in rd.checkpoints()[:-KEEP_CHECKPOINTS]:
         old.unlink(missing_ok=True)
-        old.with_name(old.stem + ".optim.safetensors").unlink(missing_ok=True)
+        optimizer_path(old).unlink(missing_ok=True)
     return path
 
 
@@ -739,8 +707,6 @@ __all__ = [
     "RolloutResult",
     "RolloutStatus",
     "RolloutTrainConfig",
-    "RunError",
-    "checkpoints",
     "evaluate",
     "extract_positions",
     "rollout_speed",

@@ -8,8 +8,8 @@ learning of policy networks"): positions encoded as the 48 ``alphago48`` planes,
 - :func:`load_game` never raises for what a file holds: a broken, hostile, illegal or other-size record comes back as
   ``(None, reason)`` ("parse error", "illegal move", "unreadable", "size 19, not 9", "no moves", ...);
   :func:`load_game_detail` also gives the detailed message.
-- :func:`iter_positions` replays a record (setup stones, handicap, first player, setup events) and yields the board
-  before every move with the colour and point of the move.
+- Positions come from :func:`igo.engine.sgf.iter_positions`, which replays a record (setup stones, handicap, first
+  player, setup events) and yields the board before every move with the colour and point of the move.
 - :class:`PositionStream` is the endless training stream: files in a new seeded order each epoch, passes left out (as
   in the paper), each position encoded once (Numba, many positions per call), kept bit-packed in a shuffle buffer
   (positions of one game are strongly correlated), and given out in batches with a random one of the 8 symmetries per
@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-from igo.engine import board_kernels as K
-from igo.engine.board import BLACK, WHITE, Board
-from igo.engine.errors import IllegalMoveError, InvalidMoveError, SGFError
+from igo.engine.board import Board
+from igo.engine.errors import SGFError
 from igo.engine.features import FeatureEncoder
-from igo.engine.mcts import new_pool, slot_view
-from igo.engine.sgf import GameRecord, handicap_points, load_sgf_file
+from igo.engine.planes import pack_planes, packed_width, unpack_planes
+from igo.engine.pool import copy_to_slot, new_pool
+from igo.engine.sgf import GameRecord, iter_positions, load_sgf_file
 from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, flat_permutation, inverse
 
 log = logging.getLogger(__name__)
@@ -56,14 +56,12 @@ __all__ = [
     "encode_positions",
     "find_sgf_files",
     "is_holdout",
-    "iter_positions",
     "load_game",
     "load_game_detail",
     "move_map",
     "packed_bytes",
     "split_files",
     "transform_sample",
-    "unpack_planes",
 ]
 
 
@@ -162,53 +160,6 @@ def load_game(path: str | os.PathLike, size: int | None = None) -> tuple[GameRec
     if reason is not None:
         log.debug("skipping %s: %s (%s)", path, reason, detail)
     return record, reason
-
-
-def _first_player(record: GameRecord) -> int:
-    if record.first_player is not None:
-        return record.first_player
-    if record.handicap >= 2 and (record.black_setup or handicap_points(record)):
-        return WHITE
-    return BLACK
-
-
-def _setup(board: Board, black, white, empty, where: str) -> None:
-    try:
-        board.setup(black=black, white=white, empty=empty)
-    except (IllegalMoveError, InvalidMoveError) as e:
-        raise SGFError(f"bad setup {where}: {str(e).splitlines()[0]}") from None
-
-
-def iter_positions(
-    record: GameRecord, *, include_passes: bool = False
-) -> Iterator[tuple[Board, int, tuple[int, int] | None]]:
-    """Replay ``record`` (setup stones, handicap, first player, setup events; simple ko, as :func:`igo.engine.sgf.load_sgf`
-    checks) and yield ``(board, colour, point)`` for every move with the board *before* it, then play it.
-
-    The board is the same object every time and changes after the yield: do not keep it. ``board.to_move`` is the
-    mover (set to the record's colour when the record says another player moves). Passes are played but only yielded
-    with ``include_passes``. SGFError for an illegal move or setup (not in a record :func:`load_game` accepted)."""
-    board = Board(record.size, record.komi, ko_rule="simple")
-    black = list(record.black_setup) + handicap_points(record)
-    if black or record.white_setup:
-        _setup(board, black, record.white_setup, (), "in the root")
-    board.to_move = _first_player(record)
-    events = list(record.setup_events)
-    for i, (color, point) in enumerate(record.moves):
-        while events and events[0].move_index <= i:
-            ev = events.pop(0)
-            if ev.black or ev.white or ev.empty:
-                _setup(board, ev.black, ev.white, ev.empty, f"after move {ev.move_index}")
-            if ev.to_move is not None:
-                board.to_move = ev.to_move
-        if board.to_move != color:
-            board.to_move = color
-        if point is not None or include_passes:
-            yield board, color, point
-        try:
-            board.play(point, color)
-        except (IllegalMoveError, InvalidMoveError) as e:
-            raise SGFError(f"move {i + 1} is illegal: {getattr(e, 'reason', e)}") from None
 
 
 @dataclass
@@ -375,14 +326,8 @@ def corpus_stats(root: str | os.PathLike, size: int | None = None, *, max_errors
 
 
 def packed_bytes(size: int) -> int:
-    """Bytes of one position's 48 planes packed 8 to a byte."""
-    return (PLANES * size * size + 7) // 8
-
-
-def unpack_planes(packed: np.ndarray, size: int) -> np.ndarray:
-    """uint8 ``[B, 48, N, N]`` (0/1) from packed rows ``[B, packed_bytes(N)]``."""
-    bits = np.unpackbits(packed, axis=1, count=PLANES * size * size)
-    return bits.reshape(len(packed), PLANES, size, size)
+    """Bytes of one position's 48 planes packed 8 to a byte (:func:`igo.engine.planes.packed_width`)."""
+    return packed_width(PLANES, size)
 
 
 def move_map(size: int, k: int) -> np.ndarray:
@@ -405,7 +350,6 @@ class _Encoder:
         self.chunk = chunk
         self.encoder = FeatureEncoder(FEATURES, size)
         self.pool = new_pool(size, chunk)
-        self.slots = [slot_view(self.pool, i) for i in range(chunk)]
         self.history = np.zeros((chunk, HISTORY, size, size), np.int8)
         self.to_move = np.zeros(chunk, np.int8)
         self.out = np.empty((chunk, PLANES, size, size), np.float32)
@@ -415,10 +359,7 @@ class _Encoder:
     def add(self, board: Board, point: tuple[int, int]) -> bool:
         """Queue one position; True when the chunk is full (call :meth:`flush`)."""
         i = self.count
-        slot = self.slots[i]
-        K.copy_position(slot, board.state)
-        slot.meta[K.M_KO_RULE] = K.KO_SIMPLE
-        slot.meta[K.M_NHIST] = 0
+        copy_to_slot(self.pool, i, board.state)
         self.history[i] = board.history(HISTORY)
         self.to_move[i] = board.to_move
         self.targets[i] = point[0] * self.size + point[1]
@@ -435,7 +376,7 @@ class _Encoder:
             size=self.size, count=k, states=self.pool, history=self.history, to_move=self.to_move
         )
         planes = self.encoder.encode(batch, out=self.out)
-        packed = np.packbits(planes.reshape(k, -1).astype(np.uint8), axis=1)
+        packed = pack_planes(planes)
         return packed, self.targets[:k].copy()
 
 
@@ -460,7 +401,8 @@ def encode_positions(
 ) -> tuple[np.ndarray, np.ndarray, LoadStats]:
     """Every non-pass position of the good ``size`` games in ``files`` (in order, no symmetry), at most
     ``max_positions``: ``(planes, targets, stats)`` with planes uint8 ``[M, 48, N, N]``, or packed rows
-    ``[M, packed_bytes(N)]`` with ``packed`` (see :func:`unpack_planes`), and int64 flat targets ``[M]``."""
+    ``[M, packed_bytes(N)]`` with ``packed`` (:func:`igo.engine.planes.unpack_planes`), and int64 flat targets
+    ``[M]``."""
     stats = stats if stats is not None else LoadStats()
     enc = _Encoder(size, chunk)
     parts: list[np.ndarray] = []
@@ -490,7 +432,7 @@ def encode_positions(
     if max_positions is not None and len(target) > max_positions:
         planes, target = planes[:max_positions], target[:max_positions]
     if not packed:
-        planes = unpack_planes(planes, size)
+        planes = unpack_planes(planes, PLANES, size, dtype=np.uint8)
     return planes, target, stats
 
 
@@ -609,7 +551,7 @@ class PositionStream:
         rest_p, rest_t = packed[b:], targets[b:]
         self._out = [(rest_p, rest_t)] if len(rest_t) else []
         self._out_n = len(rest_t)
-        planes = unpack_planes(packed[:b], self.size)
+        planes = unpack_planes(packed[:b], PLANES, self.size, dtype=np.uint8)
         target = targets[:b].copy()
         if self.symmetries:
             ks = self._rng.integers(0, NUM_SYMMETRIES, size=b)

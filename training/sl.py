@@ -26,13 +26,8 @@ lr 0.05, batch 128, weight decay 1e-4 and the step size halved every 20M samples
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import math
-import os
-import re
-import signal
 import threading
 import time
 from collections import Counter
@@ -44,32 +39,29 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .common import (
-    OPTIMIZERS,
-    Metrics,
-    atomic_write,
-    build_optimizer,
-    load_optimizer,
-    resolve_device,
-    save_with_optimizer,
-    write_json,
-)
-from .sgf_data import LoadStats, PositionStream, encode_positions, find_sgf_files, split_files, unpack_planes
+from igo.engine.planes import unpack_planes
+from igo.nets.device import resolve_device
+
+from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
+from .run import ConfigDict, RunDir, RunError, check_settings, restore_optimizer, shown, stop_on_signals
+from .sgf_data import PLANES, LoadStats, PositionStream, encode_positions, find_sgf_files, split_files
 
 log = logging.getLogger(__name__)
 
-CKPT_RE = re.compile(r"^sl-(\d{8,})\.safetensors$")
+PREFIX = "sl"  # checkpoints/sl-<step>.safetensors
 IDENTITY = ("size", "model", "sgf_dir")
 EVAL_BATCH = 512
 
 
-class SLRunError(RuntimeError):
+class SLRunError(RunError):
     """The run cannot start or go on (no SGF files, no usable games, unreadable checkpoint): the message says why."""
 
 
 @dataclass
-class SLConfig:
+class SLConfig(ConfigDict):
     """Everything about an SL run; ``config.json`` keeps it. ``sgf_dir`` is stored absolute."""
+
+    SETTINGS = "SL settings"
 
     sgf_dir: str
     run_dir: str
@@ -107,7 +99,7 @@ class SLConfig:
         cfg = get_config(self.model)  # ValueError naming the known configs
         if cfg.kind != "lee-policy":
             raise ValueError(f"model {self.model!r} is a {cfg.kind} net; SL training needs a lee-policy-* config")
-        checks = [
+        check_settings([
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (_finite(self.lr) and self.lr > 0, "lr must be positive"),
             (_finite(self.momentum) and 0 <= self.momentum < 1, "momentum must be in [0, 1)"),
@@ -126,10 +118,7 @@ class SLConfig:
             (self.log_every >= 1, "log_every must be >= 1"),
             (self.threads is None or self.threads >= 1, "threads must be >= 1"),
             (self.shuffle_buffer >= self.batch_size, "shuffle_buffer must be at least batch_size"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        ])  # fmt: skip
         if self.device != "auto":
             torch.device(self.device)  # RuntimeError for nonsense
             if not self.device.startswith(("cpu", "cuda")):
@@ -140,17 +129,6 @@ class SLConfig:
         if not self.lr_halve_every:
             return self.lr
         return self.lr * 0.5 ** (samples // self.lr_halve_every)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SLConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown SL settings: {', '.join(sorted(unknown))}")
-        return cls(**d)
 
 
 def _finite(x) -> bool:
@@ -175,12 +153,13 @@ class SLStatus:
     skipped: int = 0
 
     def line(self) -> str:
-        loss = "-" if self.loss is None else f"{self.loss:.3f}"
-        top1 = "-" if self.top1 is None else f"{100 * self.top1:.1f}%"
-        ev = "-" if self.eval_top1 is None else f"{100 * self.eval_top1:.1f}%/{100 * self.eval_top5:.1f}%"
+        ev = shown(self.eval_top1, ".1f", percent=True)
+        if self.eval_top1 is not None:
+            ev += "/" + shown(self.eval_top5, ".1f", percent=True)
         return (
-            f"step {self.step} samples {self.samples} epoch {self.epoch} loss {loss} top-1 {top1} held-out top-1/5 "
-            f"{ev} lr {self.lr:.3g} {self.positions_per_s:.0f} pos/s skipped {self.skipped}"
+            f"step {self.step} samples {self.samples} epoch {self.epoch} loss {shown(self.loss)} top-1 "
+            f"{shown(self.top1, '.1f', percent=True)} held-out top-1/5 {ev} lr {self.lr:.3g} "
+            f"{self.positions_per_s:.0f} pos/s skipped {self.skipped}"
         )
 
 
@@ -218,52 +197,13 @@ class SLResult:
 # --- the run directory -------------------------------------------------------------------------------------------
 
 
-def checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """The run's checkpoints, ``(step, path)`` by step."""
-    d = Path(run_dir) / "checkpoints"
-    out = []
-    if d.is_dir():
-        for p in d.iterdir():
-            m = CKPT_RE.match(p.name)
-            if m:
-                out.append((int(m.group(1)), p))
-    return sorted(out)
-
-
-def checkpoint_path(run_dir: str | os.PathLike, step: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"sl-{step:08d}.safetensors"
-
-
 def prepare_run_dir(config: SLConfig) -> None:
     """Write ``config.json``, or check the existing one: its size, model and SGF directory must be the same."""
-    run_dir = Path(config.run_dir)
-    path = run_dir / "config.json"
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path} is not a readable run configuration: {e}") from None
-        if not isinstance(stored, dict):
-            raise ValueError(f"{path} is not a run configuration")
-        for k in IDENTITY:
-            if k in stored and stored[k] != getattr(config, k):
-                raise ValueError(
-                    f"{run_dir} is an SL run with {k}={stored[k]!r}; it cannot go on with {k}={getattr(config, k)!r} "
-                    "(use another --run-dir)"
-                )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(path, config.to_dict())
-
-
-def stored_config(run_dir: str | os.PathLike) -> dict | None:
-    """The settings in ``run_dir/config.json`` (None when there is none)."""
-    path = Path(run_dir) / "config.json"
-    if not path.exists():
-        return None
-    d = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(d, dict):
-        raise ValueError(f"{path} is not a run configuration")
-    return d
+    rd = RunDir(config.run_dir, PREFIX)
+    stored = rd.read_config()
+    if stored is not None:
+        rd.check_unchanged(stored, config.to_dict(), IDENTITY, what="an SL run")
+    rd.write_config(config.to_dict())
 
 
 # --- evaluation --------------------------------------------------------------------------------------------------
@@ -286,7 +226,7 @@ def evaluate(model, packed: np.ndarray, targets: np.ndarray, size: int, device, 
     loss_sum = 0.0
     top1 = top5 = 0
     for i in range(0, n, EVAL_BATCH):
-        x = torch.from_numpy(unpack_planes(packed[i : i + EVAL_BATCH], size)).to(device).float()
+        x = torch.from_numpy(unpack_planes(packed[i : i + EVAL_BATCH], PLANES, size, dtype=np.uint8)).to(device).float()
         y = torch.from_numpy(targets[i : i + EVAL_BATCH]).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
             logits = model(x)
@@ -343,9 +283,10 @@ def train_sl(
         model.parameters(), config.optimizer, config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     step = samples = epoch = files_read = 0
-    known = checkpoints(run_dir)
-    if known:
-        last_step, last = known[-1]
+    rd = RunDir(run_dir, PREFIX)
+    newest = rd.newest()
+    if newest is not None:
+        last = newest[1]
         try:
             loaded, meta = load_checkpoint(last, board_size=config.size, expect_kind="lee-policy")
         except (CheckpointError, OSError, ValueError) as e:
@@ -354,9 +295,7 @@ def train_sl(
             raise ValueError(f"{last} holds a {meta.config_name} network, this run trains {config.model}")
         model.load_state_dict(loaded.state_dict())
         del loaded
-        why = load_optimizer(optimizer, last, kind=config.optimizer, step=meta.step)
-        if why is not None:
-            log.warning("optimizer state not restored (%s): starting it fresh", why)
+        restore_optimizer(optimizer, last, kind=config.optimizer, step=meta.step)
         step = meta.step
         samples = int(meta.extra.get("samples", step * config.batch_size))
         epoch = int(meta.extra.get("epoch", 0))
@@ -374,13 +313,12 @@ def train_sl(
         skip_files=files_read if files_read < len(train_files) else 0,
     )
     stop = stop if stop is not None else threading.Event()
-    old_handlers = _install_signals(stop)
     metrics = Metrics(run_dir)
     deadline = None if config.max_minutes is None else t0 + 60 * config.max_minutes
     last_eval: dict | None = None
     eval_step = -1
-    ckpt: Path | None = known[-1][1] if known else None
-    ckpt_step = step if known else -1
+    ckpt: Path | None = None if newest is None else newest[1]
+    ckpt_step = -1 if newest is None else step
     window = {"loss": 0.0, "top1": 0, "top5": 0, "n": 0, "steps": 0, "t": time.monotonic()}
     run_loss = run_top1 = None
     pps = 0.0
@@ -417,15 +355,13 @@ def train_sl(
         if last_eval is not None:
             extra.update(holdout_top1=last_eval["top1"], holdout_top5=last_eval["top5"],
                          holdout_loss=last_eval["loss"])  # fmt: skip
-        path = save_with_optimizer(
-            checkpoint_path(run_dir, step), model, optimizer, kind=config.optimizer, step=step, extra=extra
-        )
-        atomic_write(run_dir / "sl.safetensors", path.read_bytes())
+        path = save_with_optimizer(rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step, extra=extra)
+        rd.publish(path, "sl.safetensors")
         ckpt, ckpt_step = path, step
         log.info("checkpoint %s", path)
         return path
 
-    try:
+    with stop_on_signals(stop), metrics:
         batches = iter(stream)
         while True:
             if config.max_steps is not None and step >= config.max_steps:
@@ -502,10 +438,7 @@ def train_sl(
         if ckpt_step != step:
             save()
         elif ckpt is not None and not (run_dir / "sl.safetensors").exists():
-            atomic_write(run_dir / "sl.safetensors", ckpt.read_bytes())
-    finally:
-        _restore_signals(old_handlers)
-        metrics.close()
+            rd.publish(ckpt, "sl.safetensors")
     positions_start = stream.stats.positions
     return SLResult(
         steps=step,
@@ -526,26 +459,4 @@ def train_sl(
     )
 
 
-def _install_signals(stop: threading.Event):
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    old = {}
-
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        log.warning("signal %d: saving a checkpoint, then stopping (again to abort)", signum)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        old[sig] = signal.signal(sig, handler)
-    return old
-
-
-def _restore_signals(old) -> None:
-    if old:
-        for sig, h in old.items():
-            signal.signal(sig, h)
-
-
-__all__ = ["SLConfig", "SLResult", "SLRunError", "SLStatus", "checkpoints", "evaluate", "stored_config", "train_sl"]
+__all__ = ["PREFIX", "SLConfig", "SLResult", "SLRunError", "SLStatus", "evaluate", "prepare_run_dir", "train_sl"]

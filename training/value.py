@@ -33,9 +33,7 @@ index, so it does not move when more games are generated), random dihedral symme
 
 from __future__ import annotations
 
-import dataclasses
 import io
-import json
 import logging
 import math
 import os
@@ -48,13 +46,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import atomic_write, write_json
+from igo.engine.fileio import atomic_write
+from igo.engine.planes import pack_planes, packed_width, unpack_planes
+
+from .run import ConfigDict, RunDir, check_settings, restore_optimizer, shown
 
 log = logging.getLogger(__name__)
 
 VALUE_PLANES = 49
 CHUNK_RE = re.compile(r"^chunk-(\d{6,})\.npz$")
-CKPT_RE = re.compile(r"^value-(\d+)\.safetensors$")
+PREFIX = "value"  # checkpoints/value-<step>.safetensors, the step not padded
+DIGITS = 1
 DATA_IDENTITY = ("size", "komi", "max_u", "seed")
 
 
@@ -67,7 +69,7 @@ def default_komi(size: int) -> float:
 
 
 @dataclass
-class ValueDataConfig:
+class ValueDataConfig(ConfigDict):
     """How the value data of a run is generated.
 
     ``sl`` and ``rl`` are ``lee-policy`` checkpoints of the same board size (the RL one may be the SL one when no RL
@@ -124,7 +126,7 @@ class ValueDataConfig:
             self.komi = default_komi(self.size)
         if self.max_u is None:
             self.max_u = self.size * self.size
-        checks = [
+        check_settings([
             (isinstance(self.games, int) and self.games >= 0, "games must be >= 0"),
             (math.isfinite(self.komi), "komi must be finite"),
             (isinstance(self.max_u, int) and self.max_u >= 1, "max_u must be >= 1"),
@@ -134,14 +136,8 @@ class ValueDataConfig:
             (self.games_per_call >= 1, "games_per_call must be >= 1"),
             (self.threads >= 1, "threads must be >= 1"),
             (self.move_limit is None or self.move_limit >= 1, "move_limit must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        ])  # fmt: skip
         self.komi = float(self.komi)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 def draw_u(seed: int, max_u: int, count: int) -> np.ndarray:
@@ -211,36 +207,38 @@ def _read_chunk(path: Path, size: int | None = None, planes: bool = True) -> dic
         return None
     n = len(d["z"])
     ok = all(len(d[k]) == n for k in ("planes", "u", "to_move", "length", "game") if k in d)
-    if ok and size is not None and n:
-        ok = d["planes"].shape[1:] == (VALUE_PLANES, (size * size + 7) // 8)
+    if ok and size is not None and "planes" in d:
+        if d["planes"].shape[1:] == (VALUE_PLANES, (size * size + 7) // 8):
+            d["planes"] = _repack_per_plane(d["planes"], size)
+        ok = d["planes"].shape[1:] == (packed_width(VALUE_PLANES, size),)
     if not ok:
         log.warning("skipping inconsistent value-data chunk %s", path)
         return None
     return d
 
 
+def _repack_per_plane(packed: np.ndarray, size: int) -> np.ndarray:
+    """Planes packed one byte row per plane, ``uint8 [P, C, ceil(N*N/8)]`` (how value data was stored before it used
+    :mod:`igo.engine.planes`), in the :func:`igo.engine.planes.pack_planes` format."""
+    bits = np.unpackbits(packed, axis=-1, count=size * size)
+    return pack_planes(bits.reshape(*packed.shape[:-1], size, size))
+
+
 def _write_chunk(path: Path, arrays: dict[str, np.ndarray]) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    atomic_write(path, buf.getvalue(), parents=True)
 
 
 def _prepare_data_dir(run_dir: Path, config: ValueDataConfig) -> None:
     """Create ``run_dir/data`` with ``config.json``, or check that the existing data was made with the same board,
     komi, ``max_u`` and seed (the games to play and the running settings may change)."""
     d = data_dir(run_dir)
-    path = d / "config.json"
-    if path.exists():
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path} is unreadable ({e}); move it away to start the data afresh") from None
-        for k in DATA_IDENTITY:
-            if k in stored and stored[k] != getattr(config, k):
-                raise ValueError(f"{d} holds data made with {k}={stored[k]!r}, not {k}={getattr(config, k)!r} "
-                                 "(use another --run-dir, or the same settings)")  # fmt: skip
-    d.mkdir(parents=True, exist_ok=True)
-    write_json(path, config.to_dict())
+    rd = RunDir(d)
+    stored = rd.read_config()
+    if stored is not None:
+        rd.check_unchanged(stored, config.to_dict(), DATA_IDENTITY, what="value data")
+    rd.write_config(config.to_dict())
 
 
 def data_summary(run_dir) -> tuple[set[int], int, int, int, int]:
@@ -264,8 +262,7 @@ def data_summary(run_dir) -> tuple[set[int], int, int, int, int]:
 
 def _games_to_arrays(games, indices, us, size: int) -> dict[str, np.ndarray]:
     kept = [(g, i, u) for g, i, u in zip(games, indices, us, strict=True) if g.snapshot is not None]
-    nbytes = (size * size + 7) // 8
-    planes = np.zeros((len(kept), VALUE_PLANES, nbytes), np.uint8)
+    planes = np.zeros((len(kept), packed_width(VALUE_PLANES, size)), np.uint8)
     z = np.zeros(len(kept), np.float32)
     u_arr = np.zeros(len(kept), np.int16)
     to_move = np.zeros(len(kept), np.int8)
@@ -298,8 +295,9 @@ def generate_value_data(
     import ray
 
     from igo.nets.checkpoint import load_checkpoint
+    from igo.nets.weights import model_to_numpy
     from igo.selfplay.cluster import init_ray
-    from igo.selfplay.policy_games import GameSpec, model_weights, policy_game_actor_class
+    from igo.selfplay.policy_games import GameSpec, policy_game_actor_class
 
     run_dir = Path(run_dir)
     _prepare_data_dir(run_dir, config)
@@ -322,7 +320,7 @@ def generate_value_data(
             actors_n = config.actors or int(cpus)
             # more actors than CPUs share them (a whole CPU each would leave the extra ones waiting forever)
             actor_cls = policy_game_actor_class(min(1.0, cpus / actors_n))
-            weights = ray.put({"sl": model_weights(sl), "rl": model_weights(rl)})
+            weights = ray.put({"sl": model_to_numpy(sl), "rl": model_to_numpy(rl)})
             actors = [actor_cls.remote(config.size, config.komi, {"sl": sl.config.name, "rl": rl.config.name},
                                        threads=config.threads, seed=config.seed * 1000 + a)  # fmt: skip
                       for a in range(actors_n)]  # fmt: skip
@@ -381,9 +379,9 @@ def generate_value_data(
 
 @dataclass
 class ValueData:
-    """The positions of a run: ``planes`` packed ``uint8 [P, 49, ceil(N*N/8)]`` (:func:`unpack_planes`), ``z``
-    float32 (outcome for the player to move), ``u``, ``to_move``, ``length`` (moves in the game) and ``game`` (the
-    game's index), plus the number of discarded games."""
+    """The positions of a run: ``planes`` packed ``uint8 [P, ceil(49*N*N/8)]``
+    (:func:`igo.engine.planes.unpack_planes`), ``z`` float32 (outcome for the player to move), ``u``, ``to_move``,
+    ``length`` (moves in the game) and ``game`` (the game's index), plus the number of discarded games."""
 
     size: int
     planes: np.ndarray
@@ -411,10 +409,9 @@ def load_value_data(run_dir: str | os.PathLike, size: int) -> ValueData:
         if d is not None:
             parts.append(d)
             discarded.update(int(g) for g in d["discarded_games"])
-    nbytes = (size * size + 7) // 8
     if not parts:
         e = np.zeros(0)
-        return ValueData(size, np.zeros((0, VALUE_PLANES, nbytes), np.uint8), e.astype(np.float32),
+        return ValueData(size, np.zeros((0, packed_width(VALUE_PLANES, size)), np.uint8), e.astype(np.float32),
                          e.astype(np.int16), e.astype(np.int8), e.astype(np.int32), e.astype(np.int64))  # fmt: skip
     cat = {k: np.concatenate([d[k] for d in parts]) for k in ("planes", "z", "u", "to_move", "length", "game")}
     _, first = np.unique(cat["game"], return_index=True)
@@ -429,7 +426,7 @@ def load_value_data(run_dir: str | os.PathLike, size: int) -> ValueData:
 
 
 @dataclass
-class ValueTrainConfig:
+class ValueTrainConfig(ConfigDict):
     """How the value net is trained.
 
     ``model`` is a ``lee-value-*`` config (the paper's ``lee-value-192``; ``lee-value-64`` for 9x9 on CPUs).
@@ -476,7 +473,7 @@ class ValueTrainConfig:
             raise ValueError(f"model {self.model!r} is a {cfg.kind} net; the value net needs a lee-value-* config")
         from .common import OPTIMIZERS
 
-        checks = [
+        check_settings([
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (math.isfinite(self.lr) and self.lr > 0, "lr must be positive"),
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
@@ -489,13 +486,7 @@ class ValueTrainConfig:
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.eval_batch >= 1, "eval_batch must be >= 1"),
             (self.threads is None or self.threads >= 1, "threads must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        ])  # fmt: skip
 
 
 @dataclass
@@ -508,9 +499,8 @@ class ValueTrainStatus:
     elapsed: float = 0.0
 
     def line(self) -> str:
-        loss = "-" if self.loss is None else f"{self.loss:.4f}"
-        test = "-" if self.test_mse is None else f"{self.test_mse:.4f}"
-        return f"step {self.step}/{self.steps_total}, epoch {self.epoch}, train MSE {loss}, test MSE {test}"
+        return (f"step {self.step}/{self.steps_total}, epoch {self.epoch}, train MSE {shown(self.loss, '.4f')}, test "
+                f"MSE {shown(self.test_mse, '.4f')}")  # fmt: skip
 
 
 @dataclass
@@ -529,17 +519,6 @@ class ValueTrainResult:
     seconds: float
 
 
-def value_checkpoints(run_dir) -> list[tuple[int, Path]]:
-    d = Path(run_dir) / "checkpoints"
-    out = []
-    if d.is_dir():
-        for p in d.iterdir():
-            m = CKPT_RE.match(p.name)
-            if m:
-                out.append((int(m.group(1)), p))
-    return sorted(out)
-
-
 def holdout_mask(game: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """True for the positions held out: a fixed function of the seed and each position's game index, so the split
     does not change when more games are added."""
@@ -552,9 +531,8 @@ def holdout_mask(game: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 def batch_tensor(planes_packed: np.ndarray, size: int, rng: np.random.Generator | None = None) -> np.ndarray:
     """Unpacked float32 planes of a batch; with ``rng``, each position under a random dihedral symmetry."""
     from igo.engine.symmetry import apply_planes
-    from igo.selfplay.policy_games import unpack_planes
 
-    x = unpack_planes(planes_packed, size)
+    x = unpack_planes(planes_packed, VALUE_PLANES, size)
     if rng is not None:
         ks = rng.integers(0, 8, size=len(x))
         for k in range(1, 8):
@@ -595,16 +573,18 @@ def train_value(
 
     from igo.nets.checkpoint import load_checkpoint, read_metadata
     from igo.nets.config import get_config
+    from igo.nets.device import resolve_device
     from igo.nets.models import build_model
 
-    from .common import Metrics, build_optimizer, load_optimizer, resolve_device, save_with_optimizer
+    from .common import Metrics, build_optimizer, save_with_optimizer
 
     run_dir = Path(run_dir)
     t0 = time.monotonic()
-    cfg_path = data_dir(run_dir) / "config.json"
-    if not cfg_path.exists():
-        raise ValueError(f"{run_dir} holds no value data ({cfg_path} is missing); generate it first")
-    size = int(json.loads(cfg_path.read_text(encoding="utf-8"))["size"])
+    data_config = RunDir(data_dir(run_dir)).read_config()
+    if data_config is None:
+        raise ValueError(f"{run_dir} holds no value data ({data_dir(run_dir) / 'config.json'} is missing); generate "
+                         "it first")  # fmt: skip
+    size = int(data_config["size"])
     data = load_value_data(run_dir, size)
     if len(data) == 0:
         raise ValueError(f"{data_dir(run_dir)} holds no positions")
@@ -629,7 +609,8 @@ def train_value(
         steps_total = min(steps_total, config.max_steps)
 
     torch.manual_seed(config.seed)
-    ckpts = value_checkpoints(run_dir)
+    rd = RunDir(run_dir, PREFIX, DIGITS)
+    ckpts = rd.checkpoints()
     if ckpts:
         step, path = ckpts[-1]
         meta = read_metadata(path)
@@ -646,17 +627,15 @@ def train_value(
     optimizer = build_optimizer(model.parameters(), config.optimizer, config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)  # fmt: skip
     if path is not None:
-        why = load_optimizer(optimizer, path, kind=config.optimizer, step=step)
-        if why:
-            log.warning("optimizer state not restored (%s): starting it fresh", why)
+        restore_optimizer(optimizer, path, kind=config.optimizer, step=step)
 
     metrics = Metrics(run_dir)
     st = ValueTrainStatus(step=step, epoch=step // steps_per_epoch, steps_total=steps_total)
     initial = None
-    write_json(run_dir / "train_config.json", config.to_dict())
+    rd.write_config(config.to_dict(), "train_config.json")
 
     def checkpoint() -> Path:
-        p = run_dir / "checkpoints" / f"value-{st.step}.safetensors"
+        p = rd.checkpoint(st.step)
         extra = {"trainer": "value", "train_positions": int(len(tr_z)), "test_positions": int(len(te_z)),
                  "epoch": st.step / steps_per_epoch, "data_games": int(data.game.max()) + 1}  # fmt: skip
         save_with_optimizer(p, model, optimizer, kind=config.optimizer, step=st.step, extra=extra)
@@ -719,14 +698,14 @@ def train_value(
                 metrics.write("value_epoch", st.step, epoch=st.epoch, train_mse=epoch_sum / max(1, epoch_n),
                               test_mse=test_mse)  # fmt: skip
                 epoch_sum, epoch_n = 0.0, 0
-                if not value_checkpoints(run_dir) or value_checkpoints(run_dir)[-1][0] != st.step:
+                if rd.newest() is None or rd.newest()[0] != st.step:
                     path = checkpoint()
                 if on_status is not None:
                     on_status(st)
                     last_status = time.monotonic()
             if stopped_by_time:
                 break
-        if path is None or value_checkpoints(run_dir)[-1][0] != st.step:
+        if path is None or rd.newest()[0] != st.step:
             path = checkpoint()
         train_mse, test_mse = evaluate(final=True)
         final = run_dir / "value.safetensors"
@@ -769,5 +748,4 @@ __all__ = [
     "holdout_mask",
     "load_value_data",
     "train_value",
-    "value_checkpoints",
 ]

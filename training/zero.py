@@ -33,7 +33,6 @@ import math
 import os
 import queue
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -44,20 +43,18 @@ import numpy as np
 
 from igo.selfplay.selfplay import SelfPlayConfig
 
-from .common import Metrics, read_metrics
+from .common import Metrics, write_json
 from .learner import LearnerConfig, ZeroLearner
+from .run import ConfigDict, RunDir, RunError, check_settings, shown, stop_on_signals
 
 log = logging.getLogger(__name__)
 
-CKPT_RE = re.compile(r"^step-(\d{8,})\.safetensors$")
-
-
-class RunError(RuntimeError):
-    """A run cannot start or go on (bad run directory, disk full, cluster unreachable): the message says why."""
+PREFIX = "step"  # checkpoints/step-<step>.safetensors
+EVAL_RESIGN = 0.05  # igo resigns below this win rate in evaluation and gating games
 
 
 @dataclass
-class ZeroRunConfig:
+class ZeroRunConfig(ConfigDict):
     """Everything about a run that ``config.json`` keeps. ``selfplay`` and ``learner`` are dicts of
     :class:`SelfPlayConfig` and :class:`igo.training.learner.LearnerConfig` fields."""
 
@@ -88,6 +85,8 @@ class ZeroRunConfig:
     selfplay: dict = field(default_factory=dict)
     learner: dict = field(default_factory=dict)
 
+    SETTINGS = "run settings"
+
     def __post_init__(self) -> None:
         from igo.engine.coords import check_size
         from igo.nets.config import get_config
@@ -96,7 +95,7 @@ class ZeroRunConfig:
         cfg = get_config(self.model)  # KeyError with the known names
         if cfg.kind != "zero":
             raise ValueError(f"model {self.model!r} is a {cfg.kind} net; Zero training needs a zero-* config")
-        checks = [
+        check_settings([
             (self.actors >= 1, "actors must be >= 1"),
             (self.games_per_actor >= 1, "games_per_actor must be >= 1"),
             (self.actor_cpus > 0, "actor_cpus must be positive"),
@@ -116,10 +115,7 @@ class ZeroRunConfig:
             (self.learner_cpus > 0, "learner_cpus must be positive"),
             (0.5 <= self.gating_threshold <= 1.0, "gating_threshold must be in [0.5, 1]"),
             (math.isfinite(self.komi), "komi must be finite"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        ])  # fmt: skip
         if self.min_positions > self.window:
             raise ValueError(f"min_positions ({self.min_positions}) must not exceed window ({self.window})")
         self.selfplay = {**self.selfplay, "size": self.size, "komi": self.komi, "parallel_games": self.games_per_actor}
@@ -132,48 +128,19 @@ class ZeroRunConfig:
     def learner_config(self) -> LearnerConfig:
         return LearnerConfig.from_dict(self.learner)
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ZeroRunConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown run settings: {', '.join(sorted(unknown))}")
-        return cls(**d)
+    def with_overrides(self, overrides: dict) -> ZeroRunConfig:
+        """A copy with ``overrides`` on top (``selfplay`` and ``learner`` are merged key by key)."""
+        d = self.to_dict()
+        for k, v in overrides.items():
+            d[k] = {**d[k], **v} if k in ("selfplay", "learner") else v
+        return ZeroRunConfig.from_dict(d)
 
 
 # --- the run directory -------------------------------------------------------------------------------------------
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """The run's checkpoints, ``(step, path)`` by step."""
-    d = Path(run_dir) / "checkpoints"
-    out = []
-    if d.is_dir():
-        for p in d.iterdir():
-            m = CKPT_RE.match(p.name)
-            if m:
-                out.append((int(m.group(1)), p))
-    return sorted(out)
-
-
-def checkpoint_path(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / "checkpoints" / f"step-{step:08d}.safetensors"
-
-
 IDENTITY = ("size", "komi", "model")
+SUBDIRS = ("checkpoints", "replay", "games", "eval", "tb")
 
 
 def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict | None = None) -> ZeroRunConfig:
@@ -181,53 +148,40 @@ def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict
     on the command line) may change how the run goes on (actors, ratios, evaluation...) but not what it trains
     (size, komi, model): that is refused."""
     run_dir = Path(run_dir)
-    path = run_dir / "config.json"
-    if path.exists():
+    rd = RunDir(run_dir, PREFIX)
+    found = rd.read_config(error=RunError)
+    if found is not None:
         try:
-            stored = ZeroRunConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            stored = ZeroRunConfig.from_dict(found)
         except (ValueError, TypeError, KeyError) as e:
-            raise RunError(f"{path} is not a valid run configuration: {e}") from None
-        overrides = dict(overrides or {})
-        for k in IDENTITY:
-            if k in overrides and overrides[k] != getattr(stored, k):
-                raise RunError(
-                    f"{run_dir} is a run with {k}={getattr(stored, k)!r}; it cannot go on with {k}={overrides[k]!r} "
-                    "(use another --run-dir)"
-                )
+            raise RunError(f"{run_dir / 'config.json'} is not a valid run configuration: {e}") from None
+        rd.check_unchanged(stored.to_dict(), overrides or {}, IDENTITY, error=RunError)
         if overrides:
-            d = stored.to_dict()
-            for k, v in overrides.items():
-                if k in ("selfplay", "learner"):
-                    d[k] = {**d[k], **v}
-                else:
-                    d[k] = v
-            stored = ZeroRunConfig.from_dict(d)
-            _write_json(path, stored.to_dict())
+            stored = stored.with_overrides(overrides)
+            rd.write_config(stored.to_dict())
         return stored
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(f"{run_dir} exists, is not empty and has no config.json: not a run directory")
+    rd.check_is_run_dir()
     if config is None:
         raise RunError(f"{run_dir} has no config.json")
     if overrides:
-        d = config.to_dict()
-        for k, v in overrides.items():
-            d[k] = {**d[k], **v} if k in ("selfplay", "learner") else v
-        config = ZeroRunConfig.from_dict(d)
-    for sub in ("checkpoints", "replay", "games", "eval", "tb"):
-        (run_dir / sub).mkdir(parents=True, exist_ok=True)
-    _write_json(path, config.to_dict())
+        config = config.with_overrides(overrides)
+    rd.write_config(config.to_dict(), subdirs=SUBDIRS)
     return config
 
 
 # --- evaluation and gating -----------------------------------------------------------------------------------------
 
 
-def _igo_player(name: str, ckpt: Path, simulations: int, step: int):
+def _igo_player(name: str, ckpt: Path | None, simulations: int, step: int | None = None):
+    """igo's player in the run's evaluations: ``simulations`` per move on one thread, resigning below 5%, with
+    checkpoint ``ckpt`` (None: rollouts only)."""
+    from igo.engine.options import PlayerOptions
     from igo.selfplay.tournament import TournamentPlayer
 
-    return TournamentPlayer(
-        name=name, model=str(ckpt), igo=f"--playouts {simulations} --threads 1 --resign 0.05", step=step
+    options = PlayerOptions(
+        model=None if ckpt is None else str(ckpt), playouts=simulations, threads=1, resign=EVAL_RESIGN
     )
+    return TournamentPlayer.from_options(name, options, step=step)
 
 
 def evaluation_config(run: ZeroRunConfig, run_dir: Path, step: int, first_step: int):
@@ -236,11 +190,12 @@ def evaluation_config(run: ZeroRunConfig, run_dir: Path, step: int, first_step: 
 
     sims = run.eval_simulations or run.selfplay_config().simulations
     cand = f"step-{step}"
-    players = [_igo_player(cand, checkpoint_path(run_dir, step), sims, step)]
+    rd = RunDir(run_dir, PREFIX)
+    players = [_igo_player(cand, rd.checkpoint(step), sims, step)]
     if first_step != step:
-        players.append(_igo_player(f"step-{first_step}", checkpoint_path(run_dir, first_step), sims, first_step))
+        players.append(_igo_player(f"step-{first_step}", rd.checkpoint(first_step), sims, first_step))
     if run.eval_rollout:
-        players.append(TournamentPlayer(name=f"rollout-{sims}", igo=f"--playouts {sims} --threads 1 --resign 0.05"))
+        players.append(_igo_player(f"rollout-{sims}", None, sims))
     for k, command in enumerate(run.eval_opponents):
         name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", " ".join(Path(command.split()[0]).name.split()))[:20] or "gtp"
         if "--level" in command.split():
@@ -340,10 +295,10 @@ class Status:
 
     def line(self) -> str:
         loss = "-" if self.loss is None else f"{self.loss:.3f} (p {self.policy_loss:.3f} v {self.value_loss:.3f})"
-        elo = "-" if self.elo is None else f"{self.elo:+.0f}"
         return (
             f"games {self.games}  positions {self.positions}  step {self.step}  samples {self.samples}  "
-            f"loss {loss}  Elo {elo}  {self.games_per_hour:.0f} games/h  {self.positions_per_s:.1f} pos/s  "
+            f"loss {loss}  Elo {shown(self.elo, '+.0f')}  {self.games_per_hour:.0f} games/h  "
+            f"{self.positions_per_s:.1f} pos/s  "
             f"false resign {self.false_resign}"
         )
 
@@ -365,6 +320,7 @@ class ZeroRun:
         status_every: float = 10.0,
     ):
         self.run_dir = Path(run_dir)
+        self.rd = RunDir(self.run_dir, PREFIX)
         self.config = prepare_run_dir(self.run_dir, config, overrides)
         self.address = address
         self.num_cpus = num_cpus
@@ -386,7 +342,7 @@ class ZeroRun:
         lc = self.config.learner_config()
         if self.learner_device:
             lc = dataclasses.replace(lc, device=self.learner_device)
-        found = checkpoints(self.run_dir)
+        found = self.rd.checkpoints()
         if found:
             _, path = found[-1]
             log.info("resuming the learner from %s", path)
@@ -394,7 +350,7 @@ class ZeroRun:
         torch.manual_seed(self.config.seed)
         model = build_model(get_config(self.config.model), self.config.size)
         learner = ZeroLearner(model, lc)
-        learner.save(checkpoint_path(self.run_dir, 0), extra={"run": str(self.run_dir)})
+        learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir)})
         return learner
 
     def _state(self) -> dict:
@@ -408,7 +364,7 @@ class ZeroRun:
 
     def _save_state(self, **changes) -> None:
         st = self._state() | changes
-        _write_json(self.run_dir / "state.json", st)
+        write_json(self.run_dir / "state.json", st)
 
     def _init_ray(self):
         from igo.selfplay.cluster import ClusterError, init_ray
@@ -433,173 +389,177 @@ class ZeroRun:
         if self.learner_threads:
             torch.set_num_threads(self.learner_threads)
         learner = trainer = self._learner()
-        first_step = checkpoints(self.run_dir)[0][0]
+        first_step = self.rd.checkpoints()[0][0]
         state = self._state()
         best_step = int(state.get("best", learner.step))
-        if not checkpoint_path(self.run_dir, best_step).exists():
+        if not self.rd.checkpoint(best_step).exists():
             best_step = learner.step
         last_ckpt_step = learner.step
         started_ray = self._init_ray()
         metrics = Metrics(self.run_dir)
         background = _Background()
-        old_handlers = self._install_signals()
         actors: dict = {}
         dp = None
-        try:
-            planes = get_config(cfg.model).input_planes
-            buffer = replay_actor_class().remote(
-                cfg.size, planes, cfg.window, str(self.run_dir / "replay"), str(self.run_dir / "games"), cfg.seed
-            )
-            bstats = ray.get(buffer.stats.remote())
-            if cfg.learners > 1:
-                from .distributed import DataParallelLearner
+        with stop_on_signals(
+            self.stop_requested, "signal %d: finishing the games in flight, saving a checkpoint, then stopping"
+        ):
+            try:
+                planes = get_config(cfg.model).input_planes
+                buffer = replay_actor_class().remote(
+                    cfg.size, planes, cfg.window, str(self.run_dir / "replay"), str(self.run_dir / "games"), cfg.seed
+                )
+                bstats = ray.get(buffer.stats.remote())
+                if cfg.learners > 1:
+                    from .distributed import DataParallelLearner
 
-                dp = trainer = DataParallelLearner(
-                    cfg.learners, checkpoint_path(self.run_dir, learner.step), learner.config.to_dict(),
-                    threads=self.learner_threads or 1, cpus=cfg.learner_cpus, batch_size=learner.config.batch_size,
-                )  # fmt: skip
-            st = self.status
-            st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
-            st.step, st.samples = learner.step, learner.samples
-            log.info("run %s: %d games, %d positions, learner step %d", self.run_dir, st.games, st.positions, st.step)
+                    dp = trainer = DataParallelLearner(
+                        cfg.learners, self.rd.checkpoint(learner.step), learner.config.to_dict(),
+                        threads=self.learner_threads or 1, cpus=cfg.learner_cpus, batch_size=learner.config.batch_size,
+                    )  # fmt: skip
+                st = self.status
+                st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
+                st.step, st.samples = learner.step, learner.samples
+                log.info("run %s: %d games, %d positions, learner step %d", self.run_dir, st.games, st.positions,
+                         st.step)  # fmt: skip
 
-            def published_weights():
-                if best_step == trainer.step:
-                    return trainer.weights()
-                return _checkpoint_weights(checkpoint_path(self.run_dir, best_step))
+                def published_weights():
+                    if best_step == trainer.step:
+                        return trainer.weights()
+                    return _checkpoint_weights(self.rd.checkpoint(best_step))
 
-            version = best_step
-            weights_ref = ray.put(published_weights())
-            model_cfg = config_to_dict(get_config(cfg.model))
-            sp_cfg = cfg.selfplay_config().to_dict()
-            actor_cls = selfplay_actor_class()
-            base_seed = cfg.seed * 1000 + st.games
-            for i in range(cfg.actors):
-                a = actor_cls.options(num_cpus=cfg.actor_cpus, num_gpus=cfg.actor_gpus).remote(
-                    model_cfg, sp_cfg, weights_ref, version, seed=base_seed + i, device=cfg.actor_device,
-                    threads=cfg.actor_threads,
-                )  # fmt: skip
-                actors[a.play.remote(None, None, cfg.actor_seconds)] = a
-            t_start = time.time()
-            last_status = 0.0
-            recent: list[tuple[float, int, int]] = [(time.time(), st.games, st.positions)]
-            fr = [0, 0]  # would-resign games, false resignations (this invocation)
-            losses: list[dict] = []
-            while True:
-                # 1. games from the actors
-                timeout = 0.0 if self._wants_training(st, bstats) else 0.5
-                ready, _ = ray.wait(list(actors), num_returns=1, timeout=timeout)
-                for ref in ready:
-                    actor = actors.pop(ref)
-                    out = ray.get(ref)
-                    if out["games"]:
-                        bstats = self._add_games(buffer, out["games"])
-                        st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
-                    s = out["stats"]
-                    fr[0] += s["would_resign"]
-                    fr[1] += s["false_resign"]
-                    metrics.write("selfplay", st.step, games_total=st.games, positions_total=st.positions,
-                                  games=s["games"], positions=s["positions"], evaluations=s["evaluations"],
-                                  wall_s=round(s["wall_s"], 3), eval_s=round(s["eval_s"], 3), resigned=s["resigned"],
-                                  no_resign_games=s["no_resign_games"], would_resign=s["would_resign"],
-                                  false_resign=s["false_resign"], black_wins=s["black_wins"], draws=s["draws"],
-                                  version=out["version"])  # fmt: skip
-                    if self._limit_reached(limits, st, t_start) or self.stop_requested.is_set():
-                        continue  # do not start more games
-                    new = weights_ref if out["version"] != version else None
-                    actors[actor.play.remote(new, version if new is not None else None, cfg.actor_seconds)] = actor
-                recent.append((time.time(), st.games, st.positions))
-                recent = [r for r in recent if r[0] > time.time() - 600] or recent[-1:]
-                # 2. learning
-                t_train = time.perf_counter()
-                while self._wants_training(st, bstats) and time.perf_counter() - t_train < 2.0:
-                    if limits.max_steps is not None and st.step >= limits.max_steps:
-                        break
-                    if dp is None:
-                        planes_b, policy_b, value_b = ray.get(buffer.sample.remote(learner.config.batch_size))
-                        losses.append(learner.train_step(planes_b, policy_b, value_b))
-                    else:
-                        k = min(10, cfg.checkpoint_every - (st.step - last_ckpt_step))
-                        if limits.max_steps is not None:
-                            k = min(k, limits.max_steps - st.step)
-                        losses.extend(dp.train(buffer, max(1, k)))
-                    st.step, st.samples = trainer.step, trainer.samples
-                    if len(losses) >= 10:
-                        mean = {k: float(np.mean([x[k] for x in losses])) for k in losses[0]}
-                        losses.clear()
-                        st.loss, st.policy_loss, st.value_loss = mean["loss"], mean["policy_loss"], mean["value_loss"]
-                        metrics.write("train", st.step, samples=st.samples, **mean)
-                    if st.step - last_ckpt_step >= cfg.checkpoint_every:
-                        self._checkpoint(trainer, metrics, st)
-                        last_ckpt_step = st.step
-                        if cfg.gating_games > 0:
-                            background.submit("gating", st.step, self._gating_job(st.step, best_step))
+                version = best_step
+                weights_ref = ray.put(published_weights())
+                model_cfg = config_to_dict(get_config(cfg.model))
+                sp_cfg = cfg.selfplay_config().to_dict()
+                actor_cls = selfplay_actor_class()
+                base_seed = cfg.seed * 1000 + st.games
+                for i in range(cfg.actors):
+                    a = actor_cls.options(num_cpus=cfg.actor_cpus, num_gpus=cfg.actor_gpus).remote(
+                        model_cfg, sp_cfg, weights_ref, version, seed=base_seed + i, device=cfg.actor_device,
+                        threads=cfg.actor_threads,
+                    )  # fmt: skip
+                    actors[a.play.remote(None, None, cfg.actor_seconds)] = a
+                t_start = time.time()
+                last_status = 0.0
+                recent: list[tuple[float, int, int]] = [(time.time(), st.games, st.positions)]
+                fr = [0, 0]  # would-resign games, false resignations (this invocation)
+                losses: list[dict] = []
+                while True:
+                    # 1. games from the actors
+                    timeout = 0.0 if self._wants_training(st, bstats) else 0.5
+                    ready, _ = ray.wait(list(actors), num_returns=1, timeout=timeout)
+                    for ref in ready:
+                        actor = actors.pop(ref)
+                        out = ray.get(ref)
+                        if out["games"]:
+                            bstats = self._add_games(buffer, out["games"])
+                            st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
+                        s = out["stats"]
+                        fr[0] += s["would_resign"]
+                        fr[1] += s["false_resign"]
+                        metrics.write("selfplay", st.step, games_total=st.games, positions_total=st.positions,
+                                      games=s["games"], positions=s["positions"], evaluations=s["evaluations"],
+                                      wall_s=round(s["wall_s"], 3), eval_s=round(s["eval_s"], 3),
+                                      resigned=s["resigned"],
+                                      no_resign_games=s["no_resign_games"], would_resign=s["would_resign"],
+                                      false_resign=s["false_resign"], black_wins=s["black_wins"], draws=s["draws"],
+                                      version=out["version"])  # fmt: skip
+                        if self._limit_reached(limits, st, t_start) or self.stop_requested.is_set():
+                            continue  # do not start more games
+                        new = weights_ref if out["version"] != version else None
+                        actors[actor.play.remote(new, version if new is not None else None, cfg.actor_seconds)] = actor
+                    recent.append((time.time(), st.games, st.positions))
+                    recent = [r for r in recent if r[0] > time.time() - 600] or recent[-1:]
+                    # 2. learning
+                    t_train = time.perf_counter()
+                    while self._wants_training(st, bstats) and time.perf_counter() - t_train < 2.0:
+                        if limits.max_steps is not None and st.step >= limits.max_steps:
+                            break
+                        if dp is None:
+                            planes_b, policy_b, value_b = ray.get(buffer.sample.remote(learner.config.batch_size))
+                            losses.append(learner.train_step(planes_b, policy_b, value_b))
                         else:
-                            best_step = version = st.step
-                            weights_ref = ray.put(trainer.weights())
-                            self._save_state(best=best_step, version=version)
-                        n_ckpt = len(checkpoints(self.run_dir)) - 1
-                        if cfg.eval_every and n_ckpt % cfg.eval_every == 0:
-                            background.submit("eval", st.step, self._eval_job(st.step, first_step))
-                # 3. evaluation and gating results
-                while not background.results.empty():
-                    kind, step, res, err = background.results.get()
-                    if err is not None:
-                        log.error("%s of step %d failed: %s: %s", kind, step, type(err).__name__, err)
-                        metrics.write(kind, step, error=f"{type(err).__name__}: {err}")
-                        continue
-                    if kind == "gating":
-                        rate, promoted = res
-                        metrics.write("gating", step, win_rate=rate, promoted=promoted, best=best_step)
-                        if promoted:
-                            best_step = version = step
-                            weights_ref = ray.put(_checkpoint_weights(checkpoint_path(self.run_dir, step)))
-                            self._save_state(best=best_step, version=version)
-                            log.info("step %d promoted (%.1f%% against the best)", step, 100 * rate)
-                    else:
-                        ratings, table = res
-                        if ratings is not None:
-                            name = f"step-{step}"
-                            st.elo = ratings.elo.get(name)
-                            metrics.write("eval", step, elo=st.elo, elo_all=dict(ratings.elo),
-                                          interval=dict(ratings.interval), score=table)  # fmt: skip
-                # 4. status and limits
-                now = time.time()
-                dt = now - recent[0][0]
-                if dt > 0:
-                    st.games_per_hour = (st.games - recent[0][1]) / dt * 3600
-                    st.positions_per_s = (st.positions - recent[0][2]) / dt
-                st.version = version
-                st.false_resign = f"{fr[1]}/{fr[0]}" if fr[0] else "-"
-                st.elapsed = now - t_start
-                if self.on_status is not None and now - last_status >= self.status_every:
-                    last_status = now
+                            k = min(10, cfg.checkpoint_every - (st.step - last_ckpt_step))
+                            if limits.max_steps is not None:
+                                k = min(k, limits.max_steps - st.step)
+                            losses.extend(dp.train(buffer, max(1, k)))
+                        st.step, st.samples = trainer.step, trainer.samples
+                        if len(losses) >= 10:
+                            mean = {k: float(np.mean([x[k] for x in losses])) for k in losses[0]}
+                            losses.clear()
+                            st.loss, st.policy_loss = mean["loss"], mean["policy_loss"]
+                            st.value_loss = mean["value_loss"]
+                            metrics.write("train", st.step, samples=st.samples, **mean)
+                        if st.step - last_ckpt_step >= cfg.checkpoint_every:
+                            self._checkpoint(trainer, metrics, st)
+                            last_ckpt_step = st.step
+                            if cfg.gating_games > 0:
+                                background.submit("gating", st.step, self._gating_job(st.step, best_step))
+                            else:
+                                best_step = version = st.step
+                                weights_ref = ray.put(trainer.weights())
+                                self._save_state(best=best_step, version=version)
+                            n_ckpt = len(self.rd.checkpoints()) - 1
+                            if cfg.eval_every and n_ckpt % cfg.eval_every == 0:
+                                background.submit("eval", st.step, self._eval_job(st.step, first_step))
+                    # 3. evaluation and gating results
+                    while not background.results.empty():
+                        kind, step, res, err = background.results.get()
+                        if err is not None:
+                            log.error("%s of step %d failed: %s: %s", kind, step, type(err).__name__, err)
+                            metrics.write(kind, step, error=f"{type(err).__name__}: {err}")
+                            continue
+                        if kind == "gating":
+                            rate, promoted = res
+                            metrics.write("gating", step, win_rate=rate, promoted=promoted, best=best_step)
+                            if promoted:
+                                best_step = version = step
+                                weights_ref = ray.put(_checkpoint_weights(self.rd.checkpoint(step)))
+                                self._save_state(best=best_step, version=version)
+                                log.info("step %d promoted (%.1f%% against the best)", step, 100 * rate)
+                        else:
+                            ratings, table = res
+                            if ratings is not None:
+                                name = f"step-{step}"
+                                st.elo = ratings.elo.get(name)
+                                metrics.write("eval", step, elo=st.elo, elo_all=dict(ratings.elo),
+                                              interval=dict(ratings.interval), score=table)  # fmt: skip
+                    # 4. status and limits
+                    now = time.time()
+                    dt = now - recent[0][0]
+                    if dt > 0:
+                        st.games_per_hour = (st.games - recent[0][1]) / dt * 3600
+                        st.positions_per_s = (st.positions - recent[0][2]) / dt
+                    st.version = version
+                    st.false_resign = f"{fr[1]}/{fr[0]}" if fr[0] else "-"
+                    st.elapsed = now - t_start
+                    if self.on_status is not None and now - last_status >= self.status_every:
+                        last_status = now
+                        self.on_status(st)
+                    stopping = self._limit_reached(limits, st, t_start) or self.stop_requested.is_set()
+                    if stopping and not actors:
+                        if (background.idle and background.results.empty()) or self.stop_requested.is_set():
+                            break
+                        time.sleep(0.2)
+                if st.step > last_ckpt_step:
+                    self._checkpoint(trainer, metrics, st)
+                    if cfg.gating_games == 0:
+                        self._save_state(best=st.step, version=st.step)
+                if self.on_status is not None:
                     self.on_status(st)
-                stopping = self._limit_reached(limits, st, t_start) or self.stop_requested.is_set()
-                if stopping and not actors:
-                    if (background.idle and background.results.empty()) or self.stop_requested.is_set():
-                        break
-                    time.sleep(0.2)
-            if st.step > last_ckpt_step:
-                self._checkpoint(trainer, metrics, st)
-                if cfg.gating_games == 0:
-                    self._save_state(best=st.step, version=st.step)
-            if self.on_status is not None:
-                self.on_status(st)
-            return st
-        finally:
-            self._restore_signals(old_handlers)
-            background.stop()
-            if dp is not None:
-                dp.close()
-            for a in list(actors.values()):
-                try:
-                    ray.kill(a)
-                except Exception:  # noqa: BLE001
-                    pass
-            metrics.close()
-            if started_ray:
-                ray.shutdown()
+                return st
+            finally:
+                background.stop()
+                if dp is not None:
+                    dp.close()
+                for a in list(actors.values()):
+                    try:
+                        ray.kill(a)
+                    except Exception:  # noqa: BLE001
+                        pass
+                metrics.close()
+                if started_ray:
+                    ray.shutdown()
 
     def _wants_training(self, st: Status, bstats: dict) -> bool:
         cfg = self.config
@@ -629,7 +589,7 @@ class ZeroRun:
             raise
 
     def _checkpoint(self, learner, metrics: Metrics, st: Status) -> Path:
-        path = checkpoint_path(self.run_dir, learner.step)
+        path = self.rd.checkpoint(learner.step)
         try:
             learner.save(path, extra={"games": st.games, "positions": st.positions})
         except OSError as e:
@@ -662,7 +622,7 @@ class ZeroRun:
         return job
 
     def _gating_job(self, step: int, best: int):
-        run_dir, cfg = self.run_dir, self.config
+        run_dir, rd, cfg = self.run_dir, self.rd, self.config
 
         def job():
             from igo.selfplay.tournament import Tournament, TournamentConfig
@@ -670,8 +630,8 @@ class ZeroRun:
             sims = cfg.eval_simulations or cfg.selfplay_config().simulations
             cand, champ = f"step-{step}", f"step-{best}"
             tc = TournamentConfig(
-                players=[_igo_player(cand, checkpoint_path(run_dir, step), sims, step),
-                         _igo_player(champ, checkpoint_path(run_dir, best), sims, best)],  # fmt: skip
+                players=[_igo_player(cand, rd.checkpoint(step), sims, step),
+                         _igo_player(champ, rd.checkpoint(best), sims, best)],  # fmt: skip
                 format="gauntlet", candidates=[cand], games_per_pairing=cfg.gating_games, size=cfg.size,
                 komi=cfg.komi, name=f"gating-{step}",
             )  # fmt: skip
@@ -684,36 +644,13 @@ class ZeroRun:
 
         return job
 
-    # --- signals -------------------------------------------------------------------------------------------------
-
-    def _install_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            return None
-        old = {}
-
-        def handler(signum, frame):
-            if self.stop_requested.is_set():
-                raise KeyboardInterrupt
-            log.warning("signal %d: finishing the games in flight, saving a checkpoint, then stopping", signum)
-            self.stop_requested.set()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            old[sig] = signal.signal(sig, handler)
-        return old
-
-    @staticmethod
-    def _restore_signals(old) -> None:
-        if old:
-            for sig, h in old.items():
-                signal.signal(sig, h)
-
 
 def _checkpoint_weights(path: Path) -> dict[str, np.ndarray]:
     """The weights of a checkpoint as numpy arrays, as the self-play actors take them."""
     from igo.nets.checkpoint import load_checkpoint
+    from igo.nets.weights import model_to_numpy
 
-    model, _ = load_checkpoint(path)
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    return model_to_numpy(load_checkpoint(path)[0])
 
 
 def run_zero(run_dir, config: ZeroRunConfig | None = None, limits: Limits | None = None, **kwargs) -> Status:
@@ -722,17 +659,13 @@ def run_zero(run_dir, config: ZeroRunConfig | None = None, limits: Limits | None
 
 
 __all__ = [
+    "PREFIX",
     "Limits",
-    "Metrics",
-    "RunError",
     "Status",
     "ZeroRun",
     "ZeroRunConfig",
-    "checkpoint_path",
-    "checkpoints",
     "eval_ratings",
     "evaluation_config",
     "prepare_run_dir",
-    "read_metrics",
     "run_zero",
 ]

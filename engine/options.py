@@ -1,0 +1,339 @@
+"""What a player is built from: :class:`PlayerOptions`, one typed object with the defaults, its command-line side
+(:func:`add_player_arguments`, :meth:`PlayerOptions.from_namespace`) and its way back to flags
+(:meth:`PlayerOptions.to_argv`, the ``igo gtp`` arguments of a player in a subprocess).
+
+``igo gtp``, ``igo play``, the tournament and the Zero trainer's evaluation all describe igo's player with this
+object; :func:`igo.nets.player.build_player` turns it into a player (it loads networks, so it lives in ``nets``).
+
+The defaults that depend on the networks are decided here too (:meth:`PlayerOptions.resolved_lam`,
+:meth:`PlayerOptions.search_config`): λ is 0 with a Zero net, 0.5 with a policy and a value net, 1 otherwise; c_puct
+and the other search parameters are :class:`~igo.engine.search.SearchConfig`'s (AlphaGo Zero's for a Zero net).
+
+This module imports nothing heavy, so that building a command-line parser stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+PLAYER_KINDS = ("mcts", "random", "policy")
+SYMMETRIES = ("random", "all", "none")
+DTYPES = ("auto", "fp32", "bf16", "fp16")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+DEFAULT_MOVE_TIME = 2.0
+"""Seconds per move of the search player when neither ``playouts`` nor ``time`` is given (and no game clock)."""
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    value = float(text)
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 0.5:
+        raise argparse.ArgumentTypeError(f"must be in [0, 0.5), got {text}")
+    return value
+
+
+def _unit(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+@dataclass(frozen=True)
+class PlayerOptions:
+    """Everything igo's player is built from; the defaults are those of ``igo gtp``.
+
+    ``kind``: ``mcts`` (the tree search), ``random`` (random legal moves, a baseline) or ``policy`` (the move of an
+    AlphaGo policy net, ``model``, without search, sampled at ``move_temperature``). The search's budget is
+    ``playouts`` simulations or ``time`` seconds per move (neither: :data:`DEFAULT_MOVE_TIME`, or less by the game's
+    clock); ``threads`` rollout threads; ``resign`` the win rate below which it resigns (0 never); ``seed`` its
+    random seed (None: from the system).
+
+    Networks: ``model`` (a Zero net or an AlphaGo policy net), ``value_model`` (an AlphaGo value net),
+    ``rollout_policy`` (AlphaGo's fast rollout policy); ``lam`` the weight of rollouts in a leaf's value, ``c_puct``
+    the exploration constant and ``expand_after`` the visits before a leaf is expanded (None: by the networks, see
+    :meth:`search_config`); ``policy_temperature`` the softmax temperature of the priors (None: the evaluator's
+    default); ``symmetry``, ``device``, ``dtype``, ``batch`` (leaves per network call, None: the evaluator's) and
+    ``compile`` (a ``torch.compile`` mode, None: off) configure the evaluator."""
+
+    kind: str = "mcts"
+    move_temperature: float = 1.0
+    playouts: int | None = None
+    time: float | None = None
+    threads: int = 1
+    resign: float = 0.1
+    seed: int | None = None
+    model: str | None = None
+    value_model: str | None = None
+    rollout_policy: str | None = None
+    lam: float | None = None
+    c_puct: float | None = None
+    expand_after: int | None = None
+    policy_temperature: float | None = None
+    symmetry: str = "random"
+    device: str = "auto"
+    dtype: str = "auto"
+    batch: int | None = None
+    compile: str | None = None
+
+    def __post_init__(self):
+        def bad(flag: str, why: str) -> ValueError:
+            return ValueError(f"{flag}: {why}")
+
+        def check_int(flag: str, value, low: int = 1) -> None:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+                raise bad(flag, f"must be an integer of at least {low}, got {value!r}")
+
+        def check_positive(flag: str, value) -> None:
+            if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise bad(flag, f"must be a positive number, got {value!r}")
+
+        for flag, value, choices in (
+            ("--player", self.kind, PLAYER_KINDS),
+            ("--symmetry", self.symmetry, SYMMETRIES),
+            ("--dtype", self.dtype, DTYPES),
+            ("--compile", self.compile, (None, *COMPILE_MODES)),
+        ):
+            if value not in choices:
+                raise bad(flag, f"must be one of {', '.join(c for c in choices if c)}, got {value!r}")
+        check_int("--playouts", self.playouts)
+        check_int("--threads", self.threads)
+        check_int("--expand-after", self.expand_after)
+        check_int("--batch", self.batch)
+        check_positive("--time", self.time)
+        check_positive("--c-puct", self.c_puct)
+        check_positive("--policy-temperature", self.policy_temperature)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise bad("--seed", f"must be an integer, got {self.seed!r}")
+        if self.playouts is not None and self.time is not None:
+            raise bad("--playouts", "give --playouts or --time, not both")
+        if not (isinstance(self.resign, int | float) and 0.0 <= self.resign < 0.5):
+            raise bad("--resign", f"must be in [0, 0.5), got {self.resign!r}")
+        if self.lam is not None and not (isinstance(self.lam, int | float) and 0.0 <= self.lam <= 1.0):
+            raise bad("--lambda", f"must be in [0, 1], got {self.lam!r}")
+        if not (isinstance(self.move_temperature, int | float) and self.move_temperature >= 0):
+            raise bad("--move-temperature", f"must not be negative, got {self.move_temperature!r}")
+        if not isinstance(self.device, str) or not self.device:
+            raise bad("--device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.kind == "random" and self.uses_networks:
+            raise ValueError("--player random plays without networks; drop --model/--value-model")
+        if self.kind == "policy" and (not self.model or self.value_model):
+            raise ValueError("--player policy plays the move of one AlphaGo policy net: give --model only")
+        if self.lam is not None and self.lam < 1.0 and not self.uses_networks:
+            raise ValueError("--lambda below 1 needs a value network (--model with a Zero net, or --value-model)")
+
+    @property
+    def uses_networks(self) -> bool:
+        """True when a policy/Zero net or a value net is given (the rollout policy is not a network here)."""
+        return bool(self.model or self.value_model)
+
+    # --- the defaults that depend on the networks ---------------------------------------------------------------
+
+    def resolved_lam(self, net_kind: str | None = None, has_value: bool = False) -> float:
+        """λ for these options with a network evaluator of kind ``net_kind`` (``zero``, ``lee-policy``,
+        ``lee-value``, or None without networks) that has a value output or not: ``lam`` when given, else 0 with a
+        Zero net, 0.5 with a value net, 1 otherwise. Below 1 without a value output is an error."""
+        if self.lam is not None:
+            lam = float(self.lam)
+        else:
+            lam = 0.0 if net_kind == "zero" else 0.5 if has_value else 1.0
+        if lam < 1.0 and not has_value:
+            if net_kind is None:
+                raise ValueError("--lambda below 1 needs a value network (--model with a Zero net, or --value-model)")
+            raise ValueError("--lambda below 1 needs a value network: add --value-model")
+        return lam
+
+    def search_config(self, net_kind: str | None = None, has_value: bool = False):
+        """The :class:`~igo.engine.search.SearchConfig` of the search player: AlphaGo Zero's search without root noise
+        for a Zero net, AlphaGo's otherwise, with λ from :meth:`resolved_lam` and ``c_puct`` / ``expand_after`` when
+        given."""
+        from .search import SearchConfig
+
+        fields: dict = {"lam": self.resolved_lam(net_kind, has_value)}
+        if self.c_puct is not None:
+            fields["c_puct"] = float(self.c_puct)
+        if self.expand_after is not None:
+            fields["n_thr"] = self.expand_after
+        if net_kind == "zero":
+            return SearchConfig.zero(dirichlet_weight=0.0, **fields)
+        return SearchConfig(**fields)
+
+    # --- flags ----------------------------------------------------------------------------------------------------
+
+    def to_argv(self) -> list[str]:
+        """The ``igo gtp`` flags that give these options (only those that differ from the defaults), e.g.
+        ``PlayerOptions(playouts=800, resign=0.05).to_argv() == ["--playouts", "800", "--resign", "0.05"]``."""
+        argv: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            argv += [_FLAGS[f.name], str(value)]
+        return argv
+
+    @classmethod
+    def from_namespace(cls, ns: argparse.Namespace) -> PlayerOptions:
+        """The options from arguments parsed by a parser that :func:`add_player_arguments` set up."""
+        return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str]) -> PlayerOptions:
+        """The options from ``igo gtp`` player flags such as ``["--playouts", "800"]``; an unknown flag or a bad
+        value is a ValueError that names it."""
+        parser = _RaisingParser(prog="igo gtp", add_help=False)
+        add_player_arguments(parser)
+        return cls.from_namespace(parser.parse_args(list(argv)))
+
+
+_FLAGS = {
+    "kind": "--player",
+    "lam": "--lambda",
+    **{
+        name: "--" + name.replace("_", "-")
+        for name in (
+            "move_temperature", "playouts", "time", "threads", "resign", "seed", "model", "value_model",
+            "rollout_policy", "c_puct", "expand_after", "policy_temperature", "symmetry", "device", "dtype", "batch",
+            "compile",
+        )
+    },
+}  # fmt: skip
+"""The flag of each field of :class:`PlayerOptions`."""
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise ValueError(f"bad player options: {message}")
+
+
+def add_player_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the player's options (groups ``player`` and ``networks``) to ``p``; read them back with
+    :meth:`PlayerOptions.from_namespace`. The defaults are :class:`PlayerOptions`'s."""
+    d = PlayerOptions()
+    g = p.add_argument_group("player")
+    g.add_argument(
+        "--player",
+        dest="kind",
+        choices=PLAYER_KINDS,
+        default=d.kind,
+        help="mcts: the Monte Carlo tree search (default); random: random legal moves, a baseline; policy: the move "
+        "of an AlphaGo policy net (--model) without search, sampled at --move-temperature",
+    )
+    g.add_argument(
+        "--move-temperature",
+        type=float,
+        default=d.move_temperature,
+        help="with --player policy: 1 samples from the net's softmax as in the paper (default), 0 plays its best move",
+    )
+    budget = g.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--playouts", type=positive_int, default=d.playouts, help="simulations per move (default: think by time)"
+    )
+    budget.add_argument(
+        "--time",
+        type=positive_float,
+        default=d.time,
+        help=f"seconds per move at most (default {DEFAULT_MOVE_TIME:g}, or less when the game's clock says so)",
+    )
+    g.add_argument(
+        "--threads", type=positive_int, default=d.threads, help=f"rollout threads of the search (default {d.threads})"
+    )
+    g.add_argument(
+        "--resign",
+        type=_fraction,
+        default=d.resign,
+        help=f"resign when the best move's win rate falls below this (0 never resigns; default {d.resign:g})",
+    )
+    g.add_argument("--seed", type=int, default=d.seed, help="random seed of the player (default: from the system)")
+    n = p.add_argument_group(
+        "networks",
+        "Play with neural networks (checkpoints written by 'igo model init' or the trainers). An AlphaGo Zero net "
+        "gives priors and values (λ = 0); an AlphaGo policy net gives priors, and with --value-model a value net "
+        "evaluates the leaves, mixed with rollouts by --lambda: 0 value net only, 1 rollouts only, 0.5 AlphaGo's mix.",
+    )
+    n.add_argument("--model", metavar="PATH", help="checkpoint of a Zero net, or of an AlphaGo SL/RL policy net")
+    n.add_argument("--value-model", metavar="PATH", help="checkpoint of an AlphaGo value net (lee-value)")
+    n.add_argument(
+        "--rollout-policy",
+        metavar="PATH",
+        help="checkpoint of AlphaGo's fast rollout policy (pattern weights): playouts follow it instead of the light "
+        "random policy",
+    )
+    n.add_argument(
+        "--lambda",
+        dest="lam",
+        type=_unit,
+        default=d.lam,
+        help="weight of rollouts in a leaf's value, 0..1 (default: 0 with a Zero net, 0.5 with a policy and a value "
+        "net, 1 with a policy net alone)",
+    )
+    n.add_argument(
+        "--c-puct", type=positive_float, default=d.c_puct, help="exploration constant (default 1.5 Zero, 5 AlphaGo)"
+    )
+    n.add_argument(
+        "--expand-after",
+        type=positive_int,
+        default=d.expand_after,
+        help="visits of a leaf before it is expanded (default 1)",
+    )
+    n.add_argument(
+        "--policy-temperature",
+        type=positive_float,
+        default=d.policy_temperature,
+        help="softmax temperature β of the priors (default 1 for Zero nets, 0.67 for AlphaGo policy nets)",
+    )
+    n.add_argument(
+        "--symmetry",
+        choices=SYMMETRIES,
+        default=d.symmetry,
+        help="symmetry of each evaluation: a random one of 8 (default), the mean of all 8, or none",
+    )
+    n.add_argument(
+        "--device", default=d.device, help=f"{d.device} (CUDA when present, default), cpu, cuda or cuda:N"
+    )
+    n.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default=d.dtype,
+        help=f"{d.dtype} (default): bf16 on a GPU or on a CPU with AMX/AVX512-BF16, else fp32",
+    )
+    n.add_argument(
+        "--batch", type=positive_int, default=d.batch, help="leaves per network call (default 8 on a CPU, 32 on a GPU)"
+    )
+    n.add_argument(
+        "--compile",
+        choices=COMPILE_MODES,
+        default=d.compile,
+        help="torch.compile the nets (reduce-overhead uses CUDA graphs); slower start, faster play on a GPU",
+    )
+
+
+__all__ = [
+    "COMPILE_MODES",
+    "DEFAULT_MOVE_TIME",
+    "DTYPES",
+    "PLAYER_KINDS",
+    "PlayerOptions",
+    "SYMMETRIES",
+    "add_player_arguments",
+    "positive_float",
+    "positive_int",
+]

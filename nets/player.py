@@ -1,0 +1,124 @@
+"""Players built from :class:`~igo.engine.options.PlayerOptions`: the networks they name are loaded here (checkpoints,
+the :class:`~igo.nets.evaluator.NetEvaluator`), the players themselves are :mod:`igo.engine.player`'s.
+
+::
+
+    options = PlayerOptions(playouts=800, model="zero-9x9.safetensors")
+    size = resolve_size(options, None, default=19)
+    player = build_player(options, size)
+
+torch and the checkpoint code are imported on first use, so a player without networks (``--player random``, the
+rollout search) starts without them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from igo.engine.options import PlayerOptions
+from igo.engine.player import MCTSPlayer, Player, PlayerConfig, PolicyFunction, PolicyPlayer, RandomPlayer
+
+if TYPE_CHECKING:
+    import torch
+
+    from .evaluator import NetEvaluator
+
+
+def torch_policy(model: torch.nn.Module) -> PolicyFunction:
+    """A policy net as the function :class:`~igo.engine.player.PolicyPlayer` takes: ``alphago48`` planes (numpy) in,
+    float32 logits (numpy) out, on the model's device, without gradients."""
+    import torch
+
+    model.eval()
+
+    def policy(planes: np.ndarray) -> np.ndarray:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            return model(torch.from_numpy(planes).to(device)).float().cpu().numpy()
+
+    return policy
+
+
+def resolve_size(options: PlayerOptions, size: int | None, default: int) -> int:
+    """The board size: ``size`` (``--size``), else the networks' size, else ``default``. A network made for another
+    size than ``size`` is an error (its fully connected heads fix the size)."""
+    sizes = set()
+    for path in (options.model, options.value_model):
+        if path:
+            from .checkpoint import read_metadata
+
+            sizes.add(read_metadata(path).board_size)
+    if len(sizes) > 1:
+        raise ValueError(f"--model and --value-model are for different board sizes: {sorted(sizes)}")
+    if size is None:
+        return sizes.pop() if sizes else default
+    if sizes and size not in sizes:
+        raise ValueError(f"the network is for {min(sizes)}x{min(sizes)}, but --size is {size}")
+    return size
+
+
+def build_evaluator(options: PlayerOptions, size: int) -> NetEvaluator | None:
+    """The network evaluator the options describe, or None without networks."""
+    if not options.uses_networks:
+        return None
+    from .checkpoint import load_checkpoint
+    from .evaluator import NetEvaluator
+
+    model = value = None
+    if options.model:
+        model, meta = load_checkpoint(options.model, board_size=size)
+        if meta.kind not in ("zero", "lee-policy"):
+            raise ValueError(f"--model {options.model} is a {meta.kind} net; give a zero or lee-policy net")
+    if options.value_model:
+        value, _meta = load_checkpoint(options.value_model, board_size=size, expect_kind="lee-value")
+    return NetEvaluator(
+        model,
+        value,
+        size=size,
+        device=options.device,
+        dtype=options.dtype,
+        symmetry=options.symmetry,
+        policy_temperature=options.policy_temperature,
+        compile=options.compile,
+        seed=options.seed,
+    )
+
+
+def build_player(options: PlayerOptions, size: int) -> Player:
+    """The player the options describe, for ``size`` x ``size`` boards (networks must be for that size)."""
+    if options.kind == "random":
+        return RandomPlayer(seed=options.seed)
+    if options.kind == "policy":
+        from .checkpoint import load_checkpoint
+
+        model, meta = load_checkpoint(options.model, expect_kind="lee-policy")
+        if meta.board_size != size:
+            n = meta.board_size
+            raise ValueError(f"--model {options.model} is for {n}x{n}, the game is {size}x{size}")
+        return PolicyPlayer(torch_policy(model), size, temperature=options.move_temperature, seed=options.seed)
+    evaluator = build_evaluator(options, size)
+    if evaluator is None:
+        search = options.search_config()
+    else:
+        search = options.search_config(evaluator.kind, evaluator.has_value)
+    rollout = None
+    if options.rollout_policy:
+        from .checkpoint import load_checkpoint
+
+        rollout_model, _meta = load_checkpoint(options.rollout_policy, expect_kind="rollout")
+        rollout = rollout_model.to_numpy()
+    config = PlayerConfig(
+        playouts=options.playouts,
+        time=options.time,
+        threads=options.threads,
+        resign_threshold=options.resign,
+        seed=options.seed,
+        batch_size=options.batch,
+        search=search,
+    )
+    return MCTSPlayer(config, evaluator, rollout)
+
+
+__all__ = ["build_evaluator", "build_player", "resolve_size", "torch_policy"]

@@ -1,0 +1,208 @@
+"""What every trainer does with its run directory: settings in and out of ``config.json``, the resume check, the
+checkpoints by step, the newest one published under a fixed name, and SIGINT/SIGTERM that ask the run to stop.
+
+A run directory (:class:`RunDir`) holds ``config.json`` (the settings; some of them, the run's identity, may not
+change on resume: :meth:`RunDir.check_unchanged`), ``checkpoints/<prefix>-<step>.safetensors`` (+
+``.optim.safetensors``; :meth:`RunDir.checkpoints`, :meth:`RunDir.newest`), a copy of the newest for users
+(:meth:`RunDir.publish`), ``metrics.jsonl`` and ``tb/``. A trainer's config dataclass gets ``to_dict`` /
+``from_dict`` from :class:`ConfigDict`; :func:`check_settings` turns a list of ``(ok, message)`` into the first
+ValueError; :func:`stop_on_signals` turns SIGINT/SIGTERM into a stop request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from igo.engine.fileio import atomic_write
+
+from .common import write_json
+
+log = logging.getLogger(__name__)
+
+CONFIG = "config.json"
+CHECKPOINTS = "checkpoints"
+
+
+class RunError(RuntimeError):
+    """The run cannot start or go on (no data, a bad run directory, disk full, an unreadable checkpoint): the
+    message says why."""
+
+
+class ConfigDict:
+    """``to_dict`` / ``from_dict`` for a config dataclass, as ``config.json`` keeps it. ``from_dict`` refuses keys
+    that are not fields (ValueError ``unknown <SETTINGS>: a, b``)."""
+
+    SETTINGS: ClassVar[str] = "settings"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]):
+        names = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown {cls.SETTINGS}: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def check_settings(checks: Iterable[tuple[bool, str]]) -> None:
+    """ValueError with the message of the first check that is not ok."""
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+
+
+def shown(value: float | None, spec: str = ".3f", *, percent: bool = False) -> str:
+    """``value`` for a status line: formatted by ``spec`` (times 100 with a ``%`` with ``percent``), ``-`` for
+    None."""
+    if value is None:
+        return "-"
+    return f"{100 * value:{spec}}%" if percent else f"{value:{spec}}"
+
+
+# --- the run directory ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A trainer's run directory ``path``: its settings files and its checkpoints
+    ``<folder>/<prefix>-<step>.safetensors``, the step zero-padded to ``digits``."""
+
+    path: Path
+    prefix: str = "step"
+    digits: int = 8
+    folder: str = CHECKPOINTS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    # settings
+
+    def read_config(self, name: str = CONFIG, *, error: type[Exception] = ValueError) -> dict | None:
+        """The settings in ``<path>/<name>`` (None when there is none); ``error`` when it is unreadable or not a
+        JSON object."""
+        path = self.path / name
+        if not path.exists():
+            return None
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as e:
+            raise error(f"{path} is not a readable run configuration: {e}") from None
+        if not isinstance(d, dict):
+            raise error(f"{path} is not a run configuration")
+        return d
+
+    def write_config(self, settings: Mapping[str, Any], name: str = CONFIG, *, subdirs: Iterable[str] = ()) -> Path:
+        """Create the directory (and ``subdirs`` in it) and write ``settings`` to ``<path>/<name>`` atomically."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for sub in subdirs:
+            (self.path / sub).mkdir(exist_ok=True)
+        write_json(self.path / name, dict(settings))
+        return self.path / name
+
+    def check_unchanged(
+        self,
+        stored: Mapping[str, Any],
+        current: Mapping[str, Any],
+        keys: Iterable[str],
+        *,
+        what: str = "a run",
+        error: type[Exception] = ValueError,
+    ) -> None:
+        """``error`` when a setting of ``keys`` (the run's identity) in ``current`` differs from ``stored``; a key
+        missing on either side is not compared."""
+        for k in keys:
+            if k in stored and k in current and stored[k] != current[k]:
+                raise error(f"{self.path} is {what} with {k}={stored[k]!r}; it cannot go on with {k}={current[k]!r} "
+                            "(use another --run-dir)")  # fmt: skip
+
+    def check_is_run_dir(self, *, marks: Iterable[str] = (), error: type[Exception] = RunError) -> None:
+        """``error`` when the directory exists, is not empty and holds neither ``config.json`` nor any of
+        ``marks``: it is not a run directory (a typo would otherwise write a run into someone's files)."""
+        if not self.path.is_dir() or (self.path / CONFIG).exists() or any((self.path / m).exists() for m in marks):
+            return
+        if any(self.path.iterdir()):
+            raise error(f"{self.path} exists, is not empty and has no {CONFIG}: not a run directory")
+
+    # checkpoints
+
+    def checkpoint(self, step: int) -> Path:
+        """``<path>/<folder>/<prefix>-<step>.safetensors``."""
+        return self.path / self.folder / f"{self.prefix}-{step:0{max(1, self.digits)}d}.safetensors"
+
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """The checkpoints, ``(step, path)`` by step (their optimizer files are not listed)."""
+        d = self.path / self.folder
+        pattern = re.compile(rf"^{re.escape(self.prefix)}-(\d+)\.safetensors$")
+        out = []
+        if d.is_dir():
+            for p in d.iterdir():
+                m = pattern.match(p.name)
+                if m:
+                    out.append((int(m.group(1)), p))
+        return sorted(out)
+
+    def newest(self) -> tuple[int, Path] | None:
+        """The ``(step, path)`` of the newest checkpoint, or None."""
+        found = self.checkpoints()
+        return found[-1] if found else None
+
+    def publish(self, checkpoint: str | os.PathLike, name: str) -> Path:
+        """Copy ``checkpoint`` to ``<path>/<name>`` (e.g. ``sl.safetensors``) atomically: a reader sees the old file
+        or the new."""
+        atomic_write(self.path / name, Path(checkpoint).read_bytes())
+        return self.path / name
+
+
+def restore_optimizer(optimizer, checkpoint: str | os.PathLike, *, kind: str, step: int) -> bool:
+    """Load the optimizer state saved beside ``checkpoint``; when it cannot be, warn and keep the fresh optimizer
+    (the weights are never lost for that). True when restored."""
+    from .common import load_optimizer
+
+    why = load_optimizer(optimizer, checkpoint, kind=kind, step=step)
+    if why is not None:
+        log.warning("optimizer state not restored (%s): starting it fresh", why)
+    return why is None
+
+
+# --- signals -----------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def stop_on_signals(
+    stop: threading.Event, message: str = "signal %d: saving a checkpoint, then stopping (again to abort)"
+) -> Iterator[threading.Event]:
+    """While inside, SIGINT and SIGTERM set ``stop`` (the trainer saves and stops; ``message`` is logged with the
+    signal number) and a second one raises KeyboardInterrupt; the previous handlers come back on exit. Outside the
+    main thread signals cannot be caught: nothing is installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning(message, signum)
+        stop.set()
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+__all__ = ["ConfigDict", "RunDir", "RunError", "check_settings", "restore_optimizer", "shown", "stop_on_signals"]
