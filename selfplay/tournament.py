@@ -60,7 +60,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from igo.engine.fileio import append_json_line, atomic_write
+from igo.engine.fileio import append_json_line, atomic_write, read_json_lines
 from igo.engine.options import PlayerOptions
 
 log = logging.getLogger(__name__)
@@ -351,20 +351,10 @@ def schedule(config: TournamentConfig, openings: list[tuple[str, tuple]] | None 
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict]:
-    """The lines of a results file; a torn last line (a kill while writing) is ignored."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                log.warning("%s line %d is not JSON (a torn write?): ignored", path, n)
+    """The lines of a results file; a torn line (a kill while writing) is skipped with a warning."""
+    rows, bad = read_json_lines(path)
+    if bad:
+        log.warning("%s: %d line(s) are not JSON (a torn write?): ignored", path, bad)
     return rows
 
 

@@ -4,6 +4,8 @@ lines."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -66,3 +68,47 @@ def test_append_json_line(tmp_path):
     assert [json.loads(line) for line in lines] == [{"b": 1, "a": [1, 2]}, {"a": None, "b": 2}]
     assert lines[1] == '{"a": null, "b": 2}'
     fsync_dir(tmp_path)  # does not raise
+
+
+def test_an_append_after_a_torn_line_starts_a_new_line(tmp_path):
+    path = tmp_path / "results.jsonl"
+    append_json_line(path, {"id": 1})
+    with open(path, "ab") as f:
+        f.write(b'{"id": 2, "resu')  # a kill in the middle of a write
+    append_json_line(path, {"id": 3})
+    rows, bad = fileio.read_json_lines(path)
+    assert rows == [{"id": 1}, {"id": 3}] and bad == 1
+    assert fileio.read_json_lines(tmp_path / "missing.jsonl") == ([], 0)
+
+
+def test_open_regular_refuses_fifos_and_devices_without_hanging(tmp_path):
+    fifo = tmp_path / "game.sgf"
+    os.mkfifo(fifo)  # open() for reading would wait for a writer forever
+    with pytest.raises(fileio.NotARegularFileError, match="FIFO"):
+        fileio.open_regular(fifo)
+    with pytest.raises(fileio.NotARegularFileError, match="character device"):
+        fileio.open_regular("/dev/null")
+    with pytest.raises(fileio.NotARegularFileError, match="directory"):
+        fileio.open_regular(tmp_path)
+    (tmp_path / "ok.sgf").write_bytes(b"(;)")
+    with fileio.open_regular(tmp_path / "ok.sgf") as f:
+        assert f.read() == b"(;)"
+    with pytest.raises(ValueError, match="more than the 2 allowed"):
+        fileio.open_regular(tmp_path / "ok.sgf", max_bytes=2)
+    with pytest.raises(FileNotFoundError):
+        fileio.open_regular(tmp_path / "missing.sgf")
+
+
+def test_check_write_target_refuses_special_files(tmp_path):
+    fifo = tmp_path / "out.sgf"
+    os.mkfifo(fifo)
+    with pytest.raises(fileio.NotARegularFileError, match="refusing"):
+        fileio.check_write_target(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the FIFO
+    with pytest.raises(fileio.NotARegularFileError):
+        fileio.check_write_target("/dev/null")
+    with pytest.raises(fileio.NotARegularFileError):
+        fileio.check_write_target(tmp_path)
+    (tmp_path / "old.sgf").write_text("x")
+    assert fileio.check_write_target(tmp_path / "old.sgf") == tmp_path / "old.sgf"
+    assert fileio.check_write_target(tmp_path / "new.sgf") == tmp_path / "new.sgf"

@@ -262,6 +262,12 @@ def test_a_torn_last_line_is_ignored(tmp_path):
     path.write_text('{"id": "a vs b #001", "status": "done"}\n{"id": "a vs b #0')
     rows = read_results(path)
     assert rows == [{"id": "a vs b #001", "status": "done"}]
+    # the next result the tournament records after the crash is whole, and counts (it used to be glued to the torn
+    # line and lost, so the ratings missed a game and the next run played it again)
+    t = Tournament(TournamentConfig(players("a", "b"), games_per_pairing=2, size=5), tmp_path)
+    t._record({"row": {"id": "a vs b #002", "status": "done"}, "sgf": None})
+    assert [r["id"] for r in read_results(path)] == ["a vs b #001", "a vs b #002"]
+    assert t.finished_ids() == {"a vs b #001", "a vs b #002"}
 
 
 @needs_gnugo
