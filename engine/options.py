@@ -26,6 +26,17 @@ DTYPES = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DEFAULT_MOVE_TIME = 2.0
 """Seconds per move of the search player when neither ``playouts`` nor ``time`` is given (and no game clock)."""
+MAX_THREADS = 256
+"""The most rollout threads (``--threads``). A fixed number rather than a multiple of this machine's cores, so that
+options valid here stay valid in a subprocess or on another machine (:meth:`PlayerOptions.to_argv`); threads beyond
+the cores only slow the search down, and each costs a batch of 16 board states (20 KB each on 19x19)."""
+MAX_BATCH = 4096
+"""The most leaves per batch (``--batch``): each leaf is a board state in the search's pools (two with a network,
+20 KB each on 19x19) plus its path, so the pools stay under ~200 MB; a network gains nothing from larger batches."""
+MAX_PLAYOUTS = 1_000_000_000
+"""The most simulations per move (``--playouts``): visit counts are 32-bit in the tree, and a budget far beyond the
+tree's capacity is pointless anyway, since the search stops when its tree is full (see
+:class:`~igo.engine.player.PlayerConfig`'s ``max_nodes``)."""
 
 
 def positive_int(text: str) -> int:
@@ -34,6 +45,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def bounded_int(maximum: int):
+    """An argparse type: an integer from 1 to ``maximum``."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
+        return value
+
+    parse.__name__ = "int"  # argparse names the type in its "invalid int value" message
+    return parse
 
 
 def positive_float(text: str) -> float:
@@ -99,9 +123,11 @@ class PlayerOptions:
         def bad(flag: str, why: str) -> ValueError:
             return ValueError(f"{flag}: {why}")
 
-        def check_int(flag: str, value, low: int = 1) -> None:
+        def check_int(flag: str, value, low: int = 1, high: int | None = None) -> None:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise bad(flag, f"must be an integer of at least {low}, got {value!r}")
+            if value is not None and high is not None and value > high:
+                raise bad(flag, f"must be at most {high}, got {value!r}")
 
         def check_positive(flag: str, value) -> None:
             if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
@@ -115,10 +141,10 @@ class PlayerOptions:
         ):
             if value not in choices:
                 raise bad(flag, f"must be one of {', '.join(c for c in choices if c)}, got {value!r}")
-        check_int("--playouts", self.playouts)
-        check_int("--threads", self.threads)
+        check_int("--playouts", self.playouts, high=MAX_PLAYOUTS)
+        check_int("--threads", self.threads, high=MAX_THREADS)
         check_int("--expand-after", self.expand_after)
-        check_int("--batch", self.batch)
+        check_int("--batch", self.batch, high=MAX_BATCH)
         check_positive("--time", self.time)
         check_positive("--c-puct", self.c_puct)
         check_positive("--policy-temperature", self.policy_temperature)
@@ -245,7 +271,11 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
     )
     budget = g.add_mutually_exclusive_group()
     budget.add_argument(
-        "--playouts", type=positive_int, default=d.playouts, help="simulations per move (default: think by time)"
+        "--playouts",
+        type=bounded_int(MAX_PLAYOUTS),
+        default=d.playouts,
+        help=f"simulations per move (default: think by time; at most {MAX_PLAYOUTS:,}); the search also stops when "
+        "its tree is full",
     )
     budget.add_argument(
         "--time",
@@ -254,7 +284,10 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         help=f"seconds per move at most (default {DEFAULT_MOVE_TIME:g}, or less when the game's clock says so)",
     )
     g.add_argument(
-        "--threads", type=positive_int, default=d.threads, help=f"rollout threads of the search (default {d.threads})"
+        "--threads",
+        type=bounded_int(MAX_THREADS),
+        default=d.threads,
+        help=f"rollout threads of the search (default {d.threads}), at most {MAX_THREADS}",
     )
     g.add_argument(
         "--resign",
@@ -316,7 +349,10 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         help=f"{d.dtype} (default): bf16 on a GPU or on a CPU with AMX/AVX512-BF16, else fp32",
     )
     n.add_argument(
-        "--batch", type=positive_int, default=d.batch, help="leaves per network call (default 8 on a CPU, 32 on a GPU)"
+        "--batch",
+        type=bounded_int(MAX_BATCH),
+        default=d.batch,
+        help=f"leaves per network call (default 8 on a CPU, 32 on a GPU; at most {MAX_BATCH})",
     )
     n.add_argument(
         "--compile",
@@ -330,10 +366,14 @@ __all__ = [
     "COMPILE_MODES",
     "DEFAULT_MOVE_TIME",
     "DTYPES",
+    "MAX_BATCH",
+    "MAX_PLAYOUTS",
+    "MAX_THREADS",
     "PLAYER_KINDS",
     "PlayerOptions",
     "SYMMETRIES",
     "add_player_arguments",
+    "bounded_int",
     "positive_float",
     "positive_int",
 ]

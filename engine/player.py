@@ -29,7 +29,9 @@ budget, time management, resignation, a pass policy that is safe under area scor
 **Budget** of :class:`MCTSPlayer`. ``playouts`` simulations per move, or ``time`` seconds per move at most, or
 (neither) ``default_time`` seconds; a game clock, when the controller set one, lowers the time to what
 :class:`~igo.engine.timecontrol.TimeManager` allows, so the player never loses on time. The search stops early when
-the most visited move can no longer be overtaken in the budget left.
+the most visited move can no longer be overtaken in the budget left, and it stops when its tree is full
+(``max_nodes``, the cap on its memory; see :class:`PlayerConfig`): an analysis then keeps reporting without
+simulating until it is told to stop, and :meth:`MCTSPlayer.new_game` gives the tree's memory back.
 
 **Pass policy** (area scoring; the game's result is a Tromp-Taylor count unless the controller removes dead stones):
 
@@ -61,10 +63,10 @@ from . import board_kernels as K
 from . import mcts as M
 from .board import BLACK, WHITE, Board, chains, format_result, opponent
 from .coords import padded_to_gtp, rc_to_gtp, rc_to_padded
-from .options import DEFAULT_MOVE_TIME
+from .options import DEFAULT_MOVE_TIME, MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS
 from .playout import is_eye, random_move
 from .rng import make_rng, randint
-from .search import MCTS, Evaluator, MoveStats, SearchConfig
+from .search import MAX_TREE_NODES, MCTS, Evaluator, MoveStats, SearchConfig
 from .timecontrol import Clock, TimeManager
 
 log = logging.getLogger(__name__)
@@ -309,6 +311,17 @@ def sample_sensible_move(
 
 @dataclass(frozen=True)
 class PlayerConfig:
+    """The search player's parameters. Resource bounds (each a ValueError beyond it): ``playouts`` at most
+    :data:`~igo.engine.options.MAX_PLAYOUTS`, ``threads`` at most :data:`~igo.engine.options.MAX_THREADS`,
+    ``batch_size`` at most :data:`~igo.engine.options.MAX_BATCH`, ``max_nodes`` at most
+    :data:`~igo.engine.search.MAX_TREE_NODES`.
+
+    ``max_nodes`` is the tree's capacity, and with it the search's memory: :func:`~igo.engine.search.tree_bytes`,
+    about 1.75 GB at the default 400,000 nodes on 9x9 and larger boards (half of it the spare that tree reuse
+    compacts into, touched only when a subtree is kept), reached when the tree is full and never exceeded. A search
+    (a move, or an analysis) stops simulating when its tree is full, whatever its budget: more simulations could
+    only revisit the leaves there are. :meth:`MCTSPlayer.new_game` gives the tree's memory back."""
+
     playouts: int | None = None  # simulations per move (new ones; the reused subtree comes on top)
     time: float | None = None  # seconds per move at most
     default_time: float = DEFAULT_MOVE_TIME  # seconds per move when neither playouts nor time is given
@@ -327,8 +340,11 @@ class PlayerConfig:
     batch_size: int | None = None  # leaves per batch with an evaluator or several threads (None: the search's default)
 
     def __post_init__(self):
-        if self.playouts is not None and (not isinstance(self.playouts, int) or self.playouts < 1):
-            raise ValueError(f"playouts must be an integer >= 1, got {self.playouts!r}")
+        playouts = self.playouts
+        if playouts is not None and (
+            isinstance(playouts, bool) or not isinstance(playouts, int) or not 1 <= playouts <= MAX_PLAYOUTS
+        ):
+            raise ValueError(f"playouts must be an integer >= 1 and at most {MAX_PLAYOUTS}, got {self.playouts!r}")
         for name in ("time", "default_time"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
@@ -341,11 +357,17 @@ class PlayerConfig:
             raise ValueError(f"resign_threshold must be in [0, 0.5), got {self.resign_threshold}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.threads > MAX_THREADS:
+            raise ValueError(f"threads must be at most {MAX_THREADS}, got {self.threads}")
+        if self.batch_size is not None and not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be at least 1 and at most {MAX_BATCH}, got {self.batch_size}")
+        if not 1 <= self.max_nodes <= MAX_TREE_NODES:
+            raise ValueError(f"max_nodes must be at least 1 and at most {MAX_TREE_NODES}, got {self.max_nodes}")
 
 
 class MCTSPlayer(Player):
     """The search player; see the module docstring. ``timer`` measures thinking time (seconds; a fake one makes the
-    time budget testable without waiting)."""
+    time budget testable without waiting); ``sleep`` waits between polls of an analysis whose tree is full."""
 
     name = "mcts"
 
@@ -356,9 +378,11 @@ class MCTSPlayer(Player):
         rollout_policy: np.ndarray | None = None,
         *,
         timer: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.config = config or PlayerConfig()
         self.timer = timer
+        self.sleep = sleep  # waits while an analysis with a full tree waits to be stopped
         self.evaluator = evaluator
         self.rollout_policy = rollout_policy  # weights of AlphaGo's rollout policy (engine.rollout), or None
         self.clock = Clock()
@@ -386,8 +410,9 @@ class MCTSPlayer(Player):
         return ev_size is None or int(ev_size) == size
 
     def new_game(self, board: Board) -> None:
+        """Forget the tree and give its memory back (``clear_board`` after a long analysis must not keep it)."""
         if self._mcts is not None:
-            self._mcts.reset()
+            self._mcts.reset(release=True)
         if board.move_number == 0:
             self.time_manager.new_game(self.clock)
 
@@ -520,6 +545,14 @@ class MCTSPlayer(Player):
             done += m.run(board, todo)
             now = self.timer()
             step = max(now - t0, 1e-6)
+            if m.tree_full:
+                log.info(
+                    "the search tree is full (%d nodes, max_nodes %d) after %d simulations: stopping the search",
+                    int(m.tree.meta[M.T_NODES]), m.max_nodes, done,
+                )  # fmt: skip
+                if stop is not None and simulations is None and seconds is None:
+                    self._idle(m, color, start, next_report, interval, report, stop)
+                break
             if seconds is not None and now - start >= seconds:
                 break
             if stop is not None and stop():
@@ -546,6 +579,15 @@ class MCTSPlayer(Player):
             _describe(analysis.moves[:3]),
         )
         return analysis
+
+    def _idle(self, m: MCTS, color: int, start: float, next_report: float, interval: float, report, stop) -> None:
+        """An open-ended analysis whose tree is full: simulate no more, keep reporting until told to stop."""
+        while not stop():
+            now = self.timer()
+            if report is not None and now >= next_report:
+                report(self._analysis(m, color, now - start))
+                next_report = now + interval
+            self.sleep(0.01)
 
     @staticmethod
     def _decided(m: MCTS, done: int, simulations, seconds, rate: float, elapsed: float) -> bool:

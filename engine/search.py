@@ -14,6 +14,13 @@ Three ways to run simulations, chosen by the constructor:
   leaves and its values are backed up as value statistics. With ``0 < λ`` the leaves are also played out and Q mixes
   both, ``Q = (1-λ)·Wv/Nv + λ·Wr/Nr``, as in AlphaGo. With ``λ = 0`` (AlphaGo Zero) there are no rollouts.
 
+**Memory.** The tree is preallocated: ``max_nodes`` nodes and ``max_nodes * min(N*N + 1, 64)`` edges (13 bytes a
+node, 34 an edge), twice (the tree and the spare that tree reuse compacts into), :func:`tree_bytes` in all: about
+1.75 GB for the player's default of 400,000 nodes on 9x9 and larger (0.7 GB on 5x5). The pages are touched as the
+tree fills, so a process grows up to that much while it searches and no further; :attr:`MCTS.tree_full` says when
+an expansion was refused (the player then stops the search: more simulations could only revisit the same leaves),
+and :meth:`MCTS.reset` with ``release=True`` gives the memory back to the system.
+
 Root statistics besides the edges: the mean final ownership of every point and the mean area margin over the
 rollouts of the current root (kata-analyze's ``ownership`` and ``scoreLead``, and the player's dead-stone estimate).
 
@@ -33,8 +40,29 @@ from . import board_kernels as K
 from . import mcts as M
 from . import mcts_batch as MB
 from .coords import gtp_to_padded, padded_to_gtp
+from .options import MAX_BATCH, MAX_THREADS
 from .pool import copy_slots, copy_to_slot, new_pool, slot_view
 from .rng import make_rng
+
+NODE_BYTES = 4 + 4 + 4 + 1
+"""Bytes per node of the tree (first edge, edge count, visits, colour)."""
+EDGE_BYTES = 2 + 4 * 8
+"""Bytes per edge of the tree (move, prior, n, nv, wv, nr, wr, vl, child)."""
+MAX_TREE_NODES = 5_000_000
+"""The most nodes a tree may have: edge indices are 32-bit, and 5,000,000 nodes of 19x19 (362 edges) stay below
+2**31 edges; such a tree already takes 2 x 11 GB."""
+
+
+def tree_edges(max_nodes: int, size: int) -> int:
+    """The edges of a tree of ``max_nodes`` nodes on ``size`` x ``size``: room for 64 edges a node on average (a node
+    holds one edge per legal move), and for one full node at least."""
+    return max(max_nodes * min(size * size + 1, 64), size * size + 1)
+
+
+def tree_bytes(max_nodes: int, size: int) -> int:
+    """The memory of :class:`MCTS`'s trees (the tree and the spare of tree reuse) of ``max_nodes`` nodes on ``size``
+    x ``size``: the most a search takes for its tree, reached when the tree is full."""
+    return 2 * (max_nodes * NODE_BYTES + tree_edges(max_nodes, size) * EDGE_BYTES + M.T_META_LEN * 8)
 
 
 @dataclass(frozen=True)
@@ -208,15 +236,22 @@ class MCTS:
     ):
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
+        if threads > MAX_THREADS:
+            raise ValueError(f"threads must be at most {MAX_THREADS}, got {threads}")
+        if batch_size is not None and not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be at least 1 and at most {MAX_BATCH}, got {batch_size}")
+        if not 1 <= max_nodes <= MAX_TREE_NODES:
+            raise ValueError(f"max_nodes must be in 1..{MAX_TREE_NODES}, got {max_nodes}")
         self.size = size
         self.komi = float(komi)
         self.config = config or SearchConfig()
         self.params = self.config.pack(size, self.komi)
         self.evaluator = evaluator
         self.threads = threads
-        edges = max_nodes * min(size * size + 1, 64)
-        self._tree = M.new_tree(max_nodes, max(edges, size * size + 1))
-        self._spare = M.new_tree(max_nodes, max(edges, size * size + 1))
+        self.max_nodes = max_nodes
+        self._tree = self._new_tree()
+        self._spare = self._new_tree()
+        self._full_mark = 0  # the tree's count of refused expansions when the root was set
         self._root_hash: int | None = None
         self._root_to_move: int | None = None
         self._root_hist = np.zeros((1, (size + 2) ** 2), np.int8)
@@ -230,6 +265,7 @@ class MCTS:
         self.own = np.zeros((size + 2) ** 2, np.float64)
         self.stats = np.zeros(M.S_LEN, np.float64)
         self._batch_size = batch_size or (16 * threads if evaluator is None else getattr(evaluator, "batch_size", 8))
+        self._batch_size = min(int(self._batch_size), MAX_BATCH)
         self._pool: K.BoardState | None = None
         self._pool_capacity = 0
         self._pending = 0
@@ -246,9 +282,22 @@ class MCTS:
 
     # --- the root ----------------------------------------------------------------------------------------------
 
+    def _new_tree(self) -> M.Tree:
+        return M.new_tree(self.max_nodes, tree_edges(self.max_nodes, self.size))
+
     @property
     def tree(self) -> M.Tree:
         return self._tree
+
+    @property
+    def tree_full(self) -> bool:
+        """True when an expansion was refused since the root was set (the tree has no room for another node):
+        further simulations only revisit the leaves there are."""
+        return int(self._tree.meta[M.T_FULL]) > self._full_mark
+
+    def memory_bytes(self) -> int:
+        """The memory of the trees (:func:`tree_bytes`): what this search takes at most for them."""
+        return sum(a.nbytes for a in self._tree) + sum(a.nbytes for a in self._spare)
 
     @property
     def root_visits(self) -> int:
@@ -273,6 +322,7 @@ class MCTS:
                 raise RuntimeError("search tree too small for one node")
             self._tree.meta[M.T_ROOT] = root
             self._root_hash, self._root_to_move = board.hash, board.to_move
+        self._full_mark = int(self._tree.meta[M.T_FULL])
         M.prune_root(self._tree, s)
         hlen = self._history_length()
         if hlen > 1:
@@ -283,9 +333,16 @@ class MCTS:
         if self.config.dirichlet_weight > 0:
             self.add_noise()
 
-    def reset(self) -> None:
-        """Forget the tree: the next search starts from scratch."""
-        M.clear(self._tree)
+    def reset(self, release: bool = False) -> None:
+        """Forget the tree: the next search starts from scratch. ``release``: also give the trees' memory back to
+        the system (fresh arrays, whose pages are only touched again as a new tree fills) rather than keep the
+        pages the old tree filled."""
+        if release:
+            self._tree = self._new_tree()
+            self._spare = self._new_tree()
+        else:
+            M.clear(self._tree)
+        self._full_mark = 0
         self._root_hash = None
         self._reset_root_stats()
 
@@ -633,4 +690,16 @@ def _flat(vertex: str, n: int) -> int:
     return r * n + c
 
 
-__all__ = ["SearchConfig", "MCTS", "MoveStats", "Evaluator", "LeafBatch", "PlayoutEvaluator"]
+__all__ = [
+    "EDGE_BYTES",
+    "MAX_TREE_NODES",
+    "NODE_BYTES",
+    "SearchConfig",
+    "MCTS",
+    "MoveStats",
+    "Evaluator",
+    "LeafBatch",
+    "PlayoutEvaluator",
+    "tree_bytes",
+    "tree_edges",
+]
