@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         summary = generate_corpus(config, address=args.address, num_cpus=args.cpus, on_game=bar)
     except ClusterError as e:
         return fail("corpus", e, 1)
+    except OSError as e:  # the output directory cannot be read or written (a game name taken by a FIFO, disk full)
+        return fail("corpus", e, 1)
     finally:
         bar.close()
     if args.json:

@@ -8,8 +8,10 @@ moves. Then one engine process plays both colours (``genmove``) until two passes
 moves; the result is the engine's ``final_score`` (dead stones removed) when it has that command, else Tromp-Taylor.
 
 Game ``i`` is written as ``game-<i:06d>.sgf`` in the output directory (atomically, by the driver); a rerun skips the
-games that exist, so an interrupted corpus resumes where it stopped. A game whose engine fails (crash, timeout, an
-illegal move) is counted and logged and not written.
+games that exist, so an interrupted corpus resumes where it stopped. A game file counts as done only when it parses
+as a complete game of the corpus's size (:func:`existing_games`): a truncated or damaged one is replayed and replaced,
+with a warning. Stale ``game-*.sgf.tmp`` files of an interrupted write are deleted at start-up. A game whose engine
+fails (crash, timeout, an illegal move) is counted and logged and not written.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ import numpy as np
 from igo.engine.board import Board
 from igo.engine.board_kernels import BLACK, WHITE
 from igo.engine.coords import gtp_to_rc, rc_to_gtp
-from igo.engine.fileio import atomic_write
-from igo.engine.sgf import GameRecord, dump_sgf
+from igo.engine.errors import SGFError
+from igo.engine.fileio import NotARegularFileError, atomic_write, open_regular
+from igo.engine.sgf import DEFAULT_MAX_BYTES, GameRecord, dump_sgf, load_sgf
 
 log = logging.getLogger(__name__)
 
 GAME_NAME = re.compile(r"^game-(\d{6,})\.sgf$")
+GAME_TMP = re.compile(r"^game-\d{6,}\.sgf\.tmp$")
 SCORE = re.compile(r"^([BW])\+(\d+(?:\.\d+)?|R|Resign)$", re.IGNORECASE)
 
 
@@ -203,10 +207,51 @@ def _final_score(eng, board: Board) -> str:
     return board.result()  # Tromp-Taylor
 
 
-def existing_games(out: Path) -> set[int]:
+def game_problem(path: str | os.PathLike, size: int | None = None) -> str | None:
+    """Why the corpus game file at ``path`` is not a complete game (of ``size`` when given), or None. A file that is
+    not a regular file (a FIFO, a directory) is an OSError, never a hang: the corpus cannot replace it."""
+    try:
+        with open_regular(path, DEFAULT_MAX_BYTES) as f:
+            raw = f.read()
+    except NotARegularFileError:
+        raise
+    except ValueError as e:  # larger than an SGF may be
+        return str(e)
+    try:
+        record = load_sgf(raw, check_legal=False)
+    except (SGFError, ValueError, RecursionError, MemoryError) as e:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    if size is not None and record.size != size:
+        return f"a {record.size}x{record.size} game, not {size}x{size}"
+    if not record.result:
+        return "no result"
+    return None
+
+
+def existing_games(out: Path, size: int | None = None) -> set[int]:
+    """The numbers of the games in ``out`` that are complete (:func:`game_problem`); each damaged one (truncated by
+    a crash, ...) is left out with a warning, to be played again. Deletes stale ``game-*.sgf.tmp`` files.
+    OSError when a game's name is taken by something that is not a regular file."""
+    out = Path(out)
     if not out.is_dir():
         return set()
-    return {int(m.group(1)) for name in os.listdir(out) if (m := GAME_NAME.match(name))}
+    have = set()
+    for name in sorted(os.listdir(out)):
+        path = out / name
+        if GAME_TMP.match(name):
+            if path.is_file() and not path.is_symlink():
+                log.warning("deleting %s, left by a write that did not finish", path)
+                path.unlink(missing_ok=True)
+            continue
+        m = GAME_NAME.match(name)
+        if not m:
+            continue
+        why = game_problem(path, size)
+        if why is None:
+            have.add(int(m.group(1)))
+        else:
+            log.warning("%s is not a complete game (%s): playing it again", path, why)
+    return have
 
 
 @dataclass
@@ -235,7 +280,7 @@ def generate_corpus(
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    have = existing_games(out)
+    have = existing_games(out, config.size)
     summary = CorpusSummary(skipped_existing=len(have & set(range(config.games))))
     todo = [i for i in range(config.games) if i not in have]
     if not todo:
@@ -284,6 +329,7 @@ __all__ = [
     "CorpusGame",
     "CorpusSummary",
     "existing_games",
+    "game_problem",
     "generate_corpus",
     "interior_points",
     "openings",

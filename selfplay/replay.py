@@ -30,7 +30,10 @@ array                      dtype, shape     meaning
 ``format_version``         int32 []         1
 =========================  ===============  ==================================================================
 
-With a ``games_dir`` each game's SGF goes to ``games_dir/{game_number:08d}.sgf`` (0-based, in the order added).
+With a ``games_dir`` each game's SGF goes to ``games_dir/{game_number:08d}.sgf`` (0-based, in the order added). A
+finished record is never replaced: should that name be taken already (only a damaged replay directory can make the
+count disagree with the records), the game is written as ``{game_number:08d}-{k}.sgf`` with the first free ``k`` and a
+warning.
 
 **Crash safety.** A crash loses no finished game: each ``add()`` is on disk before it returns. Every file is written
 atomically (:mod:`igo.engine.fileio`: ``<name>.tmp``, fsync, ``os.replace``; then the directory fsynced), so a file
@@ -38,10 +41,15 @@ is either whole or absent. The chunk is written before the SGFs; a crash between
 never a record without its training data.
 
 **Restart.** A buffer made on an existing ``directory`` reloads it: the newest chunks, only as many as fill the window,
-go back into the ring, and the totals come from the newest chunk alone (each chunk stores the running totals), so a
-restart reads little however long the run. Leftover ``.tmp`` files (a crash mid-write) are deleted with a warning; a
-chunk that cannot be read (truncated, corrupt) is skipped with a warning and left in place; numbering continues after
-the highest chunk file present. A chunk written for another board size or plane count is a ValueError naming the file.
+go back into the ring, and the totals come from the newest readable chunk (each chunk stores the running totals), so a
+restart reads little however long the run. The game count is also never below what ``games_dir`` holds: when the
+newest chunk is unreadable its games' records are still there, and numbering goes on after the highest record (their
+positions are lost with the chunk, so ``positions_total`` stays that of the newest readable chunk). Leftover ``.tmp``
+files of the buffer (a crash mid-write: ``chunk-*.npz.tmp``, ``games_dir/<number>.sgf.tmp``) are deleted with a
+warning; a chunk that cannot be read (truncated, corrupt) is skipped with a warning and left in place; numbering
+continues after the highest chunk file present. A chunk written for another board size or plane count is a ValueError
+naming the file. The warnings also wait in :meth:`ReplayBuffer.take_warnings`, so that a driver can show them when
+the buffer runs in a Ray worker whose log does not reach the console.
 
 The buffer is not thread-safe. As a Ray actor (:func:`replay_actor_class`) its calls run one at a time::
 
@@ -55,6 +63,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -77,6 +86,9 @@ logger = logging.getLogger(__name__)
 CHUNK_FORMAT_VERSION = 1
 _CHUNK_RE = re.compile(r"^chunk-(\d{8,})\.npz$")
 _CHUNK_TMP_RE = re.compile(r"^chunk-\d{8,}\.npz\.tmp$")
+_GAME_RE = re.compile(r"^(\d{8,})(?:-\d+)?\.sgf$")
+_GAME_TMP_RE = re.compile(r"^\d{8,}(?:-\d+)?\.sgf\.tmp$")
+_MAX_WARNINGS = 100  # kept for take_warnings(); more are only logged
 _POLICY_SUM_TOL = 1e-2  # float16 rounding of a visit distribution moves its sum by well under 1e-3
 _ACTOR_CLASS = None
 
@@ -138,19 +150,47 @@ class ReplayBuffer:
         self.positions_total = 0
         self._next_seq = 0
         self._chunks = 0
+        self._warnings: list[str] = []
 
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._reload()
         if self.games_dir is not None:
             self.games_dir.mkdir(parents=True, exist_ok=True)
-            if (self.games_dir / f"{self.games_total:08d}.sgf").exists():
-                logger.warning(
-                    "%s already holds %08d.sgf: game records from number %d on will be overwritten",
-                    self.games_dir,
-                    self.games_total,
-                    self.games_total,
+            self._count_records()
+
+    def _warn(self, message: str) -> None:
+        logger.warning("%s", message)
+        if len(self._warnings) < _MAX_WARNINGS:
+            self._warnings.append(message)
+
+    def take_warnings(self) -> list[str]:
+        """The warnings logged since the last call (restart and add), oldest first, and forget them: a driver logs
+        them where the user sees them (a Ray worker's own log does not reach the console)."""
+        out, self._warnings = self._warnings, []
+        return out
+
+    def _count_records(self) -> None:
+        """Delete the buffer's stale ``.sgf.tmp`` files; raise ``games_total`` to one past the highest game record
+        present (the records of an unreadable newest chunk are there although its totals are lost)."""
+        highest = -1
+        for entry in self.games_dir.iterdir():
+            if _GAME_TMP_RE.match(entry.name):
+                if entry.is_file():
+                    self._warn(f"deleting {entry}, left by a write that did not finish")
+                    entry.unlink(missing_ok=True)
+                continue
+            m = _GAME_RE.match(entry.name)
+            if m:
+                highest = max(highest, int(m.group(1)))
+        if highest + 1 > self.games_total:
+            if self.directory is not None:
+                self._warn(
+                    f"{self.games_dir} holds game records up to number {highest}, more than the replay chunks in "
+                    f"{self.directory} count ({self.games_total} games): the newest chunk is damaged or missing; "
+                    f"numbering the new games from {highest + 1} so that no record is overwritten"
                 )
+            self.games_total = highest + 1
 
     # --- adding ------------------------------------------------------------------------------------------------------
 
@@ -187,8 +227,7 @@ class ReplayBuffer:
         if self.games_dir is not None:
             for j, c in enumerate(checked):
                 if c[3] is not None:
-                    path = self.games_dir / f"{first_game + j:08d}.sgf"
-                    atomic_write(path, c[3])
+                    self._write_record(first_game + j, c[3])
             fsync_dir(self.games_dir)
         logger.debug(
             "added %d games, %d positions (totals %d games, %d positions; %d in window)",
@@ -199,6 +238,19 @@ class ReplayBuffer:
             self._count,
         )
         return self._result(chunk)
+
+    def _write_record(self, number: int, sgf: str) -> Path:
+        """Write game ``number``'s SGF as ``{number:08d}.sgf``, or under the first free ``{number:08d}-{k}.sgf`` when
+        that record exists already: a finished record is never replaced (this buffer is the directory's one writer)."""
+        path = self.games_dir / f"{number:08d}.sgf"
+        k = 0
+        while os.path.lexists(path):
+            k += 1
+            path = self.games_dir / f"{number:08d}-{k}.sgf"
+        if k:
+            self._warn(f"{self.games_dir / f'{number:08d}.sgf'} exists already; game {number} is written as {path}")
+        atomic_write(path, sgf)
+        return path
 
     def _result(self, chunk: Path | None) -> dict:
         return {
@@ -307,7 +359,7 @@ class ReplayBuffer:
         chunks: list[tuple[int, Path]] = []
         for entry in self.directory.iterdir():
             if _CHUNK_TMP_RE.match(entry.name):
-                logger.warning("deleting %s, left by a write that did not finish", entry)
+                self._warn(f"deleting {entry}, left by a write that did not finish")
                 entry.unlink(missing_ok=True)
                 continue
             m = _CHUNK_RE.match(entry.name)
@@ -328,7 +380,7 @@ class ReplayBuffer:
             try:
                 planes, policy, value, games_after, positions_after = self._read_chunk(path)
             except _CorruptChunk as e:
-                logger.warning("skipping unreadable replay chunk %s: %s", path, e)
+                self._warn(f"skipping unreadable replay chunk {path}: {e}")
                 self._chunks -= 1
                 continue
             if totals is None:

@@ -29,7 +29,7 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 from torch import nn
 
-from igo.engine.fileio import atomic_write
+from igo.engine.fileio import atomic_write, read_json_lines
 from igo.nets.checkpoint import save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,8 @@ class Metrics:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / "metrics.jsonl"
         self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        if _ends_torn(self.path):  # a kill tore the last line: the first new row starts a line of its own
+            self._f.write("\n")
         self._tb = None
         if tensorboard:
             try:
@@ -241,19 +243,23 @@ def _json_default(o):
     raise TypeError(f"not JSON: {type(o).__name__}")
 
 
+def _ends_torn(path: Path) -> bool:
+    """Whether ``path`` is a non-empty file whose last byte is not a newline."""
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[dict]:
-    """The rows of ``run_dir/metrics.jsonl`` (of one ``kind`` when given); a line torn by a kill is skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    rows = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if kind is None or row.get("kind") == kind:
-                rows.append(row)
-    return rows
+    """The rows of ``run_dir/metrics.jsonl`` (of one ``kind`` when given); a line torn by a kill, or one that is not
+    a JSON object, is skipped."""
+    rows, _ = read_json_lines(Path(run_dir) / "metrics.jsonl")
+    return [r for r in rows if isinstance(r, dict) and (kind is None or r.get("kind") == kind)]
 
 
 __all__ = [

@@ -7,6 +7,11 @@ change on resume: :meth:`RunDir.check_unchanged`), ``checkpoints/<prefix>-<step>
 (:meth:`RunDir.publish`), ``metrics.jsonl`` and ``tb/``. A trainer's config dataclass gets ``to_dict`` /
 ``from_dict`` from :class:`ConfigDict`; :func:`check_settings` turns a list of ``(ok, message)`` into the first
 ValueError; :func:`stop_on_signals` turns SIGINT/SIGTERM into a stop request.
+
+Resume is crash-safe: :meth:`RunDir.newest`, which the trainers resume from, is the newest checkpoint whose file reads
+(a torn or truncated newer one is skipped with a warning and left in place; the run overwrites it when it gets to that
+step again), and it first deletes the ``.tmp`` files that an interrupted atomic write of the run left
+(:meth:`RunDir.remove_stale_tmp`; only names the trainers write, never a user's file).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
+# .tmp files a trainer's atomic writes leave in the run directory when interrupted: settings and state files,
+# published checkpoints (sl.safetensors ...); in the checkpoint folder <prefix>-<step>[.optim].safetensors.tmp
+_ROOT_TMP = re.compile(r"^[A-Za-z0-9_-]+\.(?:json|safetensors)\.tmp$")
 
 
 class RunError(RuntimeError):
@@ -155,15 +163,57 @@ class RunDir:
         return sorted(out)
 
     def newest(self) -> tuple[int, Path] | None:
-        """The ``(step, path)`` of the newest checkpoint, or None."""
+        """The ``(step, path)`` of the newest checkpoint that reads (:func:`checkpoint_problem`), or None when there
+        is none. Newer ones that do not read (torn by a crash, truncated, not a checkpoint) are skipped with a
+        warning; when none reads, the newest is returned as it is, so that the trainer's load says why. Deletes the
+        run's stale ``.tmp`` files first (:meth:`remove_stale_tmp`): trainers call this when they start or resume."""
+        self.remove_stale_tmp()
         found = self.checkpoints()
+        for step, path in reversed(found):
+            why = checkpoint_problem(path)
+            if why is None:
+                if (step, path) != found[-1]:
+                    log.warning("resuming from %s, the newest checkpoint that reads", path)
+                return step, path
+            log.warning("skipping checkpoint %s: %s", path, why)
         return found[-1] if found else None
+
+    def remove_stale_tmp(self) -> list[Path]:
+        """Delete the ``.tmp`` files that an interrupted atomic write of the run left: ``<name>.json.tmp`` and
+        ``<name>.safetensors.tmp`` in the run directory, ``<prefix>-<step>[.optim].safetensors.tmp`` in the
+        checkpoint folder (regular files only; a warning each). Returns them."""
+        ckpt_tmp = re.compile(rf"^{re.escape(self.prefix)}-\d+(?:\.optim)?\.safetensors\.tmp$")
+        removed = []
+        for folder, pattern in ((self.path, _ROOT_TMP), (self.path / self.folder, ckpt_tmp)):
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                if pattern.match(p.name) and p.is_file() and not p.is_symlink():
+                    log.warning("deleting %s, left by a write that did not finish", p)
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+        return removed
 
     def publish(self, checkpoint: str | os.PathLike, name: str) -> Path:
         """Copy ``checkpoint`` to ``<path>/<name>`` (e.g. ``sl.safetensors``) atomically: a reader sees the old file
         or the new."""
         atomic_write(self.path / name, Path(checkpoint).read_bytes())
         return self.path / name
+
+
+def checkpoint_problem(path: str | os.PathLike) -> str | None:
+    """Why the checkpoint file at ``path`` cannot be resumed from (not a regular file, or its safetensors header and
+    igo metadata do not read: a torn or truncated write), or None. Reads the header only."""
+    from igo.nets.checkpoint import read_metadata
+
+    path = Path(path)
+    if not path.is_file():
+        return "not a regular file"
+    try:
+        read_metadata(path)
+    except (ValueError, OSError, RecursionError) as e:  # CheckpointError is a ValueError
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    return None
 
 
 def restore_optimizer(optimizer, checkpoint: str | os.PathLike, *, kind: str, step: int) -> bool:
@@ -205,4 +255,13 @@ def stop_on_signals(
             signal.signal(sig, h)
 
 
-__all__ = ["ConfigDict", "RunDir", "RunError", "check_settings", "restore_optimizer", "shown", "stop_on_signals"]
+__all__ = [
+    "ConfigDict",
+    "RunDir",
+    "RunError",
+    "check_settings",
+    "checkpoint_problem",
+    "restore_optimizer",
+    "shown",
+    "stop_on_signals",
+]

@@ -610,9 +610,9 @@ def train_value(
 
     torch.manual_seed(config.seed)
     rd = RunDir(run_dir, PREFIX, DIGITS)
-    ckpts = rd.checkpoints()
-    if ckpts:
-        step, path = ckpts[-1]
+    found = rd.newest()  # the newest checkpoint that reads (a torn newer one is skipped with a warning)
+    if found:
+        step, path = found
         meta = read_metadata(path)
         if meta.config_name != config.model or meta.board_size != size:
             raise ValueError(f"{path} is a {meta.config_name} net for {meta.board_size}x{meta.board_size}; this run "

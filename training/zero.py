@@ -22,6 +22,16 @@ simulations, any GTP commands given); Elo over all evaluation games (anchored at
 ``.optim.safetensors``), ``state.json`` (best checkpoint, published version), ``replay/``, ``games/``, ``eval/``,
 ``gating/``, ``tb/`` (TensorBoard) and ``metrics.jsonl``. Rerunning the same command resumes: the learner from the
 newest checkpoint (step and samples continue), the buffer from its chunks, the totals from both.
+
+**Crash safety of resume.** The learner resumes from the newest checkpoint that loads: a torn or truncated newer one is
+skipped with a warning (and overwritten when the run gets to its step again). The game count never falls below the
+game records in ``games/`` (a damaged newest replay chunk loses its positions, not the numbering), and a finished
+record is never overwritten; the replay buffer's warnings (it runs in a Ray worker, whose log does not reach the
+console) are logged by the driver. Stale ``.tmp`` files of interrupted writes are deleted at start-up.
+``state.json`` is a cache of facts the run directory also holds: when it is damaged (not a JSON object, ``best`` or
+``version`` not a non-negative integer, its checkpoint unreadable) the run warns and recomputes it — the best
+checkpoint is the last one ``metrics.jsonl`` records as promoted by gating, or the learner's checkpoint — and writes
+it afresh, rather than stopping until the user deletes the file.
 """
 
 from __future__ import annotations
@@ -41,15 +51,18 @@ from pathlib import Path
 
 import numpy as np
 
+from igo.engine.fileio import open_regular, read_json_lines
 from igo.selfplay.selfplay import SelfPlayConfig
 
 from .common import Metrics, write_json
 from .learner import LearnerConfig, ZeroLearner
-from .run import ConfigDict, RunDir, RunError, check_settings, shown, stop_on_signals
+from .run import ConfigDict, RunDir, RunError, check_settings, checkpoint_problem, shown, stop_on_signals
 
 log = logging.getLogger(__name__)
 
 PREFIX = "step"  # checkpoints/step-<step>.safetensors
+STATE = "state.json"
+STATE_MAX_BYTES = 1 << 20
 EVAL_RESIGN = 0.05  # igo resigns below this win rate in evaluation and gating games
 
 
@@ -342,29 +355,86 @@ class ZeroRun:
         lc = self.config.learner_config()
         if self.learner_device:
             lc = dataclasses.replace(lc, device=self.learner_device)
+        from igo.nets.checkpoint import CheckpointError
+
         found = self.rd.checkpoints()
+        first_problem = None
+        for _, path in reversed(found):
+            why = checkpoint_problem(path)
+            if why is None:
+                try:
+                    learner = ZeroLearner.resume(path, lc)
+                except (CheckpointError, OSError) as e:
+                    why = str(e).splitlines()[0] if str(e) else type(e).__name__
+                else:
+                    if first_problem is not None:
+                        log.warning("resuming the learner from %s, the newest checkpoint that loads", path)
+                    else:
+                        log.info("resuming the learner from %s", path)
+                    return learner
+            log.warning("skipping checkpoint %s: %s", path, why)
+            first_problem = first_problem or f"{path.name}: {why}"
         if found:
-            _, path = found[-1]
-            log.info("resuming the learner from %s", path)
-            return ZeroLearner.resume(path, lc)
+            raise RunError(
+                f"no checkpoint in {self.rd.path / self.rd.folder} can be resumed from (newest {first_problem}); move "
+                "the damaged files out of it to start the learner afresh"
+            )
         torch.manual_seed(self.config.seed)
         model = build_model(get_config(self.config.model), self.config.size)
         learner = ZeroLearner(model, lc)
         learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir)})
         return learner
 
-    def _state(self) -> dict:
-        path = self.run_dir / "state.json"
-        if path.exists():
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                log.warning("%s is unreadable; starting from the newest checkpoint", path)
-        return {}
+    def _state(self, *, warn: bool = False) -> dict | None:
+        """``state.json`` as a dict (``{}`` when there is none), or None when it is damaged: unreadable, not a JSON
+        object, or ``best`` / ``version`` not a non-negative integer (``warn``: say so)."""
+        path = self.run_dir / STATE
+        try:
+            with open_regular(path, STATE_MAX_BYTES) as f:
+                d = json.loads(f.read().decode("utf-8"))
+            problem = _state_problem(d)
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
+            problem = f"is unreadable ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+        if problem is None:
+            return d
+        if warn:
+            log.warning("%s %s; recomputing it from the run directory", path, problem)
+        return None
 
     def _save_state(self, **changes) -> None:
-        st = self._state() | changes
-        write_json(self.run_dir / "state.json", st)
+        st = (self._state() or {}) | changes
+        try:
+            write_json(self.run_dir / STATE, st)
+        except OSError as e:
+            raise RunError(f"cannot write {self.run_dir / STATE}: {e}") from None
+
+    def _resume_best(self, learner_step: int) -> int:
+        """The step of the best checkpoint (the one the actors play with) on resume: ``state.json``'s ``best`` when
+        the file is sound and that checkpoint reads, else recomputed with a warning (see the module docstring) and
+        written back; ``learner_step`` when there is no state yet."""
+        state = self._state(warn=True)
+        if state is not None:
+            best = state.get("best", learner_step)
+            if best == learner_step or (best < learner_step and checkpoint_problem(self.rd.checkpoint(best)) is None):
+                return best
+            log.warning("%s names best checkpoint %d, which is missing, unreadable or newer than the learner's; "
+                        "recomputing it",
+                        self.run_dir / STATE, best)  # fmt: skip
+        best = learner_step
+        if self.config.gating_games > 0:
+            rows, _ = read_json_lines(self.run_dir / "metrics.jsonl")
+            promoted = [r.get("step") for r in rows
+                        if isinstance(r, dict) and r.get("kind") == "gating" and r.get("promoted") is True]  # fmt: skip
+            for step in reversed(promoted):
+                ok = isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= learner_step
+                if ok and checkpoint_problem(self.rd.checkpoint(step)) is None:
+                    best = step
+                    break
+        log.warning("best checkpoint: step %d (recomputed)", best)
+        self._save_state(best=best, version=best)
+        return best
 
     def _init_ray(self):
         from igo.selfplay.cluster import ClusterError, init_ray
@@ -388,12 +458,10 @@ class ZeroRun:
         cfg = self.config
         if self.learner_threads:
             torch.set_num_threads(self.learner_threads)
+        self.rd.remove_stale_tmp()
         learner = trainer = self._learner()
         first_step = self.rd.checkpoints()[0][0]
-        state = self._state()
-        best_step = int(state.get("best", learner.step))
-        if not self.rd.checkpoint(best_step).exists():
-            best_step = learner.step
+        best_step = self._resume_best(learner.step)
         last_ckpt_step = learner.step
         started_ray = self._init_ray()
         metrics = Metrics(self.run_dir)
@@ -408,6 +476,7 @@ class ZeroRun:
                 buffer = replay_actor_class().remote(
                     cfg.size, planes, cfg.window, str(self.run_dir / "replay"), str(self.run_dir / "games"), cfg.seed
                 )
+                _log_buffer_warnings(buffer)
                 bstats = ray.get(buffer.stats.remote())
                 if cfg.learners > 1:
                     from .distributed import DataParallelLearner
@@ -578,7 +647,9 @@ class ZeroRun:
         import ray
 
         try:
-            return ray.get(buffer.add.remote(games))
+            out = ray.get(buffer.add.remote(games))
+            _log_buffer_warnings(buffer)
+            return out
         except ray.exceptions.RayTaskError as e:
             cause = getattr(e, "cause", None)
             if isinstance(cause, OSError):
@@ -643,6 +714,27 @@ class ZeroRun:
             return rate, rate >= cfg.gating_threshold
 
         return job
+
+
+def _state_problem(d) -> str | None:
+    """What is wrong with the contents of ``state.json``, or None."""
+    if not isinstance(d, dict):
+        return f"holds a JSON {type(d).__name__}, not an object"
+    for key in ("best", "version"):
+        if key in d:
+            v = d[key]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                return f"has {key}={json.dumps(v)[:40]}, not a non-negative integer step"
+    return None
+
+
+def _log_buffer_warnings(buffer) -> None:
+    """Log here, on the driver, the warnings of the replay buffer actor: a Ray worker's log does not reach the
+    console (``log_to_driver=False``)."""
+    import ray
+
+    for message in ray.get(buffer.take_warnings.remote()):
+        log.warning("replay buffer: %s", message)
 
 
 def _checkpoint_weights(path: Path) -> dict[str, np.ndarray]:
