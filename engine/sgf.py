@@ -17,10 +17,14 @@ Parsing and serialising are sgfmill's (``sgf_grammar`` and ``Sgf_game``); this m
 and checks everything a hostile file could get wrong, so that a bad record gives an :class:`~igo.engine.errors.SGFError`
 naming the problem and never a crash, a hang or a silently partial load:
 
-- input larger than ``max_bytes``, or with more ``;`` (an upper bound on the nodes) than ``max_nodes``, is refused
-  before parsing; a main line of more than ``max_moves`` moves is refused while reading;
-- ``SZ`` must be one square size 2..19 (SGF passes are ``tt`` only up to 19x19); ``KM``, ``HA``, ``PL`` and every
-  point must be well formed and on the board; a node may hold only one move (not both ``B`` and ``W``);
+- input larger than ``max_bytes``, or with more ``;`` (an upper bound on the nodes) than ``max_nodes``, or with
+  more backslashes (escapes) than :data:`MAX_ESCAPES`, is refused before parsing (sgfmill's tokeniser and unescaping
+  cost about 200 bytes of memory per escape in one value: 10 MB of ``\\]`` took 800 MB); a main line of more than
+  ``max_moves`` moves is refused while reading; a text value (a comment, a name) with more than
+  :data:`MAX_TEXT_BREAKS` line breaks and escapes is refused before it is unescaped (for the same reason);
+- ``SZ`` must be one square size 2..19 (SGF passes are ``tt`` only up to 19x19; igo's 20x20 to 25x25 games cannot be
+  written as SGF); ``KM`` must be a number within ``±MAX_KOMI``; ``HA``, ``PL`` and every point must be well formed
+  and on the board; a node may hold only one move (not both ``B`` and ``W``);
 - text is decoded by the ``CA`` character set; an unknown or non-ASCII-compatible set, or bytes that are not valid in
   it, are errors. Without ``CA`` the SGF default ISO-8859-1 applies, except that input which is valid UTF-8 is read
   as UTF-8 (what most modern programs write without saying so);
@@ -37,8 +41,11 @@ the handicap stones (as some servers write free handicap). The player to move at
 ``PL`` when given, else White after handicap setup stones, else the colour of the first move. :func:`replay` gives
 the final board, :func:`iter_positions` the board before every move (the one path from a record to positions).
 
-Writing builds an ``Sgf_game`` (UTF-8) and serialises it; :func:`save_sgf` writes it atomically
-(:func:`igo.engine.fileio.atomic_write`), so a reader never sees half a file.
+Files are read only when they are regular files (:func:`igo.engine.fileio.open_regular`: a FIFO or a device named
+``*.sgf`` is an OSError at once, never a hang). Writing builds an ``Sgf_game`` (UTF-8) and serialises it;
+:func:`save_sgf` writes it atomically (:func:`igo.engine.fileio.atomic_write`), so a reader never sees half a file,
+and never over anything but a regular file (:func:`igo.engine.fileio.check_write_target`: a FIFO, a device such as
+``/dev/null`` or a directory stays as it is).
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ from sgfmill import sgf, sgf_grammar, sgf_properties
 from .board import BLACK, WHITE, Board, color_name, fixed_handicap_points
 from .coords import PASS, gtp_to_rc, rc_to_gtp, rc_to_sgf, sgf_to_rc
 from .errors import IllegalMoveError, InvalidMoveError, SGFError
-from .fileio import atomic_write
+from .fileio import atomic_write, check_write_target, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,12 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_MOVES = 10_000
 DEFAULT_MAX_NODES = 200_000
 _VALUES_PER_NODE = 5  # property values allowed per node on average before a file is refused as hostile
+MAX_ESCAPES = 200_000
+"""Most backslashes (SGF escapes) a file may hold; more is refused before parsing."""
+MAX_TEXT_BREAKS = 100_000
+"""Most line breaks and backslashes one text value (a comment, a name) may hold; more is refused before unescaping."""
+MAX_KOMI = 1000.0
+"""Largest komi (either sign) ``KM`` may give, as GTP's ``komi`` (:data:`igo.gtp.protocol.MAX_KOMI`)."""
 
 Point = tuple[int, int]
 Move = tuple[int, "Point | None"]
@@ -269,10 +282,10 @@ def _as_bytes(data: bytes | str, max_bytes: int) -> tuple[bytes, bool]:
 
 
 def _read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
-    size = os.stat(path).st_size
-    if size > max_bytes:
-        raise SGFError(f"SGF file {os.fspath(path)!r} too large: {size} bytes (limit {max_bytes})")
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # a FIFO or a device: NotARegularFileError (an OSError), never a hang
+        size = os.fstat(f.fileno()).st_size
+        if size > max_bytes:
+            raise SGFError(f"SGF file {os.fspath(path)!r} too large: {size} bytes (limit {max_bytes})")
         raw = f.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise SGFError(f"SGF file {os.fspath(path)!r} too large: more than {max_bytes} bytes")
@@ -287,6 +300,9 @@ def _check_counts(raw: bytes, max_nodes: int) -> None:
     values = raw.count(b"[")
     if values > _VALUES_PER_NODE * max_nodes:
         raise SGFError(f"too many SGF property values: up to {values} (limit {_VALUES_PER_NODE * max_nodes})")
+    escapes = raw.count(b"\\")
+    if escapes > MAX_ESCAPES:
+        raise SGFError(f"too many escaped characters (backslashes) in SGF data: {escapes} (limit {MAX_ESCAPES})")
 
 
 def _parse_message(e: ValueError) -> str:
@@ -427,6 +443,9 @@ class _Reader:
         if not node.has_property(ident):
             return None
         raw = node.get_raw(ident)
+        breaks = raw.count(b"\n") + raw.count(b"\r") + raw.count(b"\\")
+        if breaks > MAX_TEXT_BREAKS:  # sgfmill's unescaping holds an object for each
+            raise SGFError(f"{ident} property has too many line breaks and escapes: {breaks} (limit {MAX_TEXT_BREAKS})")
         value = sgf_grammar.simpletext_value(raw) if simple else sgf_grammar.text_value(raw)
         try:
             return value.decode(self.encoding)
@@ -440,9 +459,12 @@ class _Reader:
         if not root.has_property("KM"):
             return 0.0
         try:
-            return float(root.get("KM"))
+            komi = float(root.get("KM"))
         except ValueError:
             raise SGFError(f"bad komi KM[{_show(root.get_raw('KM'))}]") from None
+        if not abs(komi) <= MAX_KOMI:
+            raise SGFError(f"komi KM[{_show(root.get_raw('KM'))}] out of range (at most {MAX_KOMI:g} either way)")
+        return komi
 
     def _handicap(self, root) -> int:
         if not root.has_property("HA"):
@@ -681,7 +703,10 @@ def dump_sgf(
 
 
 def save_sgf(path: str | os.PathLike, source: GameRecord | Board, **kwargs) -> None:
-    """Write :func:`dump_sgf` ``(source, **kwargs)`` to ``path`` atomically (:func:`igo.engine.fileio.atomic_write`)."""
+    """Write :func:`dump_sgf` ``(source, **kwargs)`` to ``path`` atomically (:func:`igo.engine.fileio.atomic_write`);
+    anything at ``path`` but a regular file is a :class:`~igo.engine.fileio.NotARegularFileError` (an OSError) and
+    stays as it is."""
+    check_write_target(path)  # a FIFO, device or directory there: NotARegularFileError, nothing written
     data = dump_sgf(source, **kwargs)
     atomic_write(path, data)
     log.debug("saved SGF game to %s (%d bytes)", path, len(data))
@@ -755,4 +780,8 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_MOVES",
     "DEFAULT_MAX_NODES",
+    "MAX_ESCAPES",
+    "MAX_KOMI",
+    "MAX_SGF_SIZE",
+    "MAX_TEXT_BREAKS",
 ]

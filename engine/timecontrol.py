@@ -25,6 +25,11 @@ To stay on the safe side, seconds left in a period are capped at ``period_time``
 of main time and all periods there) and byo-yomi periods at ``periods`` (as KataGo does); Canadian stones are taken
 as reported (more stones only means less time per stone). A report that is not finite is ignored; negative numbers
 count as 0.
+
+**Bounds.** No clock is longer than :data:`MAX_SECONDS` (one year) and none has more than :data:`MAX_STONES` byo-yomi
+periods or Canadian stones: the GTP engine refuses larger settings and reports (``syntax error``), and the clock code
+itself reads larger values (from any caller) as these maxima, so no budget overflows a conversion to an integer and no
+loop over periods runs longer than :data:`MAX_STONES` steps.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ log = logging.getLogger(__name__)
 
 SYSTEMS = ("none", "absolute", "byoyomi", "canadian")
 """The time systems a :class:`Clock` may have."""
+
+MAX_SECONDS = 365 * 24 * 3600.0
+"""The longest time (seconds, one year) a clock setting or report may give; more is read as this."""
+
+MAX_STONES = 10_000
+"""The most byo-yomi periods or Canadian stones (per period) a clock may have; more is read as this."""
 
 
 @dataclass(frozen=True)
@@ -108,21 +119,21 @@ class Clock:
             raise ValueError("seconds must be a number, got nan")
         if self.system not in ("absolute", "byoyomi", "canadian"):
             return self
-        t = max(t, 0.0)
+        t = min(max(t, 0.0), MAX_SECONDS)
         left = self.left(color) or self.started().left(color)
         assert left is not None
-        period = float(self.period_time)
-        count = self.periods if self.system == "byoyomi" else self.stones
+        period = _clamp(self.period_time)
+        count = _count(self.periods if self.system == "byoyomi" else self.stones)
         if self.system == "absolute" or count < 1 or not period > 0:
-            return self.with_left(color, TimeLeft(max(float(left.seconds) - t, 0.0), 0))
+            return self.with_left(color, TimeLeft(max(_clamp(left.seconds) - t, 0.0), 0))
         if left.stones <= 0:  # main time
-            main = max(float(left.seconds), 0.0)
+            main = _clamp(left.seconds)
             if t < main:
                 return self.with_left(color, TimeLeft(main - t, 0))
             t -= main
             rest, stones = period, count  # overtime starts with a whole period
         else:
-            rest, stones = min(max(float(left.seconds), 0.0), period), int(left.stones)
+            rest, stones = min(_clamp(left.seconds), period), min(int(left.stones), MAX_STONES)
         if self.system == "canadian":
             rest, stones = max(rest - t, 0.0), stones - 1
             if stones <= 0:
@@ -211,6 +222,7 @@ class TimeManager:
         self.lag = float(lag)
         self.min_budget = float(min_budget)
         self._settings: tuple | None = None  # (system, main, period, periods, stones) of the clock in use
+        self._limits = (0.0, 0, 0)  # its (period_time, periods, stones) within MAX_SECONDS and MAX_STONES
         self._system = "none"  # the system budgets are made for (a degenerate overtime counts as absolute)
         self._accounts: dict[int, _Account] = {}
         self._seen: dict[int, TimeLeft | None] = {BLACK: None, WHITE: None}  # the reports already used
@@ -265,13 +277,14 @@ class TimeManager:
         if self._system == "none":
             return max_time
         a = self._accounts[color]
-        lag, period = self.lag, clock.period_time
+        lag = self.lag
+        period, _, stones = self._limits
         if self._system == "absolute":
             moves = moves_to_plan(board_size, move_number, empty_points)
             budget = self._fit(a.main / moves - lag, a.main - lag)
         elif not a.overtime:
             moves = moves_to_plan(board_size, move_number, empty_points)
-            extra = period - lag if self._system == "byoyomi" else period / clock.stones - lag
+            extra = period - lag if self._system == "byoyomi" else period / stones - lag
             budget = self._fit(a.main / moves + max(extra, 0.0), a.main + extra)
         elif self._system == "byoyomi":
             if a.period <= lag + self.min_budget and a.periods > 1:
@@ -281,8 +294,9 @@ class TimeManager:
         else:
             per_stone = a.period / max(a.stones, 1)
             if not a.synced:
-                per_stone = min(per_stone, period / clock.stones)
+                per_stone = min(per_stone, period / stones)
             budget = self._fit(per_stone - lag, per_stone - lag)
+        budget = min(budget, MAX_SECONDS)
         if max_time is not None:
             budget = min(budget, max_time)
         log.debug("time budget %.3f s for %s (%s, %s)", budget, "black" if color == BLACK else "white", clock, a)
@@ -296,10 +310,9 @@ class TimeManager:
         if not math.isfinite(seconds):
             log.warning("spent(%r) is not a time; charging only the lag", seconds)
             seconds = 0.0
-        t = max(0.0, seconds) + self.lag
-        settings = self._settings
-        assert settings is not None
-        _, _, period_time, periods, stones = settings
+        t = min(max(0.0, seconds), MAX_SECONDS) + self.lag
+        assert self._settings is not None
+        period_time, periods, stones = self._limits
         if not a.overtime:
             if t <= a.main or self._system == "absolute":
                 a.main = max(0.0, a.main - t)
@@ -324,18 +337,20 @@ class TimeManager:
     def _start(self, clock: Clock) -> None:
         """Both sides at the start of ``clock``'s settings."""
         self._settings = (clock.system, clock.main_time, clock.period_time, clock.periods, clock.stones)
+        period, periods, stones = _seconds(clock.period_time), _count(clock.periods), _count(clock.stones)
+        self._limits = (period, periods, stones)
         system = clock.system if clock.system in SYSTEMS else "none"
         if system != clock.system:
             log.warning("unknown time system %r: thinking without a clock limit", clock.system)
-        if (system == "byoyomi" and clock.periods < 1) or (system == "canadian" and clock.stones < 1):
+        if (system == "byoyomi" and periods < 1) or (system == "canadian" and stones < 1):
             system = "absolute"  # no overtime to speak of
-        if system in ("byoyomi", "canadian") and not clock.period_time > 0:
+        if system in ("byoyomi", "canadian") and not period > 0:
             system = "absolute"
         self._system = system
         main = _seconds(clock.main_time)
         overtime = main <= 0 and system in ("byoyomi", "canadian")
         for color in (BLACK, WHITE):
-            self._accounts[color] = _Account(main, overtime, clock.periods, clock.stones, clock.period_time)
+            self._accounts[color] = _Account(main, overtime, periods, stones, period)
 
     def _from_report(self, clock: Clock, left: TimeLeft) -> _Account | None:
         """The account a ``time_left`` report describes (see the module docstring), or ``None`` to ignore it."""
@@ -348,17 +363,17 @@ class TimeManager:
         if not math.isfinite(seconds):
             log.warning("ignoring time_left %r", left)
             return None
-        seconds, stones = max(0.0, seconds), max(0, stones)
-        period = clock.period_time
+        seconds, stones = min(max(0.0, seconds), MAX_SECONDS), min(max(0, stones), MAX_STONES)
+        period, periods, per_period = self._limits
         if self._system == "absolute":
             return _Account(seconds, False, 0, 0, 0.0)
         if stones == 0 and seconds > 0:
-            return _Account(seconds, False, clock.periods, clock.stones, period)
+            return _Account(seconds, False, periods, per_period, period)
         if stones == 0:  # "0 0": main time is over, overtime starts afresh
-            return _Account(0.0, True, clock.periods, clock.stones, period)
+            return _Account(0.0, True, periods, per_period, period)
         if self._system == "byoyomi":
-            return _Account(0.0, True, min(stones, clock.periods), clock.stones, min(seconds, period))
-        return _Account(0.0, True, clock.periods, stones, min(seconds, period))
+            return _Account(0.0, True, min(stones, periods), per_period, min(seconds, period))
+        return _Account(0.0, True, periods, stones, min(seconds, period))
 
     def _fit(self, ideal: float, most: float) -> float:
         """``ideal`` but at most ``most``; below ``min_budget``: ``min_budget`` if it is at most ``most/2``, else
@@ -370,5 +385,20 @@ class TimeManager:
 
 
 def _seconds(value: float) -> float:
+    """A setting in seconds: not finite or not positive -> 0, at most :data:`MAX_SECONDS`."""
     value = float(value)
-    return value if math.isfinite(value) and value > 0 else 0.0
+    return min(value, MAX_SECONDS) if math.isfinite(value) and value > 0 else 0.0
+
+
+def _count(value: int) -> int:
+    """A count of periods or stones: at least 0, at most :data:`MAX_STONES`."""
+    try:
+        return min(max(int(value), 0), MAX_STONES)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _clamp(value: float) -> float:
+    """Seconds on a clock: in ``[0, MAX_SECONDS]`` (NaN -> 0, infinity -> MAX_SECONDS)."""
+    value = float(value)
+    return 0.0 if math.isnan(value) else min(max(value, 0.0), MAX_SECONDS)

@@ -6,14 +6,19 @@ Live analysis (Leela Zero's and KataGo's extensions)::
     kata-analyze [color] [interval] [interval N] [minmoves N] [maxmoves N] [ownership true|false]
     lz-genmove_analyze [color] [interval] ...        kata-genmove_analyze [color] [interval] ...
 
-The interval is in centiseconds (as Leela Zero and KataGo take it). ``*-analyze`` without one reports every second;
-``*-genmove_analyze`` without one (or with 0) sends no ``info`` line, only the move. ``ownership true`` only changes
-``kata-analyze`` (lz- lines carry no ownership); ``avoid``/``allow`` and other options are refused (syntax error).
+The interval is in centiseconds (as Leela Zero and KataGo take it), at most :data:`MAX_INTERVAL_CS` (a year).
+``*-analyze`` without one reports every second; ``*-genmove_analyze`` without one (or with 0) sends no ``info`` line,
+only the move. ``ownership true`` only changes ``kata-analyze`` (lz- lines carry no ownership); ``avoid``/``allow``
+and other options are refused (syntax error).
 
 The reply starts at once with ``=id`` on its own line, then one ``info ...`` line per
 interval; ``*-analyze`` searches until the next input line arrives (any line, even an empty one), then ends the reply
 with an empty line and the next command is answered as usual. ``*-genmove_analyze`` searches with the player's normal
-budget, plays the move and ends with ``play <vertex>`` and an empty line.
+budget, plays the move and ends with ``play <vertex>`` and an empty line; its ``=id`` line is sent with the first
+``info`` line (or with the ``play`` line), so that a search that fails before it has anything to report (a network
+that gives non-finite values, say) is answered ``? internal error: ...`` as GTP wants, not ``=`` without a move.
+(Once ``info`` lines have gone out the reply cannot become a failure: a search that fails after that ends the reply
+without a ``play`` line, and the failure is in the log.)
 
 An ``info`` line has one entry per visited root move, most visited first::
 
@@ -39,10 +44,14 @@ import numpy as np
 
 from igo.engine.board import BLACK, Board
 from igo.engine.player import Analysis, Player
+from igo.engine.timecontrol import MAX_SECONDS
 
 from .protocol import GTPFailure, parse_color, parse_int
 
 log = logging.getLogger(__name__)
+
+MAX_INTERVAL_CS = int(MAX_SECONDS) * 100
+"""The longest analysis interval, in centiseconds (one year); more is a syntax error."""
 
 
 class RawReply(str):
@@ -68,7 +77,7 @@ def parse_analyze_args(args: list[str], to_move: int) -> AnalyzeRequest:
         i += 1
     req = AnalyzeRequest(color=color, interval=0.0)
     if i < len(args) and args[i].isdigit():
-        req.interval = parse_int(args[i], "interval") / 100.0
+        req.interval = _interval(args[i])
         i += 1
     while i < len(args):
         key = args[i].lower()
@@ -76,7 +85,7 @@ def parse_analyze_args(args: list[str], to_move: int) -> AnalyzeRequest:
             raise GTPFailure("syntax error", f"{args[i]!r} needs a value")
         value = args[i + 1]
         if key == "interval":
-            req.interval = max(0, parse_int(value, "interval")) / 100.0
+            req.interval = _interval(value)
         elif key == "minmoves":
             req.min_moves = max(0, parse_int(value, "minmoves"))
         elif key == "maxmoves":
@@ -89,6 +98,14 @@ def parse_analyze_args(args: list[str], to_move: int) -> AnalyzeRequest:
             raise GTPFailure("syntax error", f"unsupported analysis option {args[i]!r}")
         i += 2
     return req
+
+
+def _interval(text: str) -> float:
+    """Seconds from an interval in centiseconds (negative: 0; more than MAX_INTERVAL_CS: a syntax error)."""
+    centiseconds = max(0, parse_int(text, "interval"))
+    if centiseconds > MAX_INTERVAL_CS:
+        raise GTPFailure("syntax error", f"interval must be at most {MAX_INTERVAL_CS} centiseconds, got {text[:40]!r}")
+    return centiseconds / 100.0
 
 
 def info_line(analysis: Analysis, req: AnalyzeRequest, size: int, kata: bool) -> str:
@@ -160,15 +177,21 @@ class AnalysisCommands:
         req = self._parse_analyze(args)
         self._analysis_player()
         size = self.board.size
-        self.emit(f"={ident}\n")
+        started = False  # the "=id" line goes out with the first info line: until then a failure can still be "?"
 
         def report(analysis):
+            nonlocal started
             if req.interval > 0:
                 line = info_line(analysis, req, size, kata)
                 if line:
+                    if not started:
+                        self.emit(f"={ident}\n")
+                        started = True
                     self.emit(line + "\n")
 
         move = self._genmove(req.color, play=True, report=report, interval=req.interval or 1.0)
+        if not started:
+            self.emit(f"={ident}\n")
         return f"play {move}\n\n"
 
     def _parse_analyze(self, args: list[str]) -> AnalyzeRequest:
@@ -250,4 +273,4 @@ class AnalysisCommands:
         return f"{self.player.final_score(self.board)} ({len(status['dead'])} dead stones)"
 
 
-__all__ = ["AnalysisCommands", "AnalyzeRequest", "info_line", "parse_analyze_args"]
+__all__ = ["AnalysisCommands", "AnalyzeRequest", "MAX_INTERVAL_CS", "info_line", "parse_analyze_args"]

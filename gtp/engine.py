@@ -22,8 +22,14 @@ argument.
 (it would end the reply early). Failures use the spec's canonical texts exactly — ``unknown command``, ``syntax
 error`` (a missing, extra or unreadable argument, an unknown colour, a vertex that is not on the board),
 ``unacceptable size``, ``illegal move``, ``cannot undo``, ``board not empty``, ``invalid number of stones``, ``bad
-vertex list``, ``cannot load file`` — and the detail goes to the log (INFO). ``printsgf FILE`` that cannot write
-answers ``cannot save file`` (the command is GNU Go's, not the spec's).
+vertex list``, ``cannot load file`` — and the detail goes to the log (INFO). ``printsgf`` that cannot write answers
+``cannot save file: <why>`` (the command is GNU Go's, not the spec's): a board larger than SGF's 19x19, a FIFO,
+device or directory at the path (never replaced), an unwritable directory.
+
+**Numbers are bounded** (``syntax error`` beyond, see :mod:`igo.gtp.protocol`): komi within ``±MAX_KOMI`` (1000);
+clock seconds (``time_settings``, ``kgs-time_settings``, ``time_left``) at most a year, periods and stones at most
+:data:`~igo.engine.timecontrol.MAX_STONES`; the board size 2..25; handicap stones by the board; analysis intervals
+at most a year.
 
 **Never dies**: a command that raises is answered ``? internal error: ...`` (logged with its traceback) and the game
 is rolled back to where it was before the command: commands check their arguments before they change anything, and
@@ -72,8 +78,8 @@ from .protocol import (
     expect_args,
     parse_color,
     parse_count,
-    parse_float,
     parse_int,
+    parse_komi,
     parse_seconds,
     parse_vertex,
 )
@@ -375,7 +381,7 @@ class GTPEngine(AnalysisCommands):
 
     def cmd_komi(self, args: list[str]) -> str:
         expect_args(args, 1, "a komi")
-        self.board.komi = parse_float(args[0], "komi")
+        self.board.komi = parse_komi(args[0])
         return ""
 
     def cmd_fixed_handicap(self, args: list[str]) -> str:
@@ -545,18 +551,25 @@ class GTPEngine(AnalysisCommands):
         return ""
 
     def cmd_printsgf(self, args: list[str]) -> str:
-        """``printsgf [FILE]``: the game as SGF; with FILE (other than ``-``), written there atomically instead."""
-        from igo.engine.sgf import dump_sgf, save_sgf
+        """``printsgf [FILE]``: the game as SGF; with FILE (other than ``-``), written there atomically instead.
+        Never replaces anything but a regular file; SGF holds boards up to 19x19 (``cannot save file: ...`` beyond)."""
+        from igo.engine.sgf import MAX_SGF_SIZE, dump_sgf, save_sgf
 
         expect_args(args, (0, 1), "an optional file name")
+        n = self.board.size
+        if n > MAX_SGF_SIZE:
+            raise GTPFailure(f"cannot save file: SGF records boards up to {MAX_SGF_SIZE}x{MAX_SGF_SIZE}, not {n}x{n}")
         meta = {"result": self.board.result()} if self.board.is_over else {}
         try:
             if args and args[0] != "-":
                 save_sgf(args[0], self.board, **meta)
                 return ""
             return dump_sgf(self.board, **meta).decode("utf-8")
-        except (OSError, ValueError) as e:
-            raise GTPFailure("cannot save file", str(e)) from None
+        except OSError as e:
+            why = f"{args[0]}: {e.strerror}" if e.strerror else str(e)  # the user's path, not the .tmp beside it
+            raise GTPFailure(f"cannot save file: {why}") from None
+        except ValueError as e:
+            raise GTPFailure(f"cannot save file: {e}") from None
 
     # --- time ----------------------------------------------------------------------------------------------------
 

@@ -1,6 +1,11 @@
 """What every GTP command module shares: :class:`GTPFailure` (an expected failure and its canonical reply text) and
 the parsers of command arguments, each of which raises ``GTPFailure("syntax error", detail)`` for bad input.
 
+Numbers are bounded where they are read: seconds (clock settings and reports) at most
+:data:`~igo.engine.timecontrol.MAX_SECONDS` (one year), counts of periods or stones at most
+:data:`~igo.engine.timecontrol.MAX_STONES`, komi within ``±MAX_KOMI``; a larger value is a ``syntax error`` (the
+bound is in the log), never clamped, so the controller learns that its setting was not taken.
+
 :mod:`igo.gtp.engine` (the commands) and :mod:`igo.gtp.analysis` (the analysis commands) both import this module and
 not each other's internals.
 """
@@ -13,12 +18,16 @@ import re
 from igo.engine.board import BLACK, WHITE
 from igo.engine.coords import gtp_to_rc
 from igo.engine.errors import InvalidMoveError
+from igo.engine.timecontrol import MAX_SECONDS, MAX_STONES
 
 COLORS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
 """The colour names GTP accepts (any case)."""
 
 VERTEX_RE = re.compile(r"[A-HJ-Za-hj-z][0-9]{1,2}")
 """The shape of a GTP vertex (any case, no column I); whether it is on the board is checked separately."""
+
+MAX_KOMI = 1000.0
+"""The largest komi (either sign) ``komi`` accepts: more than any score on the largest board (25x25 is 625 points)."""
 
 
 class GTPFailure(Exception):
@@ -54,16 +63,30 @@ def parse_float(text: str, what: str) -> float:
 
 
 def parse_seconds(text: str, what: str) -> float:
+    """Seconds on a clock: 0 .. MAX_SECONDS (one year)."""
     value = parse_float(text, what)
     if value < 0:
         raise GTPFailure("syntax error", f"{what} must not be negative, got {text!r}")
+    if value > MAX_SECONDS:
+        raise GTPFailure("syntax error", f"{what} must be at most {MAX_SECONDS:.0f} seconds (a year), got {text!r}")
     return value
 
 
-def parse_count(text: str, what: str) -> int:
+def parse_count(text: str, what: str, most: int = MAX_STONES) -> int:
+    """A count of periods or stones: 0 .. ``most``."""
     value = parse_int(text, what)
     if value < 0:
         raise GTPFailure("syntax error", f"{what} must not be negative, got {text!r}")
+    if value > most:
+        raise GTPFailure("syntax error", f"{what} must be at most {most}, got {text[:40]!r}")
+    return value
+
+
+def parse_komi(text: str) -> float:
+    """A komi: a finite number within ``±MAX_KOMI``."""
+    value = parse_float(text, "komi")
+    if abs(value) > MAX_KOMI:
+        raise GTPFailure("syntax error", f"komi must be within -{MAX_KOMI:g}..{MAX_KOMI:g}, got {text[:40]!r}")
     return value
 
 
@@ -90,12 +113,14 @@ def parse_vertex(text: str, size: int) -> str:
 __all__ = [
     "COLORS",
     "GTPFailure",
+    "MAX_KOMI",
     "VERTEX_RE",
     "expect_args",
     "parse_color",
     "parse_count",
     "parse_float",
     "parse_int",
+    "parse_komi",
     "parse_seconds",
     "parse_vertex",
 ]

@@ -515,10 +515,14 @@ def test_loadsgf_failures(engine, tmp_path):
 
 
 def test_printsgf_failures(engine, tmp_path):
-    assert fails(engine, f"printsgf {tmp_path / 'no' / 'such' / 'dir.sgf'}") == "cannot save file"
+    assert fails(engine, f"printsgf {tmp_path / 'no' / 'such' / 'dir.sgf'}").startswith("cannot save file: ")
     assert fails(engine, "printsgf a b") == "syntax error"
-    ok(engine, "boardsize 25")  # SGF stops at 19x19
-    assert fails(engine, "printsgf") == "cannot save file"
+    for size in (20, 25):
+        ok(engine, f"boardsize {size}")  # SGF stops at 19x19: the reply says so
+        message = f"cannot save file: SGF records boards up to 19x19, not {size}x{size}"
+        assert fails(engine, "printsgf") == message
+        assert fails(engine, f"printsgf {tmp_path / 'big.sgf'}") == message
+        assert not (tmp_path / "big.sgf").exists()
     ok(engine, "boardsize 9")
     assert ok(engine, "printsgf -").startswith("(;")
 

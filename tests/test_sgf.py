@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,9 @@ from igo.engine.board import BLACK, EMPTY, WHITE, Board
 from igo.engine.coords import gtp_to_rc
 from igo.engine.errors import SGFError
 from igo.engine.sgf import (
+    MAX_ESCAPES,
+    MAX_KOMI,
+    MAX_TEXT_BREAKS,
     GameRecord,
     SetupEvent,
     dump_sgf,
@@ -337,6 +342,53 @@ def test_size_limits():
         load_sgf(b"(;" + b";" * 300_000 + b")")
     with pytest.raises(SGFError, match="too many SGF property values"):
         load_sgf(b"(;" + b"C[]" * 1_100_000 + b")")
+
+
+def test_escapes_and_line_breaks_that_would_cost_memory_are_refused():
+    """10 MB of escaped ``\\]`` in a comment took 9 s and 800 MB in sgfmill's tokeniser and unescaping (an object per
+    escape or line break): more than MAX_ESCAPES backslashes in a file, or MAX_TEXT_BREAKS breaks and escapes in one
+    text value, are refused before that work; up to the limits the text loads exactly."""
+    head = b"(;GM[1]SZ[9];B[ee]C["
+    with pytest.raises(SGFError, match=r"too many escaped characters \(backslashes\) in SGF data: 200001"):
+        load_sgf(head + b"\\]" * (MAX_ESCAPES + 1) + b"])")
+    for piece in (b"\n", b"\r\n", b"\\]", b"\r"):
+        n = MAX_TEXT_BREAKS // (piece.count(b"\n") + piece.count(b"\r") + piece.count(b"\\")) + 1
+        with pytest.raises(SGFError, match=r"C property has too many line breaks and escapes: 10000[0-9] "):
+            load_sgf(head + piece * n + b"])")
+    with pytest.raises(SGFError, match="PB property has too many line breaks"):
+        load_sgf(b"(;GM[1]SZ[9]PB[" + b"\n" * (MAX_TEXT_BREAKS + 1) + b"])")
+    record = load_sgf(head + b"\\]" * (MAX_TEXT_BREAKS // 2) + b"\n" * (MAX_TEXT_BREAKS // 2) + b"])")
+    assert record.comments == ["]" * (MAX_TEXT_BREAKS // 2) + "\n" * (MAX_TEXT_BREAKS // 2)]
+    record = load_sgf(head + b"x" * (9 * 1024 * 1024) + b"])")  # a long comment without breaks is no cost
+    assert len(record.comments[0]) == 9 * 1024 * 1024
+
+
+def test_komi_must_be_within_the_bound():
+    for km in (b"1e308", b"-1e308", b"1000.5", b"99999"):
+        with pytest.raises(SGFError, match=r"komi KM\[.*\] out of range"):
+            load_sgf(b"(;GM[1]SZ[9]KM[" + km + b"])")
+    assert load_sgf(b"(;GM[1]SZ[9]KM[-1000])").komi == -1000 == -MAX_KOMI
+
+
+def test_files_are_read_and_written_only_when_regular(tmp_path):
+    """A FIFO named ``*.sgf`` is refused at once (``open()`` would wait for a writer); saving over a FIFO, a
+    directory or a device is refused and leaves it as it is."""
+    fifo = tmp_path / "fifo.sgf"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="a FIFO, not a regular file"):
+        load_sgf_file(fifo)
+    (tmp_path / "dir.sgf").mkdir()
+    with pytest.raises(OSError, match="a directory, not a regular file"):
+        load_sgf_file(tmp_path / "dir.sgf")
+    board = Board(9)
+    board.play("E5")
+    for target, kind in ((fifo, "a FIFO"), (tmp_path / "dir.sgf", "a directory")):
+        with pytest.raises(OSError, match=f"{kind}; refusing to replace it"):
+            save_sgf(target, board)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and (tmp_path / "dir.sgf").is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.sgf", "fifo.sgf"]
+    save_sgf(tmp_path / "game.sgf", board)
+    assert load_sgf_file(tmp_path / "game.sgf").moves == [(BLACK, gtp_to_rc("E5", 9))]
 
 
 def test_deep_nesting_is_an_error_or_a_load_never_a_recursion_error():

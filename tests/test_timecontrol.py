@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from igo.engine.board_kernels import BLACK, WHITE
-from igo.engine.timecontrol import Clock, TimeLeft, TimeManager, moves_to_plan
+from igo.engine.timecontrol import MAX_SECONDS, MAX_STONES, Clock, TimeLeft, TimeManager, moves_to_plan
 
 EPS = 1e-9
 
@@ -463,3 +463,44 @@ def test_after_move_agrees_with_the_referee(clock, moves):
         expected = ref.report()
         got = kept.left(BLACK)
         assert got.stones == expected.stones and got.seconds == pytest.approx(expected.seconds, abs=1e-9)
+
+
+# --- huge settings: bounded, never an overflow, never a long loop -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [Clock("absolute", 1e308), Clock("byoyomi", 1e308, 1e308, periods=3), Clock("canadian", 1e308, 1e308, stones=1),
+     Clock("byoyomi", 0, 1e308, periods=5), Clock("canadian", 10, 1e300, stones=25),
+     Clock("absolute", 600).with_left(BLACK, TimeLeft(1e306, 0)),
+     Clock("canadian", 600, 60, stones=10**30).with_left(BLACK, TimeLeft(1e306, 10**40))],
+)  # fmt: skip
+def test_huge_clocks_give_a_bounded_budget(clock):
+    """A clock of 1e308 seconds (any caller; GTP refuses it) budgets at most MAX_SECONDS, so a search may turn the
+    budget into a count of playouts (was ``int(rate * 1e306)``: OverflowError)."""
+    tm = TimeManager(lag=0.5)
+    tm.new_game(Clock())
+    for move in range(3):
+        budget = tm.budget(clock, BLACK, board_size=19, move_number=move)
+        assert 0 <= budget <= MAX_SECONDS
+        assert int(budget * 1e6) >= 0  # a rate of a million playouts a second still converts
+        tm.spent(BLACK, budget)
+
+
+def test_tiny_periods_in_their_billions_take_bounded_steps():
+    """Byo-yomi with 10**18 periods of 1e-300 s: the clock code walks at most MAX_STONES of them (it would loop
+    10**18 times)."""
+    clock = Clock("byoyomi", 0, 1e-300, periods=10**18)
+    tm = TimeManager(lag=0.5)
+    tm.new_game(clock)
+    assert tm.budget(clock, BLACK) >= 0
+    tm.spent(BLACK, 3.0)
+    assert tm.budget(clock, BLACK) >= 0
+    left = clock.started().after_move(BLACK, 3.0).left(BLACK)
+    assert left == TimeLeft(0.0, 1)  # out of time: the periods are far too short
+    canadian = Clock("canadian", 5, 1e308, stones=10**30).started().after_move(WHITE, 1e308)
+    assert canadian.left(WHITE).seconds <= MAX_SECONDS and canadian.left(WHITE).stones <= MAX_STONES
+
+
+def test_bounds_are_a_year_and_ten_thousand():
+    assert MAX_SECONDS == 365 * 24 * 3600 and MAX_STONES == 10_000
