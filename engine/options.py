@@ -20,24 +20,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .limits import MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS
+
 PLAYER_KINDS = ("mcts", "random", "policy")
 SYMMETRIES = ("random", "all", "none")
 DTYPES = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DEFAULT_MOVE_TIME = 2.0
 """Seconds per move of the search player when neither ``playouts`` nor ``time`` is given (and no game clock)."""
-MAX_THREADS = 256
-"""The most rollout threads (``--threads``). A fixed number rather than a multiple of this machine's cores, so that
-options valid here stay valid in a subprocess or on another machine (:meth:`PlayerOptions.to_argv`); threads beyond
-the cores only slow the search down, and each costs a batch of 16 board states (20 KB each on 19x19)."""
-MAX_BATCH = 4096
-"""The most leaves per batch (``--batch``): each leaf is a board state in the search's pools (two with a network,
-20 KB each on 19x19) plus its path, so the pools stay under ~200 MB; a network gains nothing from larger batches."""
-MAX_PLAYOUTS = 1_000_000_000
-"""The most simulations per move (``--playouts``): visit counts are 32-bit in the tree, and a budget far beyond the
-tree's capacity is pointless anyway, since the search stops when its tree is full (see
-:class:`~igo.engine.player.PlayerConfig`'s ``max_nodes``)."""
-
 
 def positive_int(text: str) -> int:
     """An argparse type: an integer of at least 1."""
@@ -366,9 +356,6 @@ __all__ = [
     "COMPILE_MODES",
     "DEFAULT_MOVE_TIME",
     "DTYPES",
-    "MAX_BATCH",
-    "MAX_PLAYOUTS",
-    "MAX_THREADS",
     "PLAYER_KINDS",
     "PlayerOptions",
     "SYMMETRIES",

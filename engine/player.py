@@ -63,10 +63,11 @@ from . import board_kernels as K
 from . import mcts as M
 from .board import BLACK, WHITE, Board, chains, format_result, opponent
 from .coords import padded_to_gtp, rc_to_gtp, rc_to_padded
-from .options import DEFAULT_MOVE_TIME, MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS
+from .limits import MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS, MAX_TREE_NODES
+from .options import DEFAULT_MOVE_TIME
 from .playout import is_eye, random_move
 from .rng import make_rng, randint
-from .search import MAX_TREE_NODES, MCTS, Evaluator, MoveStats, SearchConfig
+from .search import MCTS, Evaluator, MoveStats, SearchConfig
 from .timecontrol import Clock, TimeManager
 
 log = logging.getLogger(__name__)
@@ -312,9 +313,9 @@ def sample_sensible_move(
 @dataclass(frozen=True)
 class PlayerConfig:
     """The search player's parameters. Resource bounds (each a ValueError beyond it): ``playouts`` at most
-    :data:`~igo.engine.options.MAX_PLAYOUTS`, ``threads`` at most :data:`~igo.engine.options.MAX_THREADS`,
-    ``batch_size`` at most :data:`~igo.engine.options.MAX_BATCH`, ``max_nodes`` at most
-    :data:`~igo.engine.search.MAX_TREE_NODES`.
+    :data:`~igo.engine.limits.MAX_PLAYOUTS`, ``threads`` at most :data:`~igo.engine.limits.MAX_THREADS`,
+    ``batch_size`` at most :data:`~igo.engine.limits.MAX_BATCH`, ``max_nodes`` at most
+    :data:`~igo.engine.limits.MAX_TREE_NODES`.
 
     ``max_nodes`` is the tree's capacity, and with it the search's memory: :func:`~igo.engine.search.tree_bytes`,
     about 1.75 GB at the default 400,000 nodes on 9x9 and larger boards (half of it the spare that tree reuse

@@ -40,7 +40,7 @@ from . import board_kernels as K
 from . import mcts as M
 from . import mcts_batch as MB
 from .coords import gtp_to_padded, padded_to_gtp
-from .options import MAX_BATCH, MAX_THREADS
+from .limits import MAX_BATCH, MAX_THREADS, MAX_TREE_NODES
 from .pool import copy_slots, copy_to_slot, new_pool, slot_view
 from .rng import make_rng
 
@@ -48,10 +48,6 @@ NODE_BYTES = 4 + 4 + 4 + 1
 """Bytes per node of the tree (first edge, edge count, visits, colour)."""
 EDGE_BYTES = 2 + 4 * 8
 """Bytes per edge of the tree (move, prior, n, nv, wv, nr, wr, vl, child)."""
-MAX_TREE_NODES = 5_000_000
-"""The most nodes a tree may have: edge indices are 32-bit, and 5,000,000 nodes of 19x19 (362 edges) stay below
-2**31 edges; such a tree already takes 2 x 11 GB."""
-
 
 def tree_edges(max_nodes: int, size: int) -> int:
     """The edges of a tree of ``max_nodes`` nodes on ``size`` x ``size``: room for 64 edges a node on average (a node
@@ -692,7 +688,6 @@ def _flat(vertex: str, n: int) -> int:
 
 __all__ = [
     "EDGE_BYTES",
-    "MAX_TREE_NODES",
     "NODE_BYTES",
     "SearchConfig",
     "MCTS",

@@ -64,6 +64,7 @@ from .board import BLACK, WHITE, Board, color_name, fixed_handicap_points
 from .coords import PASS, gtp_to_rc, rc_to_gtp, rc_to_sgf, sgf_to_rc
 from .errors import IllegalMoveError, InvalidMoveError, SGFError
 from .fileio import atomic_write, check_write_target, open_regular
+from .limits import MAX_KOMI
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,6 @@ MAX_ESCAPES = 200_000
 """Most backslashes (SGF escapes) a file may hold; more is refused before parsing."""
 MAX_TEXT_BREAKS = 100_000
 """Most line breaks and backslashes one text value (a comment, a name) may hold; more is refused before unescaping."""
-MAX_KOMI = 1000.0
-"""Largest komi (either sign) ``KM`` may give, as GTP's ``komi`` (:data:`igo.gtp.protocol.MAX_KOMI`)."""
-
 Point = tuple[int, int]
 Move = tuple[int, "Point | None"]
 
@@ -781,7 +779,6 @@ __all__ = [
     "DEFAULT_MAX_MOVES",
     "DEFAULT_MAX_NODES",
     "MAX_ESCAPES",
-    "MAX_KOMI",
     "MAX_SGF_SIZE",
     "MAX_TEXT_BREAKS",
 ]

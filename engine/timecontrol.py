@@ -26,10 +26,10 @@ of main time and all periods there) and byo-yomi periods at ``periods`` (as Kata
 as reported (more stones only means less time per stone). A report that is not finite is ignored; negative numbers
 count as 0.
 
-**Bounds.** No clock is longer than :data:`MAX_SECONDS` (one year) and none has more than :data:`MAX_STONES` byo-yomi
-periods or Canadian stones: the GTP engine refuses larger settings and reports (``syntax error``), and the clock code
-itself reads larger values (from any caller) as these maxima, so no budget overflows a conversion to an integer and no
-loop over periods runs longer than :data:`MAX_STONES` steps.
+**Bounds** (:mod:`igo.engine.limits`). No clock is longer than ``MAX_SECONDS`` (one year) and none has more than
+``MAX_STONES`` byo-yomi periods or Canadian stones: the GTP engine refuses larger settings and reports (``syntax
+error``), and the clock code itself reads larger values (from any caller) as these maxima, so no budget overflows a
+conversion to an integer and no loop over periods runs longer than ``MAX_STONES`` steps.
 """
 
 from __future__ import annotations
@@ -40,17 +40,12 @@ import math
 from dataclasses import dataclass
 
 from .board_kernels import BLACK, WHITE
+from .limits import MAX_SECONDS, MAX_STONES
 
 log = logging.getLogger(__name__)
 
 SYSTEMS = ("none", "absolute", "byoyomi", "canadian")
 """The time systems a :class:`Clock` may have."""
-
-MAX_SECONDS = 365 * 24 * 3600.0
-"""The longest time (seconds, one year) a clock setting or report may give; more is read as this."""
-
-MAX_STONES = 10_000
-"""The most byo-yomi periods or Canadian stones (per period) a clock may have; more is read as this."""
 
 
 @dataclass(frozen=True)

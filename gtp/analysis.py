@@ -43,8 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from igo.engine.board import BLACK, Board
+from igo.engine.limits import MAX_SECONDS
 from igo.engine.player import Analysis, Player
-from igo.engine.timecontrol import MAX_SECONDS
 
 from .protocol import GTPFailure, parse_color, parse_int
 

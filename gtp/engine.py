@@ -28,7 +28,7 @@ device or directory at the path (never replaced), an unwritable directory.
 
 **Numbers are bounded** (``syntax error`` beyond, see :mod:`igo.gtp.protocol`): komi within ``±MAX_KOMI`` (1000);
 clock seconds (``time_settings``, ``kgs-time_settings``, ``time_left``) at most a year, periods and stones at most
-:data:`~igo.engine.timecontrol.MAX_STONES`; the board size 2..25; handicap stones by the board; analysis intervals
+:data:`~igo.engine.limits.MAX_STONES`; the board size 2..25; handicap stones by the board; analysis intervals
 at most a year.
 
 **Never dies**: a command that raises is answered ``? internal error: ...`` (logged with its traceback) and the game

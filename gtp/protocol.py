@@ -2,8 +2,8 @@
 the parsers of command arguments, each of which raises ``GTPFailure("syntax error", detail)`` for bad input.
 
 Numbers are bounded where they are read: seconds (clock settings and reports) at most
-:data:`~igo.engine.timecontrol.MAX_SECONDS` (one year), counts of periods or stones at most
-:data:`~igo.engine.timecontrol.MAX_STONES`, komi within ``±MAX_KOMI``; a larger value is a ``syntax error`` (the
+:data:`~igo.engine.limits.MAX_SECONDS` (one year), counts of periods or stones at most
+:data:`~igo.engine.limits.MAX_STONES`, komi within ``±MAX_KOMI``; a larger value is a ``syntax error`` (the
 bound is in the log), never clamped, so the controller learns that its setting was not taken.
 
 :mod:`igo.gtp.engine` (the commands) and :mod:`igo.gtp.analysis` (the analysis commands) both import this module and
@@ -18,16 +18,13 @@ import re
 from igo.engine.board import BLACK, WHITE
 from igo.engine.coords import gtp_to_rc
 from igo.engine.errors import InvalidMoveError
-from igo.engine.timecontrol import MAX_SECONDS, MAX_STONES
+from igo.engine.limits import MAX_KOMI, MAX_SECONDS, MAX_STONES
 
 COLORS = {"b": BLACK, "black": BLACK, "w": WHITE, "white": WHITE}
 """The colour names GTP accepts (any case)."""
 
 VERTEX_RE = re.compile(r"[A-HJ-Za-hj-z][0-9]{1,2}")
 """The shape of a GTP vertex (any case, no column I); whether it is on the board is checked separately."""
-
-MAX_KOMI = 1000.0
-"""The largest komi (either sign) ``komi`` accepts: more than any score on the largest board (25x25 is 625 points)."""
 
 
 class GTPFailure(Exception):
@@ -113,7 +110,6 @@ def parse_vertex(text: str, size: int) -> str:
 __all__ = [
     "COLORS",
     "GTPFailure",
-    "MAX_KOMI",
     "VERTEX_RE",
     "expect_args",
     "parse_color",

@@ -70,28 +70,30 @@ def _param_counts(size: int) -> dict[str, int]:
 
 def run_info(args) -> int:
     from igo.nets.checkpoint import read_metadata
+    from igo.nets.config import printable as p
 
-    meta = read_metadata(args.path)
+    meta = read_metadata(args.path)  # a regular file, its metadata type- and range-checked: CheckpointError otherwise
     d = meta.to_dict()
     if args.json:
-        print(json.dumps(d, indent=2, sort_keys=True))
+        print(json.dumps(d, indent=2, sort_keys=True))  # ensure_ascii: control characters come out escaped
         return 0
-    print(f"checkpoint   {args.path}")
-    print(f"config       {meta.config_name} ({meta.kind})")
+    # every string from the file is escaped (ANSI codes, other control characters, bidi overrides, newlines)
+    print(f"checkpoint   {p(args.path)}")
+    print(f"config       {p(meta.config_name)} ({meta.kind})")
     for key, value in d["config"].items():
         if key not in ("name", "kind"):
-            print(f"  {key:19} {value}")
+            print(f"  {key:19} {p(value)}")
     print(f"board size   {meta.board_size}x{meta.board_size}")
     print(f"features     {meta.feature_set}")
     print(f"parameters   {meta.parameters:,}")
     print(f"step         {meta.step}")
-    print(f"parent       {meta.parent or '-'}")
-    print(f"created      {meta.created}")
-    print(f"igo version  {meta.igo_version}")
+    print(f"parent       {p(meta.parent or '-')}")
+    print(f"created      {p(meta.created)}")
+    print(f"igo version  {p(meta.igo_version)}")
     if meta.notes:
-        print(f"notes        {meta.notes}")
+        print(f"notes        {p(meta.notes)}")
     for key, value in (meta.extra or {}).items():
-        print(f"extra.{key:7} {value}")
+        print(f"extra.{p(key):7} {p(value)}")
     return 0
 
 

@@ -20,6 +20,25 @@ header is parsed by safetensors (:func:`read_metadata` reads only the header), t
 failure — missing file, a directory, truncated or foreign bytes, no igo metadata, an unknown config, a missing,
 unexpected or misshapen tensor, the wrong board size or kind — raises :class:`CheckpointError` naming the path and
 the problem.
+
+One validation, in this order, before any real tensor memory is used (:func:`load_state`, which
+:func:`load_checkpoint` calls, so every loader gets it):
+
+1. the path is a regular file (a FIFO or a device is refused at once, never waited on);
+2. the igo metadata (at most :data:`MAX_METADATA_BYTES`, nested at most :data:`MAX_METADATA_DEPTH` deep) is a JSON
+   object whose fields have their types and ranges (``step``, ``parameters`` in 0..2**63-1, ``format_version`` >= 1)
+   and whose config passes the config's own bounds (:mod:`igo.nets.config`);
+3. the config is compared with the tensors listed in the safetensors header without reading them: its depth
+   (blocks or layers) cannot exceed the number of tensors; a weightless copy of the network built on the ``meta``
+   device gives the expected names, shapes and dtypes, which must be those of the header (whose sizes safetensors
+   has checked against the file's: so the weights to load are bounded by the file's size; a config too large for
+   the file says so), and its parameter count must match the ``parameters`` field;
+4. dtypes: float parameters and buffers must be stored as F32, or F16/BF16 (which load losslessly into float32);
+   integer buffers as I64; nothing else (bool, F64, integers for floats, FP8) is ever converted;
+5. values: every floating-point tensor must be finite and within +-:data:`MAX_ABS_WEIGHT` (1e6), and batch-norm
+   running variances non-negative (:func:`igo.nets.weights.value_problem`).
+
+Text from a file that goes into an error message is escaped (:func:`igo.nets.config.printable`).
 """
 
 from __future__ import annotations
@@ -28,6 +47,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,21 +58,35 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 from torch import nn
 
-from igo.engine.fileio import atomic_write
+from igo.engine.fileio import NotARegularFileError, atomic_write, open_regular
 
-from .config import Config, config_from_dict, config_to_dict
+from .config import Config, config_depth, config_from_dict, config_to_dict, printable
 from .models import build_model, check_board_size, parameter_count
-from .weights import state_mismatch
+from .weights import MAX_ABS_WEIGHT, shape_mismatch, state_mismatch, value_problem
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "igo-checkpoint"
 FORMAT_VERSION = 1
 METADATA_KEY = "igo"
+MAX_METADATA_BYTES = 4 << 20
+MAX_METADATA_DEPTH = 32
+MAX_COUNT = 2**63 - 1
+FLOAT_DTYPES = ("F32", "F16", "BF16")  # F16 and BF16 load losslessly into float32 parameters
+_TORCH_TO_SAFETENSORS = {torch.float32: "F32", torch.int64: "I64"}
 
 
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be read or does not fit what was asked of it."""
+
+
+def _short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (a value from a file may be megabytes long); never raises."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to write in decimal
+        return f"<{type(value).__name__} too long to show>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def igo_version() -> str:
@@ -119,12 +153,15 @@ class CheckpointMeta:
         if not isinstance(d, dict):
             raise bad(f"igo metadata must be a JSON object, got {type(d).__name__}")
         if d.get("format") != FORMAT:
-            raise bad(f"not an igo checkpoint (metadata format is {d.get('format')!r}, expected {FORMAT!r})")
+            raise bad(f"not an igo checkpoint (metadata format is {_short_repr(d.get('format'))}, expected {FORMAT!r})")
         version = d.get("format_version")
         if isinstance(version, bool) or not isinstance(version, int):
-            raise bad(f"format_version must be an int, got {version!r}")
+            raise bad(f"format_version must be an int, got {_short_repr(version)}")
+        if version < 1:
+            raise bad(f"format_version must be >= 1, got {_short_repr(version)}")
         if version > FORMAT_VERSION:
-            raise bad(f"format_version {version} is newer than this igo reads ({FORMAT_VERSION}); upgrade igo")
+            newer = _short_repr(version)
+            raise bad(f"format_version {newer} is newer than this igo reads ({FORMAT_VERSION}); upgrade igo")
         for key in ("config", "board_size"):
             if key not in d:
                 raise bad(f"metadata has no {key!r}")
@@ -133,7 +170,7 @@ class CheckpointMeta:
         except ValueError as e:
             raise bad(f"bad network config: {e}") from None
         if "kind" in d and d["kind"] != config.kind:
-            raise bad(f"metadata kind {d['kind']!r} disagrees with its config's kind {config.kind!r}")
+            raise bad(f"metadata kind {_short_repr(d['kind'])} disagrees with its config's kind {config.kind!r}")
         try:
             board_size = check_board_size(d["board_size"])
         except ValueError as e:
@@ -144,11 +181,13 @@ class CheckpointMeta:
             if key in d:
                 v = d[key]
                 if not isinstance(v, t) or (t is int and isinstance(v, bool)):
-                    raise bad(f"metadata field {key} must be {t.__name__}, got {v!r}")
+                    raise bad(f"metadata field {key} must be {t.__name__}, got {_short_repr(v)}")
+                if t is int and not 0 <= v <= MAX_COUNT:
+                    raise bad(f"metadata field {key} must be in 0..2**63-1, got {_short_repr(v)}")
                 values[key] = v
         parent = d.get("parent")
         if parent is not None and not isinstance(parent, str):
-            raise bad(f"metadata field parent must be a string or null, got {parent!r}")
+            raise bad(f"metadata field parent must be a string or null, got {_short_repr(parent)}")
         return cls(config=config, board_size=board_size, parent=parent, format_version=version, **values)
 
 
@@ -176,8 +215,8 @@ def save_checkpoint(
     board_size = getattr(model, "board_size", None)
     if config is None or board_size is None:
         raise ValueError("the model has no config/board_size (build it with nets.models.build_model)")
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be a non-negative int, got {step!r}")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_COUNT:
+        raise ValueError(f"step must be an int in 0..2**63-1, got {step!r}")
     if parent is not None:
         parent = str(parent)
     meta = CheckpointMeta(
@@ -195,6 +234,12 @@ def save_checkpoint(
         header = json.dumps(meta.to_dict(), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"checkpoint metadata is not JSON-serialisable (check extra): {e}") from None
+    # what the reader refuses is not written
+    if len(header) > MAX_METADATA_BYTES or _too_deep(meta.to_dict(), MAX_METADATA_DEPTH):
+        raise ValueError(
+            f"checkpoint metadata must be at most {MAX_METADATA_BYTES:,} characters and nested at most "
+            f"{MAX_METADATA_DEPTH} deep (check notes and extra)"
+        )
     data = st_save(_state_tensors(model), metadata={METADATA_KEY: header})
 
     atomic_write(path, data, parents=True)
@@ -205,26 +250,71 @@ def save_checkpoint(
 # --- reading ---------------------------------------------------------------------------------------------------------
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a directory, not a file")
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _check_file(path: Path) -> int:
+    """The size of the regular file at ``path``; CheckpointError for anything else, without blocking on a FIFO."""
+    try:
+        with open_regular(path) as f:
+            return os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except NotARegularFileError:
+        try:
+            kind = _kind(os.stat(path).st_mode)
+        except OSError:
+            kind = "a special file"
+        raise CheckpointError(f"checkpoint {path} is {kind}, not a regular file") from None
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be opened ({e.strerror or e})") from None
 
 
 def _not_safetensors(path: Path, e: Exception) -> CheckpointError:
-    return CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({e})")
+    return CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({printable(e)})")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether the JSON value nests lists/objects more than ``limit`` deep (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return False
 
 
 def _meta_from_header(path: Path, header: dict[str, str] | None) -> CheckpointMeta:
     raw = (header or {}).get(METADATA_KEY)
     if raw is None:
         raise CheckpointError(f"checkpoint {path}: not an igo checkpoint (the safetensors header has no igo metadata)")
+    if len(raw) > MAX_METADATA_BYTES:
+        raise CheckpointError(
+            f"checkpoint {path}: igo metadata of {len(raw):,} characters, more than the {MAX_METADATA_BYTES:,} allowed"
+        )
     try:
         d = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"checkpoint {path}: igo metadata is not valid JSON ({e})") from None
-    return CheckpointMeta.from_dict(d, where=f"checkpoint {path}")
+    except RecursionError:
+        raise CheckpointError(f"checkpoint {path}: igo metadata is nested too deep") from None
+    except ValueError as e:  # JSONDecodeError, or an integer of too many digits
+        raise CheckpointError(f"checkpoint {path}: igo metadata is not valid JSON ({printable(e)})") from None
+    if _too_deep(d, MAX_METADATA_DEPTH):
+        raise CheckpointError(f"checkpoint {path}: igo metadata is nested more than {MAX_METADATA_DEPTH} deep")
+    try:
+        return CheckpointMeta.from_dict(d, where=f"checkpoint {path}")
+    except RecursionError:
+        raise CheckpointError(f"checkpoint {path}: igo metadata is nested too deep") from None
 
 
 def read_metadata(path: str | os.PathLike) -> CheckpointMeta:
@@ -239,19 +329,93 @@ def read_metadata(path: str | os.PathLike) -> CheckpointMeta:
     return _meta_from_header(path, header)
 
 
-def load_state(
-    path: str | os.PathLike, device: str | torch.device = "cpu"
+def _check_request(path: Path, meta: CheckpointMeta, board_size: int | None, expect_kind: str | None) -> None:
+    if board_size is not None and board_size != meta.board_size:
+        n = meta.board_size
+        raise CheckpointError(f"checkpoint {path} is for {n}x{n}, asked for {board_size}x{board_size}")
+    if expect_kind is not None and expect_kind != meta.kind:
+        name = printable(meta.config_name)
+        raise CheckpointError(f"checkpoint {path} holds a {meta.kind} net ({name}), expected {expect_kind}")
+
+
+def _check_header(path: Path, meta: CheckpointMeta, names: list[str], slice_of, size: int) -> None:
+    """Steps 3 and 4 of the module docstring: the config against the tensor ``names`` of the header, their dtypes
+    and shapes (``slice_of(name)``, read from the header only) and the file's ``size``, building nothing but a
+    weightless (meta device) network."""
+    where = f"checkpoint {path} ({printable(meta.config_name)})"
+    field, depth = config_depth(meta.config)
+    if depth > len(names):
+        held = len(names)
+        raise CheckpointError(f"{where}: the config claims {depth} {field} but the file holds only {held} tensors")
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            skeleton = build_model(meta.config, meta.board_size)
+    except ImportError as e:
+        raise CheckpointError(f"checkpoint {path}: {e}") from None
+    except (RuntimeError, ValueError, OverflowError, MemoryError) as e:
+        raise CheckpointError(f"{where}: cannot build the network of its config ({printable(e)})") from None
+    expected = skeleton.state_dict()
+    params = parameter_count(skeleton)
+    if len(names) != len(expected) or any(k not in expected for k in names):
+        got = dict.fromkeys(names, ())  # the names differ: shape_mismatch says which, before comparing any shape
+    else:
+        header = {k: slice_of(k) for k in names}
+        got = {k: tuple(s.get_shape()) for k, s in header.items()}
+    why = shape_mismatch({k: tuple(v.shape) for k, v in expected.items()}, got)
+    if why is not None:
+        least = sum(v.numel() * (2 if v.is_floating_point() else v.element_size()) for v in expected.values())
+        if least > size:  # say so first: a small file whose header claims a huge network
+            why = (
+                f"the config claims {params:,} parameters ({least:,} bytes at least), more than the file's {size:,} "
+                f"bytes hold; {why}"
+            )
+        raise CheckpointError(f"{where}: {why}")
+    if meta.parameters not in (0, params):
+        raise CheckpointError(f"{where}: the metadata says {meta.parameters:,} parameters, its config has {params:,}")
+    for k, want in expected.items():
+        dtype = header[k].get_dtype()
+        if want.is_floating_point():
+            if dtype not in FLOAT_DTYPES:
+                raise CheckpointError(
+                    f"{where}: tensor {k} has dtype {printable(dtype)}, expected F32 (or F16/BF16, which load "
+                    "losslessly)"
+                )
+        elif dtype != _TORCH_TO_SAFETENSORS.get(want.dtype):
+            expect = _TORCH_TO_SAFETENSORS.get(want.dtype, str(want.dtype))
+            raise CheckpointError(f"{where}: tensor {k} has dtype {printable(dtype)}, expected {expect}")
+
+
+def _load_validated(
+    path: Path,
+    device: str | torch.device = "cpu",
+    board_size: int | None = None,
+    expect_kind: str | None = None,
 ) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
-    """All tensors of the checkpoint (name -> tensor, in their stored dtypes, on ``device``) and its metadata."""
-    path = Path(path)
-    _check_file(path)
+    size = _check_file(path)
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as f:
             meta = _meta_from_header(path, f.metadata())
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            _check_request(path, meta, board_size, expect_kind)
+            names = list(f.keys())
+            _check_header(path, meta, names, f.get_slice, size)
+            tensors = {}
+            for k in names:
+                t = f.get_tensor(k)
+                why = value_problem(k, t)
+                if why is not None:
+                    raise CheckpointError(f"checkpoint {path} ({printable(meta.config_name)}): {why}")
+                tensors[k] = t
     except (SafetensorError, OSError) as e:
         raise _not_safetensors(path, e) from None
     return tensors, meta
+
+
+def load_state(
+    path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
+    """All tensors of the checkpoint (name -> tensor, in their stored dtypes, on ``device``) and its metadata, after
+    the whole validation of the module docstring."""
+    return _load_validated(Path(path), device)
 
 
 def load_checkpoint(
@@ -262,25 +426,21 @@ def load_checkpoint(
     expect_kind: str | None = None,
 ) -> tuple[nn.Module, CheckpointMeta]:
     """The model stored at ``path`` (built from its config, weights loaded strictly, float32 parameters, in eval
-    mode, on ``device``) and its metadata. ``board_size`` and ``expect_kind``, when given, must match the file's."""
+    mode, on ``device``) and its metadata. ``board_size`` and ``expect_kind``, when given, must match the file's.
+    The network is built only after the file passed the validation of the module docstring."""
     path = Path(path)
-    tensors, meta = load_state(path)
-    if board_size is not None and board_size != meta.board_size:
-        n = meta.board_size
-        raise CheckpointError(f"checkpoint {path} is for {n}x{n}, asked for {board_size}x{board_size}")
-    if expect_kind is not None and expect_kind != meta.kind:
-        raise CheckpointError(f"checkpoint {path} holds a {meta.kind} net ({meta.config_name}), expected {expect_kind}")
+    tensors, meta = _load_validated(path, "cpu", board_size, expect_kind)
     try:
         model = build_model(meta.config, meta.board_size)
     except ImportError as e:
         raise CheckpointError(f"checkpoint {path}: {e}") from None
     why = state_mismatch(model, tensors)
     if why is not None:
-        raise CheckpointError(f"checkpoint {path} ({meta.config_name}): {why}")
+        raise CheckpointError(f"checkpoint {path} ({printable(meta.config_name)}): {why}")
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as e:  # dtype or other mismatch that the checks above did not catch
-        raise CheckpointError(f"checkpoint {path}: cannot load the weights ({e})") from None
+        raise CheckpointError(f"checkpoint {path}: cannot load the weights ({printable(e)})") from None
     model = model.to(device).eval()
     logger.info("loaded %s (%s, %dx%d, step %d)", path, meta.config_name, meta.board_size, meta.board_size, meta.step)
     return model, meta
@@ -291,6 +451,9 @@ __all__ = [
     "CheckpointMeta",
     "FORMAT",
     "FORMAT_VERSION",
+    "MAX_ABS_WEIGHT",
+    "MAX_METADATA_BYTES",
+    "MAX_METADATA_DEPTH",
     "METADATA_KEY",
     "igo_version",
     "load_checkpoint",

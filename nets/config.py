@@ -11,6 +11,13 @@ kinds:
 
 ``kind`` is a class attribute (not a dataclass field); :func:`config_to_dict` writes it next to the fields and
 :func:`config_from_dict` dispatches on it, checking every field's name and type. This module does not import torch.
+
+Sizes are bounded so that a config read from a file cannot ask for an absurd network: depth (``blocks``, ``layers``)
+at most :data:`MAX_DEPTH` (1000; the largest registered net has 40 blocks), widths (channels, filters, hidden units) at
+most :data:`MAX_WIDTH` (65536) and ``first_kernel`` at most :data:`MAX_KERNEL` (37). :func:`config_depth` names the
+repeated unit of a config, which a checkpoint reader compares with the number of tensors in the file before building
+anything (every block or layer has tensors of its own). :func:`printable` escapes control characters in text taken
+from a file before it is printed or put in an error message.
 """
 
 from __future__ import annotations
@@ -26,11 +33,26 @@ logger = logging.getLogger(__name__)
 
 BLOCK_KINDS = ("basic", "preact", "bottleneck")
 MAX_HISTORY = 16
+MAX_DEPTH = 1000
+MAX_WIDTH = 65536
+MAX_KERNEL = 37
+MAX_NAME = 200
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with every non-printable character (ANSI escapes, other control characters, bidi overrides,
+    newlines) written as a Python escape such as ``\\x1b``; printable text comes back unchanged."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in s)
 
 
 def _check_name(name: object) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name must be at most {MAX_NAME} characters, got {len(name)}")
 
 
 def _check_int(field: str, value: object, minimum: int = 1, maximum: int | None = None) -> None:
@@ -65,16 +87,16 @@ class ZeroConfig:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        _check_int("blocks", self.blocks)
-        _check_int("channels", self.channels)
+        _check_int("blocks", self.blocks, 1, MAX_DEPTH)
+        _check_int("channels", self.channels, 1, MAX_WIDTH)
         if self.block not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}, got {self.block!r}")
         _check_int("history", self.history, 1, MAX_HISTORY)
-        _check_int("policy_filters", self.policy_filters)
-        _check_int("value_filters", self.value_filters)
-        _check_int("value_hidden", self.value_hidden)
+        _check_int("policy_filters", self.policy_filters, 1, MAX_WIDTH)
+        _check_int("value_filters", self.value_filters, 1, MAX_WIDTH)
+        _check_int("value_hidden", self.value_hidden, 1, MAX_WIDTH)
         if self.bottleneck_channels is not None:
-            _check_int("bottleneck_channels", self.bottleneck_channels)
+            _check_int("bottleneck_channels", self.bottleneck_channels, 1, MAX_WIDTH)
             if self.block != "bottleneck":
                 raise ValueError(f"bottleneck_channels is only used by bottleneck blocks, not {self.block!r} ones")
         elif self.block == "bottleneck" and self.channels < 2:
@@ -109,9 +131,9 @@ class LeePolicyConfig:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        _check_int("filters", self.filters)
-        _check_int("layers", self.layers, 2)
-        _check_int("first_kernel", self.first_kernel)
+        _check_int("filters", self.filters, 1, MAX_WIDTH)
+        _check_int("layers", self.layers, 2, MAX_DEPTH)
+        _check_int("first_kernel", self.first_kernel, 1, MAX_KERNEL)
         if self.first_kernel % 2 == 0:
             raise ValueError(f"first_kernel must be odd (to keep the board size), got {self.first_kernel}")
 
@@ -139,9 +161,9 @@ class LeeValueConfig:
 
     def __post_init__(self) -> None:
         _check_name(self.name)
-        _check_int("filters", self.filters)
-        _check_int("layers", self.layers, 2)
-        _check_int("hidden", self.hidden)
+        _check_int("filters", self.filters, 1, MAX_WIDTH)
+        _check_int("layers", self.layers, 2, MAX_DEPTH)
+        _check_int("hidden", self.hidden, 1, MAX_WIDTH)
 
     @property
     def feature_set(self) -> str:
@@ -253,7 +275,7 @@ def config_from_dict(d: dict[str, Any]) -> Config:
     values = {k: v for k, v in d.items() if k != "kind"}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ValueError(f"unknown field(s) for a {kind} config: {', '.join(unknown)}")
+        raise ValueError(f"unknown field(s) for a {kind} config: {', '.join(map(repr, unknown))}")
     missing = [
         name
         for name, f in fields.items()
@@ -265,6 +287,19 @@ def config_from_dict(d: dict[str, Any]) -> Config:
         if not _type_ok(value, hints[name]):
             raise ValueError(f"field {name} of a {kind} config must be {_type_name(hints[name])}, got {value!r}")
     return cls(**values)
+
+
+def config_depth(cfg: Config) -> tuple[str, int]:
+    """The field that counts a config's repeated units and its value: ``("blocks", n)`` for zero nets, ``("layers",
+    n)`` for the AlphaGo nets, ``("layers", 0)`` for the rollout policy. Each unit adds tensors of its own to the
+    network's state, so a checkpoint holding fewer tensors than this cannot be of this config."""
+    if isinstance(cfg, ZeroConfig):
+        return "blocks", cfg.blocks
+    if isinstance(cfg, LeePolicyConfig | LeeValueConfig):
+        return "layers", cfg.layers
+    if isinstance(cfg, RolloutConfig):
+        return "layers", 0
+    raise ValueError(f"not a network config: {cfg!r}")
 
 
 def describe(cfg: Config) -> str:
@@ -295,12 +330,18 @@ __all__ = [
     "CONFIGS",
     "CONFIG_CLASSES",
     "Config",
+    "MAX_DEPTH",
+    "MAX_KERNEL",
+    "MAX_NAME",
+    "MAX_WIDTH",
     "LeePolicyConfig",
     "LeeValueConfig",
     "RolloutConfig",
     "ZeroConfig",
+    "config_depth",
     "config_from_dict",
     "config_to_dict",
     "describe",
     "get_config",
+    "printable",
 ]

@@ -153,6 +153,15 @@ def test_save_refuses_bad_arguments(tmp_path):
         save_checkpoint(tmp_path / "x.safetensors", net("zero-tiny"), step=-1)
     with pytest.raises(ValueError, match="JSON"):
         save_checkpoint(tmp_path / "x.safetensors", net("zero-tiny"), extra={"bad": object()})
+    deep: list = [1]
+    for _ in range(40):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested"):  # what the reader would refuse is not written
+        save_checkpoint(tmp_path / "x.safetensors", net("zero-tiny"), extra={"deep": deep})
+    with pytest.raises(ValueError, match="characters"):
+        save_checkpoint(tmp_path / "x.safetensors", net("zero-tiny"), notes="x" * (5 << 20))
+    with pytest.raises(ValueError, match="step"):
+        save_checkpoint(tmp_path / "x.safetensors", net("zero-tiny"), step=2**63)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -16,9 +16,9 @@ import pytest
 
 from igo import cli
 from igo.engine import sgf as sgf_module
+from igo.engine.limits import MAX_KOMI
 from igo.engine.player import MCTSPlayer, PlayerConfig, RandomPlayer
 from igo.gtp.engine import MAX_LINE_BYTES, GTPEngine
-from igo.gtp.protocol import MAX_KOMI
 
 from .gtp_helpers import fails, game_state, ok
 

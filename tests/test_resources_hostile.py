@@ -14,7 +14,8 @@ import pytest
 
 from igo.engine import mcts as M
 from igo.engine.board import BLACK, Board
-from igo.engine.options import MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS, PlayerOptions
+from igo.engine.limits import MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS
+from igo.engine.options import PlayerOptions
 from igo.engine.player import MCTSPlayer, PlayerConfig
 from igo.engine.search import MCTS, tree_bytes
 

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from igo.engine.board_kernels import BLACK, WHITE
-from igo.engine.timecontrol import MAX_SECONDS, MAX_STONES, Clock, TimeLeft, TimeManager, moves_to_plan
+from igo.engine.limits import MAX_SECONDS, MAX_STONES
+from igo.engine.timecontrol import Clock, TimeLeft, TimeManager, moves_to_plan
 
 EPS = 1e-9
 
