@@ -698,14 +698,14 @@ def train_value(
                 metrics.write("value_epoch", st.step, epoch=st.epoch, train_mse=epoch_sum / max(1, epoch_n),
                               test_mse=test_mse)  # fmt: skip
                 epoch_sum, epoch_n = 0.0, 0
-                if rd.newest() is None or rd.newest()[0] != st.step:
+                if path != rd.checkpoint(st.step):  # not saved at this step yet
                     path = checkpoint()
                 if on_status is not None:
                     on_status(st)
                     last_status = time.monotonic()
             if stopped_by_time:
                 break
-        if path is None or rd.newest()[0] != st.step:
+        if path != rd.checkpoint(st.step):
             path = checkpoint()
         train_mse, test_mse = evaluate(final=True)
         final = run_dir / "value.safetensors"
