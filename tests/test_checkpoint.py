@@ -3,15 +3,13 @@ each must raise CheckpointError naming the path and the problem. Nothing is ever
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from igo.engine import fileio
 from igo.nets.checkpoint import (
@@ -25,30 +23,14 @@ from igo.nets.checkpoint import (
 from igo.nets.config import config_to_dict, get_config
 from igo.nets.models import build_model, parameter_count
 
+from .checkpoint_helpers import header, rewrite
+
 torch.set_num_threads(1)
 
 
 def net(name: str, size: int = 9, seed: int = 0):
     torch.manual_seed(seed)
     return build_model(get_config(name), size)
-
-
-def header(path: Path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
-        return json.loads(f.metadata()["igo"])
-
-
-def rewrite(src: Path, dst: Path, *, meta=None, tensors=None, raw_metadata=None) -> Path:
-    """Copy a checkpoint, editing its igo metadata (``meta(d)``) and/or its tensors (``tensors(t)``) in place."""
-    t = load_file(str(src))
-    d = header(src)
-    if meta:
-        meta(d)
-    if tensors:
-        tensors(t)
-    metadata = raw_metadata if raw_metadata is not None else {"igo": json.dumps(d)}
-    save_file(t, str(dst), metadata=metadata)
-    return dst
 
 
 @pytest.fixture

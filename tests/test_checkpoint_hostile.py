@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
 import igo.nets.checkpoint as ckpt
 from igo.nets.checkpoint import CheckpointError, load_checkpoint, load_state, read_metadata, save_checkpoint
 from igo.nets.config import get_config
 from igo.nets.models import build_model
+
+from .checkpoint_helpers import header, rewrite
 
 torch.set_num_threads(1)
 
@@ -29,24 +29,6 @@ torch.set_num_threads(1)
 def net(name: str = "zero-tiny", size: int = 5, seed: int = 0):
     torch.manual_seed(seed)
     return build_model(get_config(name), size)
-
-
-def header(path: Path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
-        return json.loads(f.metadata()["igo"])
-
-
-def rewrite(src: Path, dst: Path, *, meta=None, tensors=None, raw=None) -> Path:
-    """Copy ``src`` to ``dst`` with its igo metadata edited by ``meta(d)`` (or replaced by the string ``raw``) and
-    its tensors by ``tensors(t)``."""
-    t = load_file(str(src))
-    d = header(src)
-    if meta:
-        meta(d)
-    if tensors:
-        tensors(t)
-    save_file(t, str(dst), metadata={"igo": raw if raw is not None else json.dumps(d)})
-    return dst
 
 
 @pytest.fixture
