@@ -217,6 +217,25 @@ def _find_gnugo() -> str | None:
     )
 
 
+def _play_out(players: dict, referee: Board, max_moves: int) -> tuple[int, int | None]:
+    """Play ``players`` (colour -> GTP client) against each other from Black's move until two passes, a
+    resignation or ``max_moves``, checking every move on ``referee``; returns (final passes, colour that resigned)."""
+    color, passes, resigned = BLACK, 0, None
+    for _ in range(max_moves):
+        move = players[color].genmove("b" if color == BLACK else "w")
+        if move == "resign":
+            resigned = color
+            break
+        referee.play(None if move == "pass" else move, color)  # raises if the move is illegal
+        players[opponent(color)].play("b" if color == BLACK else "w", move)
+        passes = passes + 1 if move == "pass" else 0
+        color = opponent(color)
+        if passes == 2:
+            break
+    referee.check()
+    return passes, resigned
+
+
 @pytest.mark.gnugo
 @pytest.mark.skipif(_find_gnugo() is None, reason="GNU Go (gnugo) is not installed")
 @pytest.mark.parametrize("igo_color", [BLACK, WHITE])
@@ -230,19 +249,7 @@ def test_full_game_against_gnugo(igo_color):
             engine.clear_board()
         players = {igo_color: ours, opponent(igo_color): gnugo}
         referee = Board(9, komi=7.5)  # positional superko, suicide illegal: igo's rules
-        color, passes, resigned = BLACK, 0, None
-        for _ in range(200):
-            move = players[color].genmove("b" if color == BLACK else "w")
-            if move == "resign":
-                resigned = color
-                break
-            referee.play(None if move == "pass" else move, color)  # raises if the move is illegal
-            players[opponent(color)].play("b" if color == BLACK else "w", move)
-            passes = passes + 1 if move == "pass" else 0
-            color = opponent(color)
-            if passes == 2:
-                break
-        referee.check()
+        passes, resigned = _play_out(players, referee, 200)
         ours_score = ours.send("final_score")
         gnugo_score = gnugo.send("final_score")  # GNU Go removes the stones it thinks dead: recorded only
         print(referee)
@@ -279,18 +286,7 @@ def test_igo_gtp_with_a_network_plays_a_legal_game_against_gnugo(tmp_path):
             engine.clear_board()
         players = {BLACK: ours, WHITE: gnugo}
         referee = Board(9, komi=7.5)
-        color, passes = BLACK, 0
-        for _ in range(250):
-            move = players[color].genmove("b" if color == BLACK else "w")
-            if move == "resign":
-                break
-            referee.play(None if move == "pass" else move, color)  # raises if the move is illegal
-            players[opponent(color)].play("b" if color == BLACK else "w", move)
-            passes = passes + 1 if move == "pass" else 0
-            color = opponent(color)
-            if passes == 2:
-                break
-        referee.check()
+        _play_out(players, referee, 250)
         assert ours.showboard() == str(referee)
         assert referee.move_number > 10
         assert ours.send("final_score")[0] in "BW0"
