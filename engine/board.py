@@ -330,7 +330,7 @@ class Board:
             new.hist_hash[i], new.hist_color[i] = s.hist_hash[i], s.hist_color[i]
         new.meta[K.M_NHIST] = s.meta[K.M_NHIST]
         for p in np.flatnonzero((stones == BLACK) | (stones == WHITE)):
-            K.place(new, p, stones[p])
+            K.place(new, int(p), int(stones[p]))
         if int(np.count_nonzero(new.stones != stones)):
             bad = np.flatnonzero(new.stones != stones)[0]
             raise IllegalMoveError(

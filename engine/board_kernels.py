@@ -20,6 +20,10 @@ layer turns them into exceptions. ``place`` is the unchecked make: it trusts its
 Make/undo: :func:`push` copies the state onto an :class:`UndoStack` (a few KB; cheaper and far simpler than undoing
 chain merges) and :func:`pop` copies it back, so undo restores everything exactly, including the hash, ko point,
 captures, move number and the length of the position history used for superko.
+
+Helpers that only other kernels call are declared with :func:`inner_kernel` (compiled without an entry point for
+Python), here and in the other kernel modules. Points are passed between kernels as int64 (a point read from an int16
+array is widened first), so that each kernel compiles once rather than once per integer type of its callers.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .jit import kernel
+from .jit import inner_kernel, kernel
 
 # --- cell values and colours ---------------------------------------------------------------------------------------
 EMPTY = 0
@@ -192,7 +196,7 @@ def init_state(s, n, ko_rule, suicide):
     record_position(s)
 
 
-@kernel
+@inner_kernel
 def _remove_empty(s, p):
     n = s.meta[M_NEMPTY] - 1
     i = s.epos[p]
@@ -202,7 +206,7 @@ def _remove_empty(s, p):
     s.meta[M_NEMPTY] = n
 
 
-@kernel
+@inner_kernel
 def _add_empty(s, p):
     n = s.meta[M_NEMPTY]
     s.empties[n] = p
@@ -223,7 +227,7 @@ def record_position(s):
 # --- making moves --------------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def _merge(s, a, b):
     """Merge the chains with heads a and b; return the new head (the larger chain's)."""
     if s.size[a] < s.size[b]:
@@ -242,7 +246,7 @@ def _merge(s, a, b):
     return a
 
 
-@kernel
+@inner_kernel
 def _remove_chain(s, head):
     """Take a chain off the board; give its neighbours their liberties back. Returns the number of stones."""
     w = s.meta[M_SIZE] + 2
@@ -305,7 +309,7 @@ def place(s, p, color):
         if s.stones[q] == opp:
             hq = s.chain[q]
             if s.libs[hq] == 0:
-                n = _remove_chain(s, hq)
+                n = _remove_chain(s, np.int64(hq))
                 captured += n
                 if n == 1:
                     ko = q
@@ -383,7 +387,7 @@ def basic_legality(s, p, color):
     return SUICIDE
 
 
-@kernel
+@inner_kernel
 def _chain_hash(s, head, color):
     h = np.int64(0)
     r = head
@@ -395,7 +399,7 @@ def _chain_hash(s, head, color):
     return h
 
 
-@kernel
+@inner_kernel
 def _adjacency(s, p, head):
     """How many of p's neighbours belong to the chain ``head`` (= its pseudo-liberties at p)."""
     w = s.meta[M_SIZE] + 2
@@ -406,7 +410,7 @@ def _adjacency(s, p, head):
     return k
 
 
-@kernel
+@inner_kernel
 def _neighbour_chains(s, p, color, heads):
     """Write the distinct heads of ``color`` chains next to p into ``heads``; return how many."""
     w = s.meta[M_SIZE] + 2
@@ -453,7 +457,7 @@ def hash_after(s, p, color):
     return h
 
 
-@kernel
+@inner_kernel
 def repeats_position(s, h, color_after):
     """True if the position with hash ``h`` (``color_after`` to move) breaks the superko rule in force."""
     rule = s.meta[M_KO_RULE]
@@ -651,7 +655,7 @@ def check_invariants(s):
 # --- undo -----------------------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def _copy(dst, src):
     for i in range(src.shape[0]):
         dst[i] = src[i]

@@ -33,6 +33,9 @@ RESIGN = -2
 
 MIN_SIZE = 2
 MAX_SIZE = 25
+DEFAULT_SIZE = 9
+"""The board size of every command (play, gtp, match, tournament, corpus, the trainers, ``model list``) when neither
+``--size`` nor a network says otherwise."""
 
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"  # no I, 25 letters
 SGF_LETTERS = "abcdefghijklmnopqrstuvwxyz"

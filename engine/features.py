@@ -73,7 +73,7 @@ import numpy as np
 
 from . import board_kernels as K
 from .board_kernels import BLACK, EMPTY, KO_SIMPLE, M_KO_RULE, M_NHIST, M_SIZE, M_TO_MOVE, OK, WHITE
-from .jit import kernel
+from .jit import inner_kernel, kernel
 from .playout import is_eye
 from .pool import copy_to_slot, new_pool, pool_slot
 
@@ -192,17 +192,17 @@ class LadderWork(NamedTuple):
 
     state: K.BoardState  # the position being read (simple ko, no history)
     undo: K.UndoStack  # depth LADDER_MAX_DEPTH + 2: level 0 the query's root, 1.. the search
-    moves: np.ndarray  # int16[D, _MAX_CANDIDATES] candidate moves per ply
+    moves: np.ndarray  # int64[D, _MAX_CANDIDATES] candidate moves per ply
     nmoves: np.ndarray  # int32[D]
     idx: np.ndarray  # int32[D] next candidate per ply
-    tmp: np.ndarray  # int16[8] liberties found
-    heads: np.ndarray  # int16[_MAX_HEADS] chain heads found
+    tmp: np.ndarray  # int64[8] liberties found
+    heads: np.ndarray  # int64[_MAX_HEADS] chain heads found
     hl: np.ndarray  # int16[P] true liberties of the chain, at heads
     mark: np.ndarray  # int32[P] marks of liberty counting (value == stamp[0] means marked)
     stamp: np.ndarray  # int64[1]
     nb: np.ndarray  # int16[8] neighbour chain heads of a move: own [0:4], opponent [4:8]
-    cand: np.ndarray  # int16[_MAX_HEADS] escape moves of a chain in atari
-    queries: np.ndarray  # int16[4P, 3] ladder queries of a position: move, chain, capture (0) or escape (1)
+    cand: np.ndarray  # int64[_MAX_HEADS] escape moves of a chain in atari
+    queries: np.ndarray  # int64[4P, 3] ladder queries of a position: move, chain, capture (0) or escape (1)
 
 
 def new_ladder_work(size: int, max_depth: int = LADDER_MAX_DEPTH) -> LadderWork:
@@ -211,17 +211,17 @@ def new_ladder_work(size: int, max_depth: int = LADDER_MAX_DEPTH) -> LadderWork:
     return LadderWork(
         state=K.new_state(size, K.KO_SIMPLE),
         undo=K.new_undo_stack(size, max_depth + 2),
-        moves=np.zeros((max_depth, _MAX_CANDIDATES), np.int16),
+        moves=np.zeros((max_depth, _MAX_CANDIDATES), np.int64),  # points are int64 between kernels (board_kernels)
         nmoves=np.zeros(max_depth, np.int32),
         idx=np.zeros(max_depth, np.int32),
-        tmp=np.zeros(8, np.int16),
-        heads=np.zeros(_MAX_HEADS, np.int16),
+        tmp=np.zeros(8, np.int64),
+        heads=np.zeros(_MAX_HEADS, np.int64),
         hl=np.zeros(p, np.int16),
         mark=np.zeros(p, np.int32),
         stamp=np.zeros(1, np.int64),
         nb=np.zeros(8, np.int16),
-        cand=np.zeros(_MAX_HEADS, np.int16),
-        queries=np.zeros((4 * p, 3), np.int16),
+        cand=np.zeros(_MAX_HEADS, np.int64),
+        queries=np.zeros((4 * p, 3), np.int64),
     )
 
 
@@ -255,7 +255,7 @@ _ATT_WIN = -1
 _DEF_WIN = -2
 
 
-@kernel
+@inner_kernel
 def _add_new(out, n, x):
     """Append ``x`` to the ``n`` values of ``out`` unless it is one of them or ``out`` is full; return the new count."""
     for j in range(n):
@@ -267,12 +267,12 @@ def _add_new(out, n, x):
     return n
 
 
-@kernel
+@inner_kernel
 def _chain_neighbours(s, head, v, out, cap):
     """Write up to ``cap`` distinct neighbours of the chain ``head`` whose cell value is ``v`` into ``out``: the points
     for ``v == EMPTY`` (the chain's liberties), else the heads of their chains; return how many (at most cap)."""
     w = s.meta[M_SIZE] + 2
-    n = 0
+    n = np.int64(0)  # not a literal 0: that would compile _add_new once more
     q = head
     while True:
         for r in (q - w, q - 1, q + 1, q + w):
@@ -286,13 +286,13 @@ def _chain_neighbours(s, head, v, out, cap):
     return n
 
 
-@kernel
+@kernel(inline="always")
 def _chain_libs(s, head, out, cap):
     """Write up to ``cap`` distinct liberties of the chain ``head`` into ``out``; return how many (at most cap)."""
-    return _chain_neighbours(s, head, EMPTY, out, cap)
+    return _chain_neighbours(s, np.int64(head), np.int64(EMPTY), out, np.int64(cap))
 
 
-@kernel
+@inner_kernel
 def _ladder_node(s, target, attacker, attacker_turn, moves, tmp, heads):
     """Judge a node of the ladder search: ``_ATT_WIN``, ``_DEF_WIN``, or the number (>= 1) of candidate moves
     written into ``moves``."""
@@ -324,7 +324,7 @@ def _ladder_node(s, target, attacker, attacker_turn, moves, tmp, heads):
         moves[0] = lib
         n = 1
     # attacker chains touching the ladder chain
-    nh = _chain_neighbours(s, head, attacker, heads, heads.shape[0])
+    nh = _chain_neighbours(s, np.int64(head), attacker, heads, heads.shape[0])
     sub = tmp[3:]
     for j in range(nh):
         if _chain_libs(s, heads[j], sub, 2) == 1:
@@ -407,7 +407,7 @@ def ladder_captured(s, target, attacker_to_move, work, base, budget):
 # --- alphago planes --------------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def _next_stamp(work):
     st = work.stamp[0] + 1
     if st >= 2_000_000_000:
@@ -418,7 +418,7 @@ def _next_stamp(work):
     return np.int32(st)
 
 
-@kernel
+@inner_kernel
 def _true_liberties(s, hl):
     """hl[head] = true liberties of every chain (other entries of hl are left as they were)."""
     n = s.meta[M_SIZE]
@@ -452,7 +452,7 @@ def _true_liberties(s, hl):
                             h2 = h
 
 
-@kernel
+@kernel(inline="always")  # called with many constant bases: inlined rather than compiled once per constant
 def _set_one_hot(out, base, value, first, r, c):
     """out[base + min(value - first, 7), r, c] = 1 for value >= first."""
     k = value - first
@@ -463,7 +463,7 @@ def _set_one_hot(out, base, value, first, r, c):
     out[base + k, r, c] = 1.0
 
 
-@kernel
+@inner_kernel
 def _move_features(s, p, me, work, out, r, c):
     """Capture size, self-atari size and liberties after the legal move ``p`` of ``me``."""
     w = s.meta[M_SIZE] + 2
@@ -547,7 +547,7 @@ def _move_features(s, p, me, work, out, r, c):
         _set_one_hot(out, P_SELF_ATARI, size, 1, r, c)
 
 
-@kernel
+@inner_kernel
 def _ladder_planes(s, me, work, out):
     """The ladder capture and escape planes of ``s`` (``work.hl`` holds its chains' true liberties)."""
     n = s.meta[M_SIZE]
@@ -578,7 +578,7 @@ def _ladder_planes(s, me, work, out):
                 # ladder escape: extend, or capture an attacker chain in atari that touches the chain
                 _chain_libs(s, p, tmp, 1)
                 cand[0] = tmp[0]
-                nc = 1
+                nc = np.int64(1)
                 q = p
                 while True:
                     for t in (q - w, q - 1, q + 1, q + w):
@@ -609,11 +609,11 @@ def _ladder_planes(s, me, work, out):
         mc = m % w - 1
         if out[plane, mr, mc] != 0.0:
             continue
-        K.push(ws, u, 0)
+        K.push(ws, u, np.int64(0))
         K.place(ws, m, me)
-        if ladder_captured(ws, queries[i, 1], escape, work, 1, LADDER_BUDGET) != escape:
+        if ladder_captured(ws, queries[i, 1], escape, work, np.int64(1), np.int64(LADDER_BUDGET)) != escape:
             out[plane, mr, mc] = 1.0
-        K.pop(ws, u, 0)
+        K.pop(ws, u, np.int64(0))
 
 
 @kernel

@@ -13,6 +13,11 @@ calls a kernel or reads a constant of *another* module keeps stale machine code 
 cache therefore lives in a directory named by a hash of all of ``engine/``'s sources
 (``~/.cache/igo/numba/<hash>``, or under ``$XDG_CACHE_HOME``): any change to the engine starts a fresh cache. Set
 ``NUMBA_CACHE_DIR`` to choose the directory yourself (then clear it after changing kernels).
+
+``@inner_kernel`` is ``@kernel`` for helpers that only other kernels call: no Python entry point is compiled for
+them (see :func:`inner_kernel`). It uses Numba's ``no_cpython_wrapper``/``no_cfunc_wrapper`` compile flags, which
+Numba uses itself for internal functions; ``tests/test_warmup.py`` checks that such a helper still refuses a call
+from Python, so a Numba release that changes them shows up there.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import numba
 from numba import njit
+from numba.core.registry import CPUDispatcher
 
 
 def _engine_cache_dir() -> str:
@@ -44,3 +50,25 @@ def kernel(fn=None, **options):
     if fn is None:
         return lambda f: njit(**settings)(f)
     return njit(**settings)(fn)
+
+
+class _InnerDispatcher(CPUDispatcher):
+    """The dispatcher of an :func:`inner_kernel`: it registers no entry point for Python, so that a call from Python
+    raises TypeError rather than jumping into the wrapper that was never compiled."""
+
+    def _compile_for_args(self, *args, **kws):
+        raise TypeError(f"{self.py_func.__module__}.{self.py_func.__name__} is called by other kernels only")
+
+    def add_overload(self, cres):
+        self.overloads[tuple(cres.signature.args)] = cres
+
+
+def inner_kernel(fn):
+    """``@kernel`` for a helper that only other kernels call: compiled without the CPython and C entry points that a
+    call from Python needs. Numba builds, optimises and emits those wrappers for every function it compiles, even one
+    never called from Python; for arguments such as a :class:`BoardState` of eleven arrays they were about a third of
+    the cold compile time of the search. Calling one from Python raises TypeError."""
+    d = kernel(fn, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+    if isinstance(d, CPUDispatcher):  # a plain function under NUMBA_DISABLE_JIT
+        d.__class__ = _InnerDispatcher
+    return d

@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import board_kernels as K
-from .jit import kernel
+from .jit import inner_kernel, kernel
 from .playout import is_eye, playout
 
 # tree meta
@@ -191,7 +191,7 @@ def expand(t, s, parent_edge, priors, params):
     k = first
     total = 0.0
     for i in range(s.meta[K.M_NEMPTY]):
-        p = s.empties[i]
+        p = np.int64(s.empties[i])
         if K.basic_legality(s, p, color) != K.OK:
             continue
         if uniform:
@@ -240,7 +240,7 @@ def expand(t, s, parent_edge, priors, params):
 # --- selection -------------------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def edge_q(t, e, lam, fpu, n_vl):
     """Q of edge ``e`` for the player choosing it, with virtual loss counted as lost visits."""
     loss = t.vl[e] * n_vl
@@ -263,7 +263,7 @@ def edge_q(t, e, lam, fpu, n_vl):
     return (1.0 - lam) * qv + lam * qr
 
 
-@kernel
+@inner_kernel
 def select_edge(t, node, params):
     """PUCT: the edge of ``node`` maximising Q + c_puct · P · sqrt(N) / (1 + N_a) (virtual loss included)."""
     c = params[P_CPUCT]
@@ -287,7 +287,7 @@ def select_edge(t, node, params):
     return best
 
 
-@kernel
+@inner_kernel
 def descend(t, s, params, path):
     """From the root, select edges and play their moves on ``s`` (a copy of the root position) until an edge without
     a child or the end of the game (two passes). Adds virtual loss on the way. Writes the edges to ``path`` and
@@ -299,7 +299,7 @@ def descend(t, s, params, path):
         path[depth] = e
         depth += 1
         t.vl[e] += 1
-        p = t.move[e]
+        p = np.int64(t.move[e])
         if p == K.PASS:
             K.play_pass(s)
         else:
@@ -310,7 +310,7 @@ def descend(t, s, params, path):
         node = child
 
 
-@kernel
+@inner_kernel
 def backup(t, path, depth, value, has_value, outcome, has_outcome):
     """Add a leaf's evaluation to every edge of ``path`` and take back its virtual loss.
 
@@ -331,7 +331,7 @@ def backup(t, path, depth, value, has_value, outcome, has_outcome):
             t.wr[e] += sign * outcome
 
 
-@kernel
+@inner_kernel
 def _edge_node(t, e, i, path):
     """The node an edge of the path leaves from: the root for the first, else the child of the previous edge."""
     if i == 0:
@@ -342,7 +342,7 @@ def _edge_node(t, e, i, path):
 # --- whole simulations ---------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def add_ownership(s, own):
     """Add the owner of every point of the finished position ``s`` to ``own`` (float64[P], padded): +1 Black, -1 White,
     0 neither. A stone belongs to its colour; an empty point to the colour of its orthogonal neighbours when they
@@ -372,7 +372,7 @@ def add_ownership(s, own):
                     own[p] -= 1.0
 
 
-@kernel
+@inner_kernel
 def record_final(s, score, komi, own, stats):
     """Root statistics of one finished rollout: ownership, and the score (Black's area margin minus komi)."""
     add_ownership(s, own)
@@ -381,7 +381,7 @@ def record_final(s, score, komi, own, stats):
     stats[S_SCORE] += d
 
 
-@kernel
+@inner_kernel
 def simulate(t, root, s, rng, params, path, no_priors, use_rollout, own, stats):
     """One simulation: descend, expand the leaf if its edge reached ``n_thr`` visits, evaluate by a rollout (or, with
     ``use_rollout`` False, by a dummy value 0 — the tree-overhead benchmark), back up. ``s`` is scratch. Rollouts
@@ -389,22 +389,23 @@ def simulate(t, root, s, rng, params, path, no_priors, use_rollout, own, stats):
     K.copy_position(s, root)
     s.meta[K.M_KO_RULE] = K.KO_SIMPLE
     depth = descend(t, s, params, path)
-    e = path[depth - 1]
+    e = np.int64(path[depth - 1])
     if t.child[e] < 0 and s.meta[K.M_PASSES] < 2 and t.n[e] + 1 >= params[P_NTHR]:
         expand(t, s, e, no_priors, params)
+    # the flags are passed as variables: literal True/False would compile backup once more per combination
     if not use_rollout:
-        backup(t, path, depth, 0.0, True, 0.0, False)
+        backup(t, path, depth, 0.0, not use_rollout, 0.0, use_rollout)  # a value of 0, no outcome
         return
     if s.meta[K.M_PASSES] < 2:
         score, _ = playout(s, rng, np.int64(params[P_MAX_MOVES]))
     else:
         b, w = K.area(s)
         score = b - w
-    record_final(s, score, params[P_KOMI], own, stats)
-    backup(t, path, depth, 0.0, False, result_sign(score - params[P_KOMI]), True)
+    record_final(s, np.float64(score), params[P_KOMI], own, stats)
+    backup(t, path, depth, 0.0, not use_rollout, result_sign(score - params[P_KOMI]), use_rollout)  # the outcome
 
 
-@kernel
+@inner_kernel
 def result_sign(d):
     """The game result for Black of a final margin ``d`` (Black's area minus White's minus komi): +1, -1, or 0."""
     if d > 0:
@@ -447,7 +448,7 @@ def root_counts(t, out_moves, out_n, out_q, out_prior, params):
         e = first + i
         out_moves[i] = t.move[e]
         out_n[i] = t.n[e]
-        out_q[i] = edge_q(t, e, params[P_LAMBDA], params[P_FPU], 0)
+        out_q[i] = edge_q(t, e, params[P_LAMBDA], params[P_FPU], np.int64(0))
         out_prior[i] = t.prior[e]
     return m
 
@@ -473,7 +474,7 @@ def principal_variation(t, e, out):
     return k
 
 
-@kernel
+@inner_kernel
 def _copy_edge(src, se, dst, de):
     """Copy edge ``se`` of ``src`` to ``de`` of ``dst``: move, prior and statistics (not vl or child)."""
     dst.move[de] = src.move[se]
@@ -510,7 +511,7 @@ def compact(src, dst, new_root):
         for i in range(m):
             se = first + i
             de = edges + i
-            _copy_edge(src, se, dst, de)
+            _copy_edge(src, np.int64(se), dst, np.int64(de))
             dst.vl[de] = 0
             total += src.n[se]
             c = src.child[se]
@@ -538,10 +539,10 @@ def prune_root(t, s):
     k = first
     total = 0.0
     for e in range(first, first + m):
-        p = t.move[e]
+        p = np.int64(t.move[e])
         if p != K.PASS and K.legality(s, p, color) != K.OK:
             continue
-        _copy_edge(t, e, t, k)
+        _copy_edge(t, np.int64(e), t, np.int64(k))
         t.vl[k] = t.vl[e]
         t.child[k] = t.child[e]
         total += t.prior[k]

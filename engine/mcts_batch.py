@@ -8,8 +8,10 @@ Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import board_kernels as K
-from .jit import kernel
+from .jit import inner_kernel, kernel
 from .mcts import (
     LEAF_EXPAND,
     LEAF_READY,
@@ -40,7 +42,7 @@ def select_leaves(t, root, pool, params, paths, depths, status, count, expand_no
         path = paths[i]
         d = descend(t, s, params, path)
         depths[i] = d
-        e = path[d - 1]
+        e = np.int64(path[d - 1])
         if s.meta[K.M_PASSES] >= 2:
             status[i] = LEAF_TERMINAL
         elif t.child[e] < 0 and t.n[e] + 1 >= params[P_NTHR]:
@@ -62,7 +64,7 @@ def expand_leaves(t, pool, paths, depths, status, count, priors, params):
     for i in range(count):
         if status[i] != LEAF_EXPAND:
             continue
-        e = paths[i, depths[i] - 1]
+        e = np.int64(paths[i, depths[i] - 1])
         if t.child[e] < 0:
             if expand(t, pool_slot(pool, i), e, priors[i], params) >= 0:
                 made += 1
@@ -123,7 +125,7 @@ def leaf_history(t, root, root_hist, paths, depths, count, scratch, out):
             if k < hlen:
                 _copy8(out[i, k], scratch.stones)
             if j < d:
-                p = t.move[paths[i, j]]
+                p = np.int64(t.move[paths[i, j]])
                 if p == K.PASS:
                     K.play_pass(scratch)
                 else:
@@ -137,7 +139,7 @@ def leaf_history(t, root, root_hist, paths, depths, count, scratch, out):
     return count
 
 
-@kernel
+@inner_kernel
 def _copy8(dst, src):
     for i in range(src.shape[0]):
         dst[i] = src[i]

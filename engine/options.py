@@ -6,8 +6,10 @@
 object; :func:`igo.nets.player.build_player` turns it into a player (it loads networks, so it lives in ``nets``).
 
 The defaults that depend on the networks are decided here too (:meth:`PlayerOptions.resolved_lam`,
-:meth:`PlayerOptions.search_config`): λ is 0 with a Zero net, 0.5 with a policy and a value net, 1 otherwise; c_puct
-and the other search parameters are :class:`~igo.engine.search.SearchConfig`'s (AlphaGo Zero's for a Zero net).
+:meth:`PlayerOptions.search_config`, :meth:`PlayerOptions.resolved_threads`): λ is 0 with a Zero net, 0.5 with a policy
+and a value net, 1 otherwise; c_puct and the other search parameters are :class:`~igo.engine.search.SearchConfig`'s
+(AlphaGo Zero's for a Zero net); the search threads and the network's threads split the cores this process may use
+(:func:`~igo.engine.cores.split_threads`).
 
 This module imports nothing heavy, so that building a command-line parser stays quick.
 """
@@ -20,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .cores import core_budget, split_threads
 from .limits import MAX_BATCH, MAX_PLAYOUTS, MAX_THREADS
 
 PLAYER_KINDS = ("mcts", "random", "policy")
@@ -28,6 +31,7 @@ DTYPES = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DEFAULT_MOVE_TIME = 2.0
 """Seconds per move of the search player when neither ``playouts`` nor ``time`` is given (and no game clock)."""
+
 
 def positive_int(text: str) -> int:
     """An argparse type: an integer of at least 1."""
@@ -72,6 +76,19 @@ def _unit(text: str) -> float:
     return value
 
 
+def retire_option(p: argparse.ArgumentParser, flag: str, instead: str) -> None:
+    """Add ``flag`` as a hidden option that no longer exists: giving it (with or without a value) is an argparse
+    error that says ``instead``, so that an old command line never silently means something else."""
+
+    class Retired(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            parser.error(f"{option_string} is not an option of this command: {instead}")
+
+    p.add_argument(
+        flag, nargs="?", action=Retired, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+
+
 @dataclass(frozen=True)
 class PlayerOptions:
     """Everything igo's player is built from; the defaults are those of ``igo gtp``.
@@ -79,8 +96,10 @@ class PlayerOptions:
     ``kind``: ``mcts`` (the tree search), ``random`` (random legal moves, a baseline) or ``policy`` (the move of an
     AlphaGo policy net, ``model``, without search, sampled at ``move_temperature``). The search's budget is
     ``playouts`` simulations or ``time`` seconds per move (neither: :data:`DEFAULT_MOVE_TIME`, or less by the game's
-    clock); ``threads`` rollout threads; ``resign`` the win rate below which it resigns (0 never); ``seed`` its
-    random seed (None: from the system).
+    clock); ``threads`` the search threads (they play the rollouts) and ``nn_threads`` torch's threads of the network
+    evaluator (None: split the cores this process may use, see :meth:`resolved_threads`); ``resign`` the win rate
+    below which it resigns (0 never); ``seed`` its random seed (None: from the system; a search on several threads
+    is not reproducible).
 
     Networks: ``model`` (a Zero net or an AlphaGo policy net), ``value_model`` (an AlphaGo value net),
     ``rollout_policy`` (AlphaGo's fast rollout policy); ``lam`` the weight of rollouts in a leaf's value, ``c_puct``
@@ -93,7 +112,8 @@ class PlayerOptions:
     move_temperature: float = 1.0
     playouts: int | None = None
     time: float | None = None
-    threads: int = 1
+    threads: int | None = None
+    nn_threads: int | None = None
     resign: float = 0.1
     seed: int | None = None
     model: str | None = None
@@ -133,6 +153,7 @@ class PlayerOptions:
                 raise bad(flag, f"must be one of {', '.join(c for c in choices if c)}, got {value!r}")
         check_int("--playouts", self.playouts, high=MAX_PLAYOUTS)
         check_int("--threads", self.threads, high=MAX_THREADS)
+        check_int("--nn-threads", self.nn_threads, high=MAX_THREADS)
         check_int("--expand-after", self.expand_after)
         check_int("--batch", self.batch, high=MAX_BATCH)
         check_positive("--time", self.time)
@@ -193,6 +214,52 @@ class PlayerOptions:
             return SearchConfig.zero(dirichlet_weight=0.0, **fields)
         return SearchConfig(**fields)
 
+    def resolved_threads(
+        self, net_kind: str | None = None, has_value: bool = False, budget: int | None = None
+    ) -> tuple[int, int]:
+        """``(search threads, network threads)`` for these options with a network evaluator of kind ``net_kind``
+        (None without networks) that has a value output or not, given ``budget`` cores (None:
+        :func:`~igo.engine.cores.core_budget`): ``threads`` / ``nn_threads`` when given, the rest by
+        :func:`~igo.engine.cores.split_threads` — the whole budget to the search without networks, to the network
+        with λ = 0 (a Zero net) or without search (``--player policy``), half each when rollouts (λ > 0) run while
+        the network evaluates."""
+        budget = core_budget() if budget is None else budget
+        if self.kind == "policy":
+            networks, rollouts = True, False
+        elif self.kind == "random":
+            networks, rollouts = False, False
+        else:
+            networks = net_kind is not None
+            rollouts = not networks or self.resolved_lam(net_kind, has_value) > 0
+        return split_threads(
+            budget, networks=networks, rollouts=rollouts, threads=self.threads, nn_threads=self.nn_threads
+        )
+
+    def cores_wanted(self, budget: int | None = None, net_kind: str | None = None) -> int:
+        """The CPUs one game of this player needs, e.g. the Ray CPUs a tournament reserves for it; at most
+        ``budget`` (the CPUs there are) when given. With neither ``threads`` nor ``nn_threads`` given: 1 (the game's
+        process then splits the one core it is given: Ray sets ``OMP_NUM_THREADS`` to a task's CPUs, which
+        :func:`~igo.engine.cores.core_budget` respects). Otherwise what the given threads use at once, a missing
+        one counting 1: the search threads plus the network's when rollouts (λ > 0) run while the network evaluates,
+        the larger of the two otherwise. ``net_kind`` (``zero``, ``lee-policy``; None: not known) tells whether a
+        ``--model`` alone is a Zero net (λ = 0); unknown, rollouts are assumed."""
+        if self.kind == "random" or (self.threads is None and self.nn_threads is None):
+            need = 1
+        elif self.kind == "policy":
+            need = self.nn_threads or 1
+        elif not self.uses_networks:
+            need = self.threads or 1
+        else:
+            if self.lam is not None:
+                rollouts = self.lam > 0
+            elif self.value_model:
+                rollouts = True
+            else:
+                rollouts = net_kind != "zero"
+            search, nn = self.threads or 1, self.nn_threads or 1
+            need = search + nn if rollouts else max(search, nn)
+        return need if budget is None else max(1, min(need, budget))
+
     # --- flags ----------------------------------------------------------------------------------------------------
 
     def to_argv(self) -> list[str]:
@@ -226,7 +293,7 @@ _FLAGS = {
     **{
         name: "--" + name.replace("_", "-")
         for name in (
-            "move_temperature", "playouts", "time", "threads", "resign", "seed", "model", "value_model",
+            "move_temperature", "playouts", "time", "threads", "nn_threads", "resign", "seed", "model", "value_model",
             "rollout_policy", "c_puct", "expand_after", "policy_temperature", "symmetry", "device", "dtype", "batch",
             "compile",
         )
@@ -277,7 +344,9 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=bounded_int(MAX_THREADS),
         default=d.threads,
-        help=f"rollout threads of the search (default {d.threads}), at most {MAX_THREADS}",
+        help="search threads, which play the rollouts (default: the cores this process may use, OMP_NUM_THREADS "
+        "respected, without networks; half of them when rollouts run beside a network; 1 with a Zero net; at most "
+        f"{MAX_THREADS})",
     )
     g.add_argument(
         "--resign",
@@ -292,13 +361,19 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         "gives priors and values (λ = 0); an AlphaGo policy net gives priors, and with --value-model a value net "
         "evaluates the leaves, mixed with rollouts by --lambda: 0 value net only, 1 rollouts only, 0.5 AlphaGo's mix.",
     )
-    n.add_argument("--model", metavar="PATH", help="checkpoint of a Zero net, or of an AlphaGo SL/RL policy net")
-    n.add_argument("--value-model", metavar="PATH", help="checkpoint of an AlphaGo value net (lee-value)")
+    n.add_argument(
+        "--model",
+        metavar="PATH",
+        help="checkpoint of a Zero net, or of an AlphaGo SL/RL policy net (default: none, the search plays rollouts)",
+    )
+    n.add_argument(
+        "--value-model", metavar="PATH", help="checkpoint of an AlphaGo value net (lee-value; default: none)"
+    )
     n.add_argument(
         "--rollout-policy",
         metavar="PATH",
         help="checkpoint of AlphaGo's fast rollout policy (pattern weights): playouts follow it instead of the light "
-        "random policy",
+        "random policy (default: none, light random playouts)",
     )
     n.add_argument(
         "--lambda",
@@ -329,9 +404,7 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         default=d.symmetry,
         help="symmetry of each evaluation: a random one of 8 (default), the mean of all 8, or none",
     )
-    n.add_argument(
-        "--device", default=d.device, help=f"{d.device} (CUDA when present, default), cpu, cuda or cuda:N"
-    )
+    n.add_argument("--device", default=d.device, help=f"{d.device} (CUDA when present, default), cpu, cuda or cuda:N")
     n.add_argument(
         "--dtype",
         choices=DTYPES,
@@ -345,10 +418,19 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         help=f"leaves per network call (default 8 on a CPU, 32 on a GPU; at most {MAX_BATCH})",
     )
     n.add_argument(
+        "--nn-threads",
+        type=bounded_int(MAX_THREADS),
+        default=d.nn_threads,
+        help="torch threads of the network evaluator (default: by the split: all the cores this process may use "
+        "with a Zero net, the other half when rollouts run beside the network; at most "
+        f"{MAX_THREADS})",
+    )
+    n.add_argument(
         "--compile",
         choices=COMPILE_MODES,
         default=d.compile,
-        help="torch.compile the nets (reduce-overhead uses CUDA graphs); slower start, faster play on a GPU",
+        help="compile the nets with torch.compile in this mode (reduce-overhead uses CUDA graphs): slower start, "
+        "faster play on a GPU (default: not compiled)",
     )
 
 
@@ -363,4 +445,5 @@ __all__ = [
     "bounded_int",
     "positive_float",
     "positive_int",
+    "retire_option",
 ]

@@ -48,7 +48,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .board_kernels import BLACK, EDGE, EMPTY, M_LAST, M_LAST2, M_SIZE, M_TO_MOVE, WHITE
-from .jit import kernel
+from .jit import inner_kernel, kernel
 
 
 class FeatureLayout(NamedTuple):
@@ -139,7 +139,7 @@ KEY_NAKADE = _keys(0xA16_0005, _NW * _NW + 2)  # one key per relative point of t
 # --- kernels ----------------------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def lib_class(s, head):
     """``min(true liberties, 3)`` of the chain ``head`` (0 only for a captured chain)."""
     if s.libs[head] <= 1:
@@ -164,7 +164,7 @@ def lib_class(s, head):
     return np.int64(1 if l2 < 0 else 2)
 
 
-@kernel
+@inner_kernel
 def cell_state(s, q, color):
     """State (0..7, see ``N_STATES``) of the padded point ``q`` seen by ``color``."""
     v = s.stones[q]
@@ -178,7 +178,7 @@ def cell_state(s, q, color):
     return 4 + c
 
 
-@kernel
+@inner_kernel
 def _touches_group(s, x, a, color):
     """True if ``x`` is next to ``a`` or to a ``color`` chain next to ``a`` (the chain ``a`` would join)."""
     w = s.meta[M_SIZE] + 2
@@ -237,7 +237,7 @@ def libs_after(s, a, color):
     return 0 if l1 < 0 else 1
 
 
-@kernel
+@inner_kernel
 def saves_atari(s, a, color):
     """True if ``a`` is the liberty of a ``color`` chain in atari and the chain then has >= 2 liberties."""
     w = s.meta[M_SIZE] + 2
@@ -247,7 +247,7 @@ def saves_atari(s, a, color):
     return False
 
 
-@kernel
+@inner_kernel
 def nakade_shape(s, a):
     """``(shape hash, border colour)`` of the nakade shape whose vital point is ``a`` (the hash still lacks the key of
     the border colour), or ``(-1, 0)``; see the module doc. Uses ``s.scratch[:6]``."""
@@ -314,13 +314,13 @@ def nakade_shape(s, a):
     return h & np.int64(0x3FFFFFFFFFFFFFFF), owner  # >= 0: -1 means "no shape"
 
 
-@kernel
+@inner_kernel
 def nakade_index(h, owner, color):
     """The table index (0 .. NAKADE_SIZE-1) of a shape from :func:`nakade_shape` seen by ``color``."""
     return (h ^ KEY_NAKADE[_NW * _NW + (1 if owner == color else 0)]) & (NAKADE_SIZE - 1)
 
 
-@kernel
+@inner_kernel
 def nakade_hash(s, a, color):
     """Index (0 .. NAKADE_SIZE-1) of the nakade shape whose vital point is ``a`` seen by ``color``, or -1."""
     h, owner = nakade_shape(s, a)
@@ -329,7 +329,7 @@ def nakade_hash(s, a, color):
     return nakade_index(h, owner, color)
 
 
-@kernel
+@inner_kernel
 def pattern_3x3(s, a, color):
     """Index (0 .. NON_RESPONSE_SIZE-1) of the 3x3 pattern around ``a`` seen by ``color``."""
     w = s.meta[M_SIZE] + 2
@@ -339,7 +339,7 @@ def pattern_3x3(s, a, color):
     return h & (NON_RESPONSE_SIZE - 1)
 
 
-@kernel
+@inner_kernel
 def diamond_point(n, ar, ac, k):
     """The padded point of the ``k``-th (0..11) point of the 12-point diamond around the point in padded row ``ar``,
     column ``ac`` of an ``n x n`` board, or -1 where that is off the board (past the one-point border)."""
@@ -350,7 +350,7 @@ def diamond_point(n, ar, ac, k):
     return r * (n + 2) + c
 
 
-@kernel
+@inner_kernel
 def diamond_hash(s, a, color):
     """Index (0 .. DIAMOND_SIZE-1) of the 12-point diamond around ``a`` (states with liberties) seen by ``color``."""
     n = s.meta[M_SIZE]
@@ -364,7 +364,7 @@ def diamond_hash(s, a, color):
     return h & (DIAMOND_SIZE - 1)
 
 
-@kernel
+@inner_kernel
 def response_hash(s, last, color):
     """Hash (all 64 bits) of the 12-point diamond around the previous move ``last``: empty / off board / own /
     opponent for ``color``. Combine with ``KEY_RESPONSE_AT`` of the candidate's place for the feature."""
@@ -387,7 +387,7 @@ def response_hash(s, last, color):
     return h
 
 
-@kernel
+@inner_kernel
 def local_features(s, a, color, tree, out, k):
     """Write the features of ``a`` that do not depend on the previous moves into ``out[k:]``; return the new count."""
     if saves_atari(s, a, color):
@@ -408,7 +408,7 @@ def local_features(s, a, color, tree, out, k):
     return k
 
 
-@kernel
+@inner_kernel
 def _distance_bucket(s, a, m):
     if m < 0:
         return DISTANCE_CAP
@@ -417,7 +417,7 @@ def _distance_bucket(s, a, m):
     return min(d, DISTANCE_CAP)
 
 
-@kernel
+@inner_kernel
 def response_features(s, a, color, tree, rh, out, k):
     """Write the features of ``a`` that depend on the previous moves into ``out[k:]``; return the new count.
     ``rh`` is ``response_hash(s, meta[M_LAST], color)`` (anything when the last move is not a point)."""
@@ -444,7 +444,7 @@ def response_features(s, a, color, tree, rh, out, k):
     return k
 
 
-@kernel
+@inner_kernel
 def features_for(s, a, color, tree, out):
     """All active features of the empty point ``a`` for ``color`` into ``out`` (length >= MAX_FEATURES)."""
     k = local_features(s, a, color, tree, out, 0)

@@ -33,10 +33,12 @@ the most visited move can no longer be overtaken in the budget left, and it stop
 (``max_nodes``, the cap on its memory; see :class:`PlayerConfig`): an analysis then keeps reporting without
 simulating until it is told to stop, and :meth:`MCTSPlayer.new_game` gives the tree's memory back.
 
-**Pass policy** (area scoring; the game's result is a Tromp-Taylor count unless the controller removes dead stones):
+**Pass policy** (area scoring; a Tromp-Taylor count, or with dead stones removed: ``igo play``, ``final_score``):
 
-- the opponent has just passed: pass if the position, counted as it stands, is a win; otherwise never pass (the search
-  values the game's end exactly, so it plays on — capturing dead stones in its area, filling neutral points);
+- the opponent has just passed: pass if ending the game wins by both counts, as it stands and without the stones
+  :meth:`MCTSPlayer.final_status` calls dead after the pass (what a controller that asks it removes); otherwise never
+  pass (the search values the game's end exactly, so it plays on — capturing dead stones in its area, filling neutral
+  points);
 - otherwise a pass chosen by the search is played only if no dead opponent stone (by the rollouts' ownership) is left
   in its area; else the best move on the board is played instead;
 - a pass is also played when there is no move on the board that does not fill one of its own eyes.
@@ -71,6 +73,8 @@ from .search import MCTS, Evaluator, MoveStats, SearchConfig
 from .timecontrol import Clock, TimeManager
 
 log = logging.getLogger(__name__)
+
+DEAD_THRESHOLD = 0.4  # the default of PlayerConfig.dead_threshold and dead_by_ownership
 
 
 @dataclass
@@ -335,7 +339,7 @@ class PlayerConfig:
     temperature: float = 0.0  # move choice ∝ N^(1/τ) for the first temperature_moves moves (self-play)
     temperature_moves: int = 0
     lag: float = 0.3  # seconds reserved per move for transmission and GUI lag
-    dead_threshold: float = 0.4  # a chain is dead when its colour's mean ownership is below -dead_threshold
+    dead_threshold: float = DEAD_THRESHOLD  # a chain is dead when its colour's mean ownership is below -dead_threshold
     dead_playouts: int = 1000  # playouts for the dead-stone estimate when the search has too few
     early_stop: bool = True
     batch_size: int | None = None  # leaves per batch with an evaluator or several threads (None: the search's default)
@@ -442,8 +446,8 @@ class MCTSPlayer(Player):
     ) -> str:
         start = self.timer()
         root = self._root_board(board, color)
-        if self._should_answer_pass(root, color):
-            log.info("the opponent passed and the position is won as it stands: pass")
+        if _opponent_passed(root, color) and self._passing_wins(root, color):
+            log.info("the opponent passed and the game is won as it would be counted: pass")
             return "pass"
         budget_time, budget_sims = self._budget(root, color)
         self._search(root, color, budget_time, budget_sims, report=report, interval=interval)
@@ -627,8 +631,8 @@ class MCTSPlayer(Player):
                 board_moves = [mv for mv in moves if mv.move != "pass"]
             if not board_moves:
                 return "pass"
-            if _opponent_passed(board, color) and _margin(board, color) <= 0:
-                log.info("the opponent passed but passing does not win as it stands: play on")
+            if _opponent_passed(board, color):  # genmove passed at once if passing won: here it does not
+                log.info("the opponent passed but passing does not win as the game would be counted: play on")
                 return board_moves[0].move
             dead = self._dead_in_own_area(board, color)
             if dead:
@@ -637,8 +641,20 @@ class MCTSPlayer(Player):
                 return board_moves[0].move
         return choice
 
-    def _should_answer_pass(self, board: Board, color: int) -> bool:
-        return _opponent_passed(board, color) and _margin(board, color) > 0
+    def _passing_wins(self, board: Board, color: int) -> bool:
+        """Whether a pass of ``color``, ending the game, wins by the Tromp-Taylor count (a controller that removes
+        no dead stones) and by the count without the stones :meth:`final_status` calls dead in the position after the
+        pass (a controller that asks this player, as ``igo play`` and ``final_score`` do)."""
+        if _margin(board, color) <= 0:
+            return False
+        after = board.copy()
+        after.play(None, color)
+        dead = self.final_status(after)["dead"]
+        if not dead:
+            return True
+        margin = score_without(after, dead)
+        log.info("dead stones if the game ends now: %s; %s", " ".join(dead[:12]), format_result(margin))
+        return (margin if color == BLACK else -margin) > 0
 
     def _should_resign(self, board: Board, color: int, best: MoveStats) -> bool:
         c = self.config
@@ -712,6 +728,14 @@ def _chains(board: Board) -> list[list[tuple[int, int]]]:
     return chains(stones, BLACK) + chains(stones, WHITE)
 
 
+def dead_by_ownership(board: Board, own: np.ndarray, threshold: float = DEAD_THRESHOLD) -> list[str]:
+    """The stones (vertices) of the chains whose colour's mean ownership in ``own`` (``(N, N)``, +1 Black) is below
+    ``-threshold``: the dead stones by an ownership estimate such as :func:`estimate_ownership`."""
+    if np.shape(own) != (board.size, board.size):
+        raise ValueError(f"ownership must have shape ({board.size}, {board.size}), got {np.shape(own)}")
+    return [v for chain, status in _classify(board, own, threshold) if status == "dead" for v in chain]
+
+
 def _classify(board: Board, own: np.ndarray, threshold: float) -> list[tuple[list[str], str]]:
     stones = board.stones()
     n = board.size
@@ -750,6 +774,7 @@ def estimate_ownership(board: Board, playouts: int, seed: int | None = None) -> 
 
 
 __all__ = [
+    "DEAD_THRESHOLD",
     "Analysis",
     "MCTSPlayer",
     "Player",
@@ -758,6 +783,7 @@ __all__ = [
     "PolicyPlayer",
     "RandomPlayer",
     "Reporter",
+    "dead_by_ownership",
     "estimate_ownership",
     "sample_sensible_move",
     "score_without",

@@ -12,6 +12,8 @@ reproduces a playout exactly.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .board_kernels import (
     EDGE,
     EMPTY,
@@ -31,7 +33,7 @@ from .board_kernels import (
     pop,
     push,
 )
-from .jit import kernel
+from .jit import inner_kernel, kernel
 from .rng import randint
 
 
@@ -66,7 +68,7 @@ def random_move(s, rng):
     epos = s.epos
     while n > 0:
         i = randint(rng, n)
-        p = empties[i]
+        p = np.int64(empties[i])
         if not is_eye(s, p, color) and basic_legality(s, p, color) == OK:
             return p
         n -= 1
@@ -78,7 +80,7 @@ def random_move(s, rng):
     return -1
 
 
-@kernel
+@inner_kernel
 def _liberty(s, head):
     """A liberty of the chain ``head`` (its only one when it is in atari), or -1."""
     w = s.meta[M_SIZE] + 2
@@ -172,11 +174,11 @@ def make_undo_loop(s, undo, rng, count):
     made = 0
     for _ in range(count):
         p = random_move(s, rng)
-        push(s, undo, 0)
+        push(s, undo, np.int64(0))  # (not a literal 0: push and pop would compile once more)
         if p < 0:
             play_pass(s)
         else:
             place(s, p, s.meta[M_TO_MOVE])
         made += 1
-        pop(s, undo, 0)
+        pop(s, undo, np.int64(0))
     return made

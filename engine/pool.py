@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import board_kernels as K
-from .jit import kernel
+from .jit import inner_kernel, kernel
 
 
 def new_pool(size: int, count: int) -> K.BoardState:
@@ -43,7 +43,7 @@ def concat_slots(pools, counts) -> K.BoardState:
     return K.BoardState(*(np.concatenate([pool[k][:c] for pool, c in parts]) for k in range(len(K.BoardState._fields))))
 
 
-@kernel
+@inner_kernel
 def pool_slot(pool, i):
     """The ``i``-th state of a pool (views, no copy), inside kernels only: never return it to Python."""
     return K.BoardState(

@@ -53,7 +53,7 @@ from .board_kernels import (
     place,
     play_pass,
 )
-from .jit import kernel
+from .jit import inner_kernel, kernel
 from .mcts import LEAF_TERMINAL
 from .patterns import (
     KEY_3X3,
@@ -119,7 +119,7 @@ def _clamp(x):
     return min(max(x, -LOGIT_CLAMP), LOGIT_CLAMP)
 
 
-@kernel
+@inner_kernel
 def _next_gen(work):
     work.ctl[0] += 1
     return work.ctl[0]
@@ -131,7 +131,7 @@ def is_candidate(s, p, color):
     return s.stones[p] == EMPTY and not is_eye(s, p, color) and basic_legality(s, p, color) == OK
 
 
-@kernel
+@inner_kernel
 def _weight_sum(weights, feat, k):
     x = 0.0
     for i in range(k):
@@ -152,7 +152,7 @@ def candidate_logits(s, weights, tree, work):
     count = 0
     best = -np.inf
     for i in range(s.meta[M_NEMPTY]):
-        p = s.empties[i]
+        p = np.int64(s.empties[i])
         if is_candidate(s, p, color):
             k = local_features(s, p, color, tree, work.feat, 0)
             k = response_features(s, p, color, tree, rh, work.feat, k)
@@ -239,7 +239,7 @@ def fill_candidates(s, tree, moves, index):
 # --- incremental playouts ---------------------------------------------------------------------------------------------
 
 
-@kernel
+@inner_kernel
 def _cached_class(s, head, work):
     if work.cls_ver[head] != work.ctl[1]:
         work.cls_ver[head] = work.ctl[1]
@@ -247,7 +247,7 @@ def _cached_class(s, head, work):
     return work.cls[head]
 
 
-@kernel
+@inner_kernel
 def _pattern_pair(s, a, work):
     """:func:`igo.engine.patterns.pattern_3x3` for Black and for White at once, with cached liberty classes."""
     w = s.meta[M_SIZE] + 2
@@ -270,7 +270,7 @@ def _pattern_pair(s, a, work):
     return hb & (NON_RESPONSE_SIZE - 1), hw & (NON_RESPONSE_SIZE - 1)
 
 
-@kernel
+@inner_kernel
 def _refresh(s, p, weights, work):
     """Recompute ``work.wexp[:, p]`` of the empty point ``p``: exp(local logit) for each colour, or 0 if it is no
     candidate (simple ko ignored). The local features of :func:`igo.engine.patterns.local_features` (rollout policy),
@@ -298,10 +298,10 @@ def refresh_all(s, weights, work):
     """Recompute ``work.wexp`` of every empty point (the start of a playout)."""
     work.ctl[1] += 1
     for i in range(s.meta[M_NEMPTY]):
-        _refresh(s, s.empties[i], weights, work)
+        _refresh(s, np.int64(s.empties[i]), weights, work)
 
 
-@kernel
+@inner_kernel
 def _mark(s, work, q, gen, nd):
     if s.stones[q] == EMPTY and work.mark[q] != gen:
         work.mark[q] = gen
@@ -310,7 +310,7 @@ def _mark(s, work, q, gen, nd):
     return nd
 
 
-@kernel
+@inner_kernel
 def _mark_around(s, work, q, gen, nd):
     w = s.meta[M_SIZE] + 2
     for r in (q - w - 1, q - w, q - w + 1, q - 1, q + 1, q + w - 1, q + w, q + w + 1):
@@ -318,7 +318,7 @@ def _mark_around(s, work, q, gen, nd):
     return nd
 
 
-@kernel
+@inner_kernel
 def _mark_region(s, work, start, gen, nd, excl):
     """Mark the empty region of ``start`` if it has at most 6 points (a possible nakade shape), not entering the
     points stamped ``excl`` in ``work.cmark`` (the stones just captured: this finds the regions as they were before
@@ -344,11 +344,11 @@ def _mark_region(s, work, start, gen, nd, excl):
                     buf[8 + n] = r
                     n += 1
     for j in range(n):
-        nd = _mark(s, work, buf[8 + j], gen, nd)
+        nd = _mark(s, work, np.int64(buf[8 + j]), gen, nd)
     return nd
 
 
-@kernel
+@inner_kernel
 def before_move(s, m, color, work):
     """Before ``color`` plays ``m``: write the stones the move will capture into ``work.caps`` and return how many;
     note in ``work.ctl[2]`` whether every own chain next to ``m`` has >= 3 liberties."""
@@ -381,7 +381,7 @@ def before_move(s, m, color, work):
     return nc
 
 
-@kernel
+@inner_kernel
 def _mark_chain(s, work, r, gen, nd):
     """Mark the 8 neighbours of every stone of the chain through ``r`` (once per generation)."""
     head = s.chain[r]
@@ -390,14 +390,14 @@ def _mark_chain(s, work, r, gen, nd):
     work.mark[head] = gen
     q = head
     while True:
-        nd = _mark_around(s, work, q, gen, nd)
+        nd = _mark_around(s, work, np.int64(q), gen, nd)
         q = s.nxt[q]
         if q == head:
             break
     return nd
 
 
-@kernel
+@inner_kernel
 def update_after_move(s, m, color, ncaps, weights, work):
     """Bring ``work.wexp`` up to date after ``color`` played ``m``, capturing the ``ncaps`` stones listed in
     ``work.caps`` (:func:`before_move`, called before the move)."""
@@ -407,7 +407,7 @@ def update_after_move(s, m, color, ncaps, weights, work):
     w = s.meta[M_SIZE] + 2
     gen = _next_gen(work)
     work.ctl[1] += 1
-    nd = _mark_around(s, work, m, gen, 0)
+    nd = _mark_around(s, work, m, gen, np.int64(0))
     # The chain of m and the chains that lost the liberty m: their liberties changed, which matters to the points
     # around them unless they had and have >= 3 (3x3 classes, atari, captures and suicide all stay the same).
     if work.ctl[2] == 0 or _cached_class(s, s.chain[m], work) < 3:
@@ -431,7 +431,7 @@ def update_after_move(s, m, color, ncaps, weights, work):
             nd = _mark_region(s, work, r, gen, nd, gen)
     for i in range(ncaps):
         x = work.caps[i]
-        nd = _mark_region(s, work, x, gen, nd, -1)
+        nd = _mark_region(s, work, x, gen, nd, np.int64(-1))
         for r in (x - w, x - 1, x + 1, x + w):
             if s.stones[r] == EMPTY and work.cmark[r] != gen:
                 nd = _mark_region(s, work, r, gen, nd, gen)
@@ -439,7 +439,7 @@ def update_after_move(s, m, color, ncaps, weights, work):
         _refresh(s, work.dirty[i], weights, work)
 
 
-@kernel
+@inner_kernel
 def _sample(s, rng, weights, work):
     """Draw a candidate of the player to move from the kept ``wexp`` times the previous-move features; -1: none."""
     color = s.meta[M_TO_MOVE]
@@ -467,7 +467,7 @@ def _sample(s, rng, weights, work):
             base = wexp[ci, q]
             if base <= 0.0:
                 continue
-            k = response_features(s, q, color, False, rh, work.feat, 0)
+            k = response_features(s, q, color, np.bool_(False), rh, work.feat, np.int64(0))
             v = base * math.exp(_clamp(_weight_sum(weights, work.feat, k)))
             work.dpts[nd] = q
             work.dw[nd] = v
@@ -499,7 +499,7 @@ def _sample(s, rng, weights, work):
     return fallback
 
 
-@kernel
+@inner_kernel
 def _policy_step(s, rng, weights, work):
     """Draw the move of the player to move (or a pass) and play it, keeping ``work.wexp`` up to date."""
     p = _sample(s, rng, weights, work)

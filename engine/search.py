@@ -49,6 +49,7 @@ NODE_BYTES = 4 + 4 + 4 + 1
 EDGE_BYTES = 2 + 4 * 8
 """Bytes per edge of the tree (move, prior, n, nv, wv, nr, wr, vl, child)."""
 
+
 def tree_edges(max_nodes: int, size: int) -> int:
     """The edges of a tree of ``max_nodes`` nodes on ``size`` x ``size``: room for 64 edges a node on average (a node
     holds one edge per legal move), and for one full node at least."""

@@ -53,8 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=1,
-        help="rollout threads (default 1); with more than one the rollout search runs in batches of leaves "
-        "selected with virtual loss and played out in parallel",
+        help="search threads, which play the rollouts, as igo gtp's --threads (default 1: the figure of one core; "
+        "igo gtp uses all the cores this process may use); with more than one the rollout search runs in batches of "
+        "leaves selected with virtual loss and played out in parallel",
     )
     m.set_defaults(run=run_mcts)
     from .bench_nn import add_parsers
@@ -106,7 +107,7 @@ def run_mcts(args) -> int:
     t0 = time.perf_counter()
     tree_search.search(board, 10, rollouts=False)
     rollout_search.search(board, 64)
-    threads = "one thread" if args.threads == 1 else f"{args.threads} rollout threads"
+    threads = "one thread" if args.threads == 1 else f"{args.threads} search threads"
     say(f"igo bench mcts: {size}x{size}, {args.simulations} simulations per search, {threads}")
     say(f"  kernels ready in {time.perf_counter() - t0:.2f} s")
     figures = {}

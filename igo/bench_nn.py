@@ -7,6 +7,9 @@ plus the cost of the feature planes per position. Random weights: speed does not
 ``igo bench search-nn --config zero-b6c64 --size 9``: simulations per second of the search with a
 :class:`~igo.nets.evaluator.NetEvaluator` (cache off), with the time split into feature planes, the network and the rest
 (tree, batching, Python), so that the overhead around the network is visible.
+
+Threads as in ``igo gtp``: ``--nn-threads`` are torch's threads, ``--threads`` (search-nn) the search threads that play
+the rollouts; by default they split the cores this process may use (:func:`igo.engine.cores.split_threads`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import json
 import os
 import sys
 import time
+
+from igo.engine.limits import MAX_THREADS
+from igo.engine.options import bounded_int
 
 
 def _batches(text: str) -> list[int]:
@@ -28,9 +34,10 @@ def _batches(text: str) -> list[int]:
     return values
 
 
-def _net_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
+def _net_arguments(p: argparse.ArgumentParser, default_config: str, nn_threads_help: str, seconds: float = 3.0) -> None:
     p.add_argument("--config", default=default_config, help=f"network config (default {default_config})")
-    p.add_argument("--model", default=None, help="a checkpoint instead of --config (its own size and config)")
+    p.add_argument("--model", default=None, help="a checkpoint instead of --config, with its own size and config "
+                   "(default: none, random weights)")  # fmt: skip
     p.add_argument("--size", type=int, default=9, help="board size (default 9)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument(
@@ -40,12 +47,20 @@ def _net_arguments(p: argparse.ArgumentParser, default_config: str) -> None:
         help="auto (default): bf16 on a GPU or a CPU with AMX/AVX512-BF16, else fp32",
     )
     p.add_argument(
-        "--channels-last", choices=("auto", "yes", "no"), default="auto", help="memory format (auto: with bf16 or CUDA)"
+        "--channels-last",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="memory format (default auto: channels-last with bf16 or CUDA)",
     )
-    p.add_argument("--compile", choices=("default", "reduce-overhead", "max-autotune"), default=None)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: all cores)")
-    p.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--compile",
+        choices=("default", "reduce-overhead", "max-autotune"),
+        default=None,
+        help="torch.compile the network in this mode (default: not compiled)",
+    )
+    p.add_argument("--nn-threads", type=bounded_int(MAX_THREADS), default=None, help=nn_threads_help)
+    p.add_argument("--seconds", type=float, default=seconds, help=f"time per measurement (default {seconds:g})")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the weights and the search (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object with all figures on the last line")
 
 
@@ -56,7 +71,8 @@ def add_parsers(sub) -> None:
         description="Positions per second of a network (random weights) by batch size, and the cost of its "
         "feature planes.",
     )
-    _net_arguments(nn, "zero-b6c64")
+    _net_arguments(nn, "zero-b6c64", "torch threads (default: the cores this process may use, OMP_NUM_THREADS "
+                   "respected)")  # fmt: skip
     nn.add_argument("--batch", type=_batches, default=[1, 8, 32, 128], help="batch sizes, e.g. 1,8,64 (default "
                     "1,8,32,128)")  # fmt: skip
     nn.set_defaults(run=run_nn)
@@ -66,12 +82,16 @@ def add_parsers(sub) -> None:
         description="Simulations per second of the search with a network evaluator (random weights, cache off) "
         "from the empty board, and where the time goes: feature planes, network, the rest (tree and Python).",
     )
-    _net_arguments(sn, "zero-b6c64")
+    _net_arguments(sn, "zero-b6c64", "torch threads of the network evaluator (default: by the split, as igo gtp: "
+                   "all the cores this process may use with λ = 0, the other half when rollouts run beside the "
+                   "network)")  # fmt: skip
     sn.add_argument("--simulations", type=int, default=800, help="simulations per search (default 800)")
     sn.add_argument("--batch", type=int, default=None, help="leaves per network call (default 8 CPU, 32 GPU)")
     sn.add_argument("--lambda", dest="lam", type=float, default=None, help="rollout weight (default 0 for Zero nets, "
                     "1 for a policy net)")  # fmt: skip
-    sn.add_argument("--rollout-threads", type=int, default=1, help="threads playing rollouts when λ > 0")
+    sn.add_argument("--threads", type=bounded_int(MAX_THREADS), default=None, help="search threads, which play "
+                    "the rollouts when λ > 0 (default: by the split, as igo gtp: half the cores this process may use "
+                    "with λ > 0, 1 with λ = 0)")  # fmt: skip
     sn.set_defaults(run=run_search_nn)
     sp = sub.add_parser(
         "selfplay",
@@ -81,13 +101,13 @@ def add_parsers(sub) -> None:
         "--actors Ray actors; prints positions/s, simulations/s and games/hour. A network with random weights "
         "plays short games (it passes early): give a trained --model for realistic game lengths.",
     )
-    _net_arguments(sp, "zero-b6c64")
-    sp.set_defaults(seconds=60.0)
+    _net_arguments(sp, "zero-b6c64", "torch threads: of this process (default: the cores it may use, "
+                   "OMP_NUM_THREADS respected), or with --actors of each actor (default 1)", seconds=60.0)  # fmt: skip
     sp.add_argument("--simulations", type=int, default=200, help="simulations per move (default 200)")
     sp.add_argument("--games-per-actor", type=int, default=32, help="games played at once (default 32)")
     sp.add_argument("--leaves-per-game", type=int, default=8, help="leaves per game per batch (default 8)")
     sp.add_argument("--actors", type=int, default=0, help="Ray actors (default 0: in this process)")
-    sp.add_argument("--komi", type=float, default=7.5)
+    sp.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
     sp.set_defaults(run=run_selfplay)
 
 
@@ -110,7 +130,7 @@ def _model(args):
     return build_model(cfg, args.size), cfg, args.size
 
 
-def _evaluator(args, model, size, **kw):
+def _evaluator(args, model, size, threads=None, **kw):
     from igo.nets.evaluator import NetEvaluator
 
     cl = None if args.channels_last == "auto" else args.channels_last == "yes"
@@ -119,7 +139,7 @@ def _evaluator(args, model, size, **kw):
         model, value = None, model
     return NetEvaluator(
         model, value, size=size, device=args.device, dtype=args.dtype, channels_last=cl, compile=args.compile,
-        threads=args.threads, seed=args.seed, **kw,
+        threads=threads or args.nn_threads, seed=args.seed, **kw,
     )  # fmt: skip
 
 
@@ -234,24 +254,30 @@ def _timed(step, seconds: float) -> tuple[int, float]:
 
 def run_search_nn(args) -> int:
     from igo.engine.board import Board
+    from igo.engine.cores import core_budget, split_threads
     from igo.engine.search import MCTS, SearchConfig
 
     say = _say(args)
     model, cfg, size = _model(args)
-    ev = _evaluator(args, model, size, cache_size=0)
     zero = cfg.kind == "zero"
-    lam = args.lam if args.lam is not None else (0.0 if zero else 1.0 if not ev.has_value else 0.5)
+    has_value = cfg.kind in ("zero", "lee-value")
+    lam = args.lam if args.lam is not None else (0.0 if zero else 1.0 if not has_value else 0.5)
+    threads, nn_threads = split_threads(
+        core_budget(), networks=True, rollouts=lam > 0, threads=args.threads, nn_threads=args.nn_threads
+    )
+    ev = _evaluator(args, model, size, threads=nn_threads, cache_size=0)
     config = SearchConfig.zero(dirichlet_weight=0.0, lam=lam) if zero else SearchConfig(lam=lam)
     search = MCTS(
-        size, 7.5, config, evaluator=ev, threads=max(1, args.rollout_threads), batch_size=args.batch,
-        max_nodes=args.simulations + 64, seed=args.seed,
+        size, 7.5, config, evaluator=ev, threads=threads, batch_size=args.batch, max_nodes=args.simulations + 64,
+        seed=args.seed,
     )  # fmt: skip
     board = Board(size)
     search.search(board, 2 * search._batch_size)  # warm-up: kernels, first forward passes
     _sync(ev)
     say(
         f"igo bench search-nn: {cfg.name} on {size}x{size}, {ev.device} {str(ev.dtype).replace('torch.', '')}, "
-        f"λ = {lam:g}, {search._batch_size} leaves per call, {args.simulations} simulations per search"
+        f"λ = {lam:g}, {search._batch_size} leaves per call, {args.simulations} simulations per search, "
+        f"{threads} search thread{'s' if threads > 1 else ''}, {nn_threads} torch thread{'s' if nn_threads > 1 else ''}"
     )
     ev.stats.reset()
 
@@ -281,6 +307,8 @@ def run_search_nn(args) -> int:
                     "device": str(ev.device),
                     "lambda": lam,
                     "batch": search._batch_size,
+                    "threads": threads,
+                    "nn_threads": nn_threads,
                     "simulations_per_sec": round(sps, 1),
                     "us_features": round(1e6 * st.feature_s / sims, 2),
                     "us_network": round(1e6 * st.network_s / sims, 2),
@@ -322,22 +350,24 @@ def run_selfplay(args) -> int:
         from igo.nets.config import config_to_dict
         from igo.nets.weights import model_to_numpy
         from igo.selfplay.actors import selfplay_actor_class
+        from igo.selfplay.cluster import init_ray
 
-        ray.init(num_cpus=max(args.actors, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False)
+        started = init_ray(None, max(args.actors, os.cpu_count() or 1))
         try:
             weights = model_to_numpy(model)
             ref = ray.put(weights)
             cls = selfplay_actor_class()
             dev = "cpu" if args.device == "auto" else args.device
             actors = [cls.options(num_cpus=1).remote(config_to_dict(cfg), spc.to_dict(), ref, 0, seed=args.seed + i,
-                                                     device=dev, threads=args.threads or 1)
+                                                     device=dev, threads=args.nn_threads or 1)
                       for i in range(args.actors)]  # fmt: skip
             ray.get([a.play.remote(None, None, warm) for a in actors])
             t0 = time.perf_counter()
             outs = ray.get([a.play.remote(None, None, args.seconds) for a in actors])
             elapsed = time.perf_counter() - t0
         finally:
-            ray.shutdown()
+            if started:
+                ray.shutdown()
         games = [g for o in outs for g in o["games"]]
         stats = {k: sum(o["stats"][k] for o in outs) for k in outs[0]["stats"]}
         device = dev

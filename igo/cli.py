@@ -89,6 +89,14 @@ COMMANDS: list[Command] = [
         "metadata and parameter count, 'igo model init --config NAME --size N -o PATH' writes a fresh network.",
     ),
     Command(
+        "warmup",
+        "igo.warmup_cmd",
+        "compile igo's Numba kernels once, after installing (also for Ray clusters and CI)",
+        "Compile every Numba kernel igo's commands use (board, search, ownership, network searches and features, "
+        "rollout policy) into Numba's cache, showing each group with its time, so that no later command waits for "
+        "the compiler. A second run only loads them from the cache. torch is not needed.",
+    ),
+    Command(
         "match",
         "igo.match_cmd",
         "play N games between two players (igo settings or any GTP command line) and report the win rate",

@@ -6,6 +6,7 @@ import argparse
 import sys
 import textwrap
 
+from igo.engine.coords import DEFAULT_SIZE
 from igo.engine.options import positive_float, positive_int
 
 from .train_args import add_output, add_ray, fail, print_json
@@ -27,16 +28,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.epilog = EPILOG
     p.add_argument("--engine", default="gnugo --mode gtp --level 10", help="GTP command line of the expert, which "
                    "plays both colours (default: 'gnugo --mode gtp --level 10')")  # fmt: skip
-    p.add_argument("--games", type=positive_int, default=None, help="games in the corpus (counting those already "
-                   "in the directory)")  # fmt: skip
-    p.add_argument("--size", type=int, default=9, help="board size (default 9)")
+    p.add_argument("--games", type=positive_int, default=None, help="games in the corpus, counting those already "
+                   "in the directory; required to make a corpus")  # fmt: skip
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"board size (default {DEFAULT_SIZE})")
     p.add_argument("--komi", type=float, default=None, help="komi (default 7 on 9x9 and smaller, 7.5 above)")
-    p.add_argument("-o", "--out", help="output directory (created; existing games are kept)")
+    p.add_argument("-o", "--out", help="output directory (created; existing games are kept, so rerunning resumes); "
+                   "required to make a corpus")  # fmt: skip
     p.add_argument("--opening-moves", type=int, default=None, help="random opening stones per game (default 3, "
                    "2 below 9x9)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of the openings (default 0)")
     p.add_argument("--move-limit", type=positive_int, default=None, help="moves before a game is scored as it "
-                   "stands (default 3 x size²)")  # fmt: skip
+                   "stands (default 3 x size x size)")  # fmt: skip
     p.add_argument("--move-timeout", type=positive_float, default=60.0, help="seconds per genmove (default 60)")
     add_ray(p, address="Ray cluster address (default: a local Ray)")
     add_output(p, json_help="print the summary as JSON")
@@ -52,10 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             100,
         ),
     )
-    s.add_argument("dir", metavar="DIR")
-    s.add_argument("--size", type=int, default=None, help="count only games of this size as usable")
+    s.add_argument("dir", metavar="DIR", help="a directory of SGF files, searched recursively")
+    s.add_argument("--size", type=int, default=None, help="count only games of this size as usable (default: every "
+                   "size)")  # fmt: skip
     add_output(s, json_help="print the summary as JSON")
-    s.add_argument("--show-errors", type=int, default=10, metavar="N", help="list the first N broken files")
+    s.add_argument("--show-errors", type=int, default=10, metavar="N", help="list the first N broken files "
+                   "(default 10)")  # fmt: skip
     s.set_defaults(run=run_stats)
 
 

@@ -4,6 +4,11 @@ The protocol travels on stdout only; logging goes to stderr (``-v`` info, ``-vv`
 player is the Monte Carlo tree search with ``--playouts`` or ``--time`` per move — with rollouts, or with networks
 (``--model``, ``--value-model``, ``--lambda``; see :class:`igo.engine.options.PlayerOptions`) — or the random baseline
 with ``--player random``.
+
+At start the kernels the player needs are loaded from Numba's cache (or compiled, on the first run after an install)
+on a background thread, board kernels first, while the engine already answers: ``play`` and ``genmove`` wait only for
+the kernels they use (:mod:`igo.engine.warmup`). A compile is announced on stderr, with or without ``-v``:
+``igo: compiling search kernels (first run only, about N s)...`` and ``igo: kernels ready in X s``.
 """
 
 from __future__ import annotations
@@ -12,19 +17,19 @@ import argparse
 import logging
 import os
 import sys
-import threading
 import time
 
+from igo.engine.coords import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 from igo.engine.options import PlayerOptions, add_player_arguments
 
 log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--size", type=int, default=None, help="board size at start, 2..25 (default 19, or the network's size)"
-    )
-    p.add_argument("--komi", type=float, default=7.5, help="komi at start (default 7.5)")
+    p.add_argument("--size", type=int, default=None, help=f"board size at start, {MIN_SIZE}..{MAX_SIZE} "
+                   f"(default {DEFAULT_SIZE}, or the network's size)")  # fmt: skip
+    p.add_argument("--komi", type=float, default=None, help="komi at start (default: the komi the --model network "
+                   "was trained at, as 'igo model info' shows it, else 7.5)")  # fmt: skip
     add_player_arguments(p)
     p.epilog = (
         "Example for Sabaki (Engines > Manage Engines): path 'igo', arguments 'gtp --size 19 --time 5' (with a "
@@ -35,38 +40,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.set_defaults(run=run)
 
 
-def _warm_up(threads: int) -> None:
-    """Load (or, on a cold cache, compile) the search kernels in the background, so that the first genmove does not
-    pay for it while the GUI waits."""
-    try:
-        from igo.engine.board import Board
-        from igo.engine.player import estimate_ownership
-        from igo.engine.search import MCTS
+def _warm_up(player) -> None:
+    """Load (or, on a cold cache, compile) the kernels ``player`` uses on a background thread, so that the first
+    ``play`` and ``genmove`` do not pay for them while the GUI waits, and say so on stderr when that compiles."""
+    from igo.engine.warmup import player_steps, start_warm_up
 
-        t = time.perf_counter()
-        MCTS(5, 7.5, max_nodes=64, seed=0).search(Board(5), 16)
-        if threads > 1:
-            m = MCTS(5, 7.5, max_nodes=256, seed=0, threads=2)
-            m.search(Board(5), 64)
-            m.close()
-        estimate_ownership(Board(5), 4, seed=0)
-        log.info("search kernels ready in %.2f s", time.perf_counter() - t)
-    except Exception:  # a failure here shows up again, with its traceback, at the first genmove
-        log.exception("warming up the search failed")
+    start = time.perf_counter()
+    steps = player_steps(player)
+
+    def done(results) -> None:
+        if len(results) == len(steps):
+            log.info("kernels ready in %.2f s", time.perf_counter() - start)
+        else:  # the failure shows up again, with its traceback, where play uses the kernel
+            log.warning("warming up the kernels stopped at %s", steps[len(results)].label)
+
+    start_warm_up(steps, sys.stderr, done)
 
 
 def run(args) -> int:
     start = time.perf_counter()
     from igo.engine.coords import check_size
     from igo.gtp.engine import GTPEngine
-    from igo.nets.player import build_player, resolve_size
+    from igo.nets.player import build_player, resolve_komi, resolve_size
 
     options = PlayerOptions.from_namespace(args)
-    args.size = check_size(resolve_size(options, args.size, 19))
+    args.size = check_size(resolve_size(options, args.size, DEFAULT_SIZE))
+    args.komi = resolve_komi(options, args.komi)
     player = build_player(options, args.size)
+    _warm_up(player)  # before the engine's board: its kernels are announced too
     engine = GTPEngine(player, size=args.size, komi=args.komi)
-    if options.kind == "mcts":
-        threading.Thread(target=_warm_up, args=(options.threads,), name="igo-warm-up", daemon=True).start()
     log.info("igo gtp ready in %.3f s: %dx%d, komi %g", time.perf_counter() - start, args.size, args.size, args.komi)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream

@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--move-limit",
         type=int,
         default=None,
-        help="moves (passes included) before a game is scored as it stands (default 3 * size * size)",
+        help="moves (passes included) before a game is scored as it stands (default 3 x size x size)",
     )
     p.add_argument(
         "--move-timeout",
@@ -77,7 +77,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=60.0,
         help="seconds a genmove may take before that side loses on time (default 60)",
     )
-    p.add_argument("--referee", choices=REFEREES, default="tromp-taylor", help="who scores finished games")
+    p.add_argument("--referee", choices=REFEREES, default="tromp-taylor", help="who scores finished games: "
+                   "tromp-taylor (default) counts the area as the board stands, gnugo removes dead stones first "
+                   "(see below)")  # fmt: skip
     p.add_argument(
         "--ko-rule",
         choices=("positional", "situational", "simple"),
@@ -90,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar=("MAIN", "BYO", "STONES"),
         default=None,
         help="send GTP time_settings (main seconds, Canadian byo-yomi seconds per STONES moves) and time_left "
-        "before each move; advice for the engines, only --move-timeout is enforced",
+        "before each move; advice for the engines, only --move-timeout is enforced (default: none sent)",
     )
     p.add_argument("--no-alternate", action="store_true", help="A plays black in every game")
     p.add_argument("--name-a", default=None, help="name of player A (default: its command text)")

@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from igo.engine.coords import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
     ls = sub.add_parser("list", help="the network configs igo knows", description="The network config registry.")
-    ls.add_argument("--size", type=int, default=19, help="board size for the parameter counts (default 19)")
+    ls.add_argument("--size", type=int, default=DEFAULT_SIZE, help="board size for the parameter counts "
+                    f"(default {DEFAULT_SIZE})")  # fmt: skip
     ls.set_defaults(run=run_list)
     info = sub.add_parser(
         "info",
@@ -33,22 +36,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         epilog="Example: igo model init --config zero-b6c64 --size 9 -o zero-9x9.safetensors",
     )
     init.add_argument("--config", required=True, help="a config name (see 'igo model list'), e.g. zero-b6c64")
-    init.add_argument("--size", type=int, required=True, help="board size of the network, 2..19")
+    init.add_argument("--size", type=int, required=True, help=f"board size of the network, {MIN_SIZE}..{MAX_SIZE}")
     init.add_argument("-o", "--output", required=True, help="the checkpoint file to write")
-    init.add_argument("--seed", type=int, default=None, help="seed of the initial weights")
-    init.add_argument("--notes", default="", help="free text kept in the metadata")
+    init.add_argument("--seed", type=int, default=None, help="seed of the initial weights (default: from the system)")
+    init.add_argument("--notes", default="", help="free text kept in the metadata (default: none)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(run=run_init)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 
 def run_list(args) -> int:
+    from igo.engine.coords import check_size
     from igo.nets.config import CONFIGS, describe
 
-    params = _param_counts(args.size)
-    print(f"{'name':24} {'kind':11} {'params@' + str(args.size) + 'x' + str(args.size):>14}  description")
+    size = check_size(args.size)
+    params = _param_counts(size)
+    print(f"{'name':24} {'kind':11} {f'params {size}x{size}':>14}  description")
     for name, cfg in CONFIGS.items():
-        print(f"{name:24} {cfg.kind:11} {params.get(name, 0):>14,}  {describe(cfg)}")
+        print(f"{name:24} {cfg.kind:11} {params.get(name, 0):>14,}  {describe(cfg, name=False)}")
     return 0
 
 
@@ -87,6 +92,8 @@ def run_info(args) -> int:
     print(f"features     {meta.feature_set}")
     print(f"parameters   {meta.parameters:,}")
     print(f"step         {meta.step}")
+    print(f"komi         {'- (not recorded)' if meta.komi is None else f'{meta.komi:g}'}")
+    print(f"rules        {p(meta.rules or '- (not recorded)')}")
     print(f"parent       {p(meta.parent or '-')}")
     print(f"created      {p(meta.created)}")
     print(f"igo version  {p(meta.igo_version)}")

@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 
+from igo.engine.coords import DEFAULT_SIZE
 from igo.engine.options import positive_float, positive_int
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 EPILOG = """\
 players (--player NAME=SPEC, repeatable; or [[players]] in the config file):
   igo:ARGS      igo's own engine with 'igo gtp' options, e.g. 'igo-2k=igo:--playouts 2000 --threads 2'
-                (--threads N makes one game of this player take N Ray CPUs)
+                (a game of this player takes the Ray CPUs its --threads/--nn-threads use at once, default 1,
+                and its engine gets OMP_NUM_THREADS = the game's CPUs, which igo's thread defaults follow)
   COMMAND       any GTP engine, e.g. 'gnugo-10=gnugo --mode gtp --level 10 --chinese-rules'
 
 examples:
@@ -29,10 +31,12 @@ examples:
   igo tournament gauntlet.toml                      # the config file (TOML) says it all
   igo tournament gauntlet.toml --address auto       # the same on a running Ray cluster (ray start --head ...)
   igo tournament gauntlet.toml --ratings-only       # the table of the games recorded so far
+  igo tournament --out runs/t1 --ratings-only       # the same; the players are read from runs/t1
 
 Rerunning the same command resumes: finished games (results.jsonl in --out) are kept and only the missing ones are
-played. Ratings: Bradley-Terry maximum likelihood (as BayesElo/Ordo), 95% intervals, LOS = likelihood that a player is
-stronger than the next one down.
+played; Ctrl-C stops the games in progress, prints the table so far and exits with 130. Ratings: Bradley-Terry
+maximum likelihood (as BayesElo/Ordo), 95% intervals, LOS = likelihood that a player is stronger than the next one
+down.
 """
 
 
@@ -42,27 +46,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         p.description = textwrap.fill(p.description, 100)
     p.epilog = EPILOG
     p.add_argument("config", nargs="?", default=None, help="a TOML tournament config (flags below override it)")
-    p.add_argument("--player", action="append", default=[], metavar="NAME=SPEC", help="a player (see below)")
-    p.add_argument("--format", choices=("round-robin", "gauntlet"), default=None, help="default round-robin")
-    p.add_argument("--candidate", action="append", default=[], metavar="NAME", help="gauntlet: a candidate")
+    p.add_argument("--player", action="append", default=[], metavar="NAME=SPEC", help="a player, repeatable (see "
+                   "below; default: the config file's players)")  # fmt: skip
+    p.add_argument("--format", choices=("round-robin", "gauntlet"), default=None, help="round-robin (default) or "
+                   "gauntlet (the candidates meet the field)")  # fmt: skip
+    p.add_argument("--candidate", action="append", default=[], metavar="NAME", help="a gauntlet's candidate, "
+                   "repeatable; giving one makes a gauntlet (default: the config file's candidates)")  # fmt: skip
     p.add_argument("--games", type=positive_int, default=None, help="games per pairing (default 10)")
-    p.add_argument("--size", type=int, default=None, help="board size (default 9)")
+    p.add_argument("--size", type=int, default=None, help=f"board size (default {DEFAULT_SIZE})")
     p.add_argument("--komi", type=float, default=None, help="komi (default 7.5)")
     p.add_argument("--referee", choices=("tromp-taylor", "gnugo"), default=None, help="who scores (default "
                    "tromp-taylor)")  # fmt: skip
     p.add_argument("--move-timeout", type=positive_float, default=None, help="seconds per genmove (default 60)")
-    p.add_argument("--move-limit", type=positive_int, default=None, help="moves before scoring as it stands")
-    p.add_argument("--openings", default=None, metavar="DIR", help="SGF files whose first moves open the games")
+    p.add_argument("--move-limit", type=positive_int, default=None, help="moves (passes included) before a game "
+                   "is scored as it stands (default 3 x size x size)")  # fmt: skip
+    p.add_argument("--openings", default=None, metavar="DIR", help="SGF files whose first moves open the "
+                   "games (default: none, every game starts on the empty board)")  # fmt: skip
     p.add_argument("--opening-moves", type=int, default=None, help="moves taken from each opening (default 4)")
     p.add_argument("--anchor", default=None, metavar="NAME[=ELO]", help="the player whose Elo is fixed (default: "
                    "the mean is 0)")  # fmt: skip
     p.add_argument("--out", default=None, help="output directory (default tournaments/<name>)")
-    p.add_argument("--name", default=None, help="tournament name")
+    p.add_argument("--name", default=None, help="tournament name (default: the config file's, else 'tournament')")
     p.add_argument("--address", default=None, help="Ray cluster to join ('auto', or host:port); default: local Ray")
     p.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all cores)")
     p.add_argument("--plot", nargs="?", const="elo.png", default=None, metavar="PNG",
                    help="draw Elo against checkpoint step (default file elo.png in --out)")  # fmt: skip
-    p.add_argument("--ratings-only", action="store_true", help="play nothing; rate the games recorded in --out")
+    p.add_argument("--ratings-only", action="store_true", help="play nothing; rate the games "
+                   "recorded in --out (players and settings read from there when not given)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the ratings as JSON on the last line")
     p.set_defaults(run=run)
 
@@ -76,15 +86,17 @@ def _parse_player(text: str):
     spec = spec.strip()
     if spec == "igo" or spec.startswith("igo:"):
         player = TournamentPlayer(name.strip(), igo=spec[4:].strip() if spec != "igo" else "")
-        player.num_cpus = float(player.options.threads)  # a game takes as many Ray CPUs as its search threads
+        player.num_cpus = float(player.options.cores_wanted())  # the Ray CPUs of a game: what its threads use at once
         return player
     return TournamentPlayer(name.strip(), command=spec)
 
 
-def build_config(args):
+def build_config(args, base: dict | None = None):
+    """The tournament config of the command line: the config file's (else ``base``, e.g. a results directory's
+    stored config, else none), with the players and settings of the flags over it."""
     from igo.selfplay.tournament import config_from_dict, load_config
 
-    data: dict = {}
+    data: dict = dict(base) if base else {}
     if args.config:
         data = load_config(args.config).to_dict()  # its relative paths are resolved against its directory
     players = [_parse_player(t) for t in args.player]
@@ -121,22 +133,65 @@ def build_config(args):
     return config_from_dict(data)
 
 
+def _default_out(name: str):
+    from pathlib import Path
+
+    return Path("tournaments") / name
+
+
+def header(cfg, out, done: int, total: int) -> str:
+    """What the command says before it plays: the format, players, pairings, board, referee, where the records go
+    and, when resuming, how many games are already played."""
+    from igo.selfplay.tournament import TournamentConfig
+
+    pairings = len(cfg.pairings())
+    kind = "Gauntlet" if cfg.format == "gauntlet" else "Round-robin"
+    named = f' "{cfg.name}"' if cfg.name != TournamentConfig.name else ""
+    field = f" ({len(cfg.candidates)} candidates)" if cfg.format == "gauntlet" else ""
+    text = (
+        f"{kind} tournament{named}: {len(cfg.players)} players{field}, {pairings} pairing{'s' * (pairings != 1)} x "
+        f"{cfg.games_per_pairing} game{'s' * (cfg.games_per_pairing != 1)} ({total} in all), {cfg.size}x{cfg.size} "
+        f"komi {cfg.komi:g}, referee {cfg.referee}; records in {out}"
+    )
+    if done >= total:
+        return text + f"\nall {total} games are played already (results.jsonl); nothing to play"
+    if done:
+        return text + f"\nresuming: {done} of {total} games played already, {total - done} to play"
+    return text
+
+
 def run(args) -> int:
     from pathlib import Path
 
-    from igo.selfplay.tournament import Tournament, standings_line
+    from igo.selfplay.tournament import (
+        META_FILE,
+        Tournament,
+        TournamentConfig,
+        TournamentInterrupted,
+        standings_line,
+        stored_config,
+    )
 
-    cfg = build_config(args)
-    out = Path(args.out or Path("tournaments") / cfg.name)
+    base = None
+    if args.ratings_only and not args.config:
+        # the players and settings are those recorded in --out; flags given anyway are checked against them
+        out = Path(args.out) if args.out else _default_out(args.name or TournamentConfig.name)
+        base = stored_config(out)
+        if base is None and not args.player:
+            raise ValueError(
+                f"--ratings-only: {out} holds no tournament ({META_FILE} is missing); give --out DIR of a tournament "
+                "that has played, or its config file"
+            )
+    cfg = build_config(args, base)
+    out = Path(args.out) if args.out else _default_out(cfg.name if base is None else args.name or TournamentConfig.name)
     t = Tournament(cfg, out)
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
-    if not args.ratings_only:
-        pairings = cfg.pairings()
-        say(
-            f"igo tournament {cfg.name}: {cfg.format}, {len(cfg.players)} players, {len(pairings)} pairings x "
-            f"{cfg.games_per_pairing} games, {cfg.size}x{cfg.size} komi {cfg.komi:g}, referee {cfg.referee}; "
-            f"records in {out}"
-        )
+    interrupted = None
+    if args.ratings_only:
+        t.check_identity()
+    else:
+        ids = {g.id for g in t.games()}
+        say(header(cfg, out, len(t.finished_ids() & ids), len(ids)))
         start = time.time()
         bar = _progress_bar(t)
 
@@ -157,36 +212,44 @@ def run(args) -> int:
 
         try:
             rows = t.run(address=args.address, num_cpus=args.cpus, on_game=on_game)
+        except KeyboardInterrupt as e:  # Ctrl-C: the games in progress were stopped; show what was played
+            interrupted = e
+            rows = e.rows if isinstance(e, TournamentInterrupted) else []
         finally:
             if bar is not None:
                 bar.close()
         errors = sum(1 for r in rows if r.get("status") == "error")
         say(f"played {len(rows) - errors} games in {time.time() - start:.0f} s" + (
             f"; {errors} failed tasks will be replayed by rerunning the command" if errors else ""))  # fmt: skip
-    if not t.rated_games():
+    code = 0 if interrupted is None else 130  # 128 + SIGINT, as a shell reports Ctrl-C
+    rated = bool(t.rated_games())
+    if not rated:
         say("no finished games to rate yet")
-        return 0
-    ratings, table = t.write_ratings()
-    say("")
-    say(ratings.table())
-    say("")
-    say(table.table(ratings.players))
-    say(f"\nratings.json, ratings.csv, crosstable.json written to {out}")
-    if args.plot:
-        steps = t.steps()
-        path = Path(args.plot)
-        if not path.is_absolute():
-            path = out / path
-        if steps:
-            from igo.selfplay.elo import plot_elo_vs_step
+    else:
+        ratings, table = t.write_ratings()
+        say("")
+        say(ratings.table())
+        say("")
+        say(table.table(ratings.players))
+        say(f"\nratings.json, ratings.csv, crosstable.json written to {out}")
+        if args.plot:
+            steps = t.steps()
+            path = Path(args.plot)
+            if not path.is_absolute():
+                path = out / path
+            if steps:
+                from igo.selfplay.elo import plot_elo_vs_step
 
-            plot_elo_vs_step(ratings, steps, path, title=cfg.name)
-            say(f"Elo plot written to {path}")
-        else:
-            say("--plot: no player has a training step (give 'step' or a checkpoint 'model'); nothing drawn")
-    if args.json:
+                plot_elo_vs_step(ratings, steps, path, title=cfg.name)
+                say(f"Elo plot written to {path}")
+            else:
+                say("--plot: no player has a training step (give 'step' or a checkpoint 'model'); nothing drawn")
+    if interrupted is not None:
+        ids = {g.id for g in t.games()}
+        say(f"\ninterrupted after {len(t.finished_ids() & ids)} of {len(ids)} games; rerun the same command to resume")
+    if args.json and rated:
         print(json.dumps(ratings.to_dict()))
-    return 0
+    return code
 
 
 def _progress_bar(t):
@@ -201,4 +264,4 @@ def _progress_bar(t):
     return tqdm(total=total, initial=done, unit="game", dynamic_ncols=True, file=sys.stderr)
 
 
-__all__ = ["add_arguments", "run", "build_config"]
+__all__ = ["add_arguments", "run", "build_config", "header"]

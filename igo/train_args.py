@@ -20,12 +20,21 @@ RUN_DIR_HELP = "the run directory (created, or resumed when it exists)"
 ADDRESS_HELP = "a Ray cluster to join ('auto' or host:port; default: a local Ray)"
 
 
-def add_trainer(sub, name: str, *, help: str, description: str, epilog: str) -> argparse.ArgumentParser:
+def add_trainer(sub, name: str, *, help: str, description: str, epilog: str,
+                new_run: str | None = None) -> argparse.ArgumentParser:  # fmt: skip
     """The ``igo train <name>`` subparser: the description wrapped at 100 columns, the epilog as written, and
-    ``--run-dir``."""
+    ``--run-dir``. ``new_run`` (e.g. ``--sgf DIR``): what a new run needs besides ``--run-dir`` and a resumed one
+    does not (it is in the run's ``config.json``); the usage line then shows both forms."""
+    usage = None
+    if new_run is not None:
+        pad = " " * (len(new_run) + 1)
+        usage = (f"%(prog)s --run-dir RUN_DIR {new_run} [options]   a new run\n"
+                 f"       %(prog)s --run-dir RUN_DIR [options]{pad}   resume it (settings from its "
+                 "config.json)")  # fmt: skip
     p = sub.add_parser(
         name,
         help=help,
+        usage=usage,
         description=textwrap.fill(description, 100),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=epilog,
@@ -59,10 +68,33 @@ def add_optimizer(
 
 def add_limits(g, *, max_steps: str | None, max_minutes: str = "stop after this many minutes",
                    steps_type: Callable = positive_int) -> None:  # fmt: skip
-    """``--max-steps`` (when its help is given) and ``--max-minutes``, both unset by default."""
+    """``--max-steps`` (when its help is given) and ``--max-minutes``, both unset (no limit) by default."""
     if max_steps is not None:
-        g.add_argument("--max-steps", type=steps_type, default=None, help=max_steps)
-    g.add_argument("--max-minutes", type=positive_float, default=None, help=max_minutes)
+        g.add_argument("--max-steps", type=steps_type, default=None, help=_no_limit(max_steps))
+    g.add_argument("--max-minutes", type=positive_float, default=None, help=_no_limit(max_minutes))
+
+
+def _no_limit(text: str) -> str:
+    """``text`` saying that the limit is off by default, inside its closing parenthesis if it ends with one."""
+    return f"{text[:-1]}; default: no limit)" if text.endswith(")") else f"{text} (default: no limit)"
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_retention(g, *, always: str = "") -> None:
+    """``--keep-checkpoints`` and ``--keep-every``: which old checkpoints a run keeps (see
+    :meth:`igo.training.run.RunDir.thin`); unset, the run's stored setting or the defaults apply."""
+    g.add_argument("--keep-checkpoints", type=_non_negative_int, default=None, metavar="K",
+                   help="keep the newest K checkpoints (0: all; default 5); optimizer state is kept for the newest "
+                   "only")  # fmt: skip
+    g.add_argument("--keep-every", type=_non_negative_int, default=None, metavar="M",
+                   help="and every M-th checkpoint (step a multiple of M x --checkpoint-every; 0: none more; default "
+                   f"10){always}")  # fmt: skip
 
 
 def add_ray(g, *, address: str = ADDRESS_HELP) -> None:
@@ -73,9 +105,10 @@ def add_ray(g, *, address: str = ADDRESS_HELP) -> None:
 
 def add_output(g, *, json_help: str = "print the result as JSON", status_every: float | None = None,
                     status_help: str = "seconds between status lines") -> None:  # fmt: skip
-    """``--status-every`` (when a default is given) and ``--json``."""
+    """``--status-every`` (when a default is given; its help ends with it) and ``--json``."""
     if status_every is not None:
-        g.add_argument("--status-every", type=positive_float, default=status_every, help=status_help)
+        g.add_argument("--status-every", type=positive_float, default=status_every,
+                       help=f"{status_help} (default {status_every:g})")  # fmt: skip
     g.add_argument("--json", action="store_true", help=json_help)
 
 

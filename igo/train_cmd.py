@@ -5,10 +5,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
+from igo.engine.coords import DEFAULT_SIZE
 from igo.engine.options import positive_float, positive_int
 
-from .train_args import Progress, add_limits, add_optimizer, add_output, add_ray, add_trainer, fail, given, print_json
+from .train_args import (
+    Progress,
+    add_limits,
+    add_optimizer,
+    add_output,
+    add_ray,
+    add_retention,
+    add_trainer,
+    fail,
+    given,
+    print_json,
+)
 from .train_rl_cmd import add_parser as add_rl
 from .train_rollout_cmd import add_parser as add_rollout
 from .train_sl_cmd import add_parser as add_sl
@@ -23,10 +36,20 @@ examples:
   igo train zero --run-dir runs/z9                                          # resume (settings from config.json)
   igo train zero --run-dir runs/z9 --address auto --actors 30               # on a Ray cluster (ray start --head)
 
-Everything goes to --run-dir: config.json, checkpoints/ (safetensors + optimizer state), games/ (SGF), replay/
+Everything goes to --run-dir: latest.safetensors (the newest network, replaced at every checkpoint: play it with
+igo gtp --model RUN/latest.safetensors; it records the komi), config.json, checkpoints/ (safetensors; the newest
+--keep-checkpoints and every --keep-every-th are kept, optimizer state for the newest only), games/ (SGF), replay/
 (.npz chunks), eval/ (evaluation tournaments), tb/ (TensorBoard: tensorboard --logdir RUN/tb), metrics.jsonl.
 Ctrl-C (or SIGTERM) stops cleanly: the games in flight finish, a checkpoint is saved. A hard kill loses no finished
-game and at most --checkpoint-every learner steps; rerunning the same command resumes.
+game and at most --checkpoint-every learner steps; rerunning the same command resumes ("resuming run ... at step N").
+
+The status line: games/h and pos/s count the games of this invocation only. Elo: the newest evaluated checkpoint's
+rating, the first checkpoint being 0; an evaluation (every --eval-every checkpoints, default every 2nd) plays
+--eval-games games (default 4) against each of the first checkpoint and rollout-only igo, every game two 'igo gtp'
+processes of one thread on one Ray CPU, at --eval-simulations: 8 short games, one evaluation at a time (a due one is
+skipped while the last still plays); --eval-every 0 turns it off. "false resignations F of N checked": of the games
+played out without resigning (--no-resign-fraction), N had a side fall below --resign-threshold, and that side won
+F of them, where resigning would have lost a won game; keep F/N under 5% (AlphaGo Zero) by lowering the threshold.
 """
 
 
@@ -48,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         epilog=ZERO_EPILOG,
     )
     g = z.add_argument_group("what is trained (fixed for a run)")
-    g.add_argument("--size", type=int, default=None, help="board size (default 9)")
+    g.add_argument("--size", type=int, default=None, help=f"board size (default {DEFAULT_SIZE})")
     g.add_argument("--komi", type=float, default=None, help="komi (default 7.5)")
     g.add_argument("--config", dest="model", default=None, help="network config, see 'igo model list' "
                    "(default zero-b6c64)")  # fmt: skip
@@ -69,9 +92,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "games come back, new weights go out, this often (default 20)")  # fmt: skip
     g.add_argument("--actor-cpus", type=positive_float, default=None, help="Ray CPUs per actor (default 1)")
     g.add_argument("--actor-threads", type=positive_int, default=None, help="torch threads per actor (default 1)")
-    g.add_argument("--actor-device", choices=("cpu", "cuda"), default=None, help="where actors run the network")
+    g.add_argument("--actor-device", choices=("cpu", "cuda"), default=None, help="where actors run the network "
+                   "(default cpu)")  # fmt: skip
     g.add_argument("--actor-gpus", type=float, default=None, help="GPU share per actor with --actor-device cuda "
-                   "(e.g. 0.25: four actors per GPU)")  # fmt: skip
+                   "(e.g. 0.25: four actors per GPU; default 0)")  # fmt: skip
     g = z.add_argument_group("replay buffer and learner")
     g.add_argument("--window", type=positive_int, default=None, help="positions in the replay window "
                    "(default 100000)")  # fmt: skip
@@ -83,28 +107,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        weight_decay="L2 coefficient (default 1e-4)",
                        batch_size="learner batch (default 256)")  # fmt: skip
     g.add_argument("--lr-schedule", default=None, metavar="SAMPLES:LR,...", help="piecewise-constant learning "
-                   "rate by samples trained, e.g. 0:0.02,2000000:0.002")  # fmt: skip
+                   "rate by samples trained, e.g. 0:0.02,2000000:0.002; it replaces --lr (default: none, the constant "
+                   "--lr)")  # fmt: skip
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="learner steps between checkpoints "
                    "(default 200)")  # fmt: skip
+    add_retention(g, always="; the first, the best and those being evaluated are always kept")
     g.add_argument("--learners", type=positive_int, default=None, help="data-parallel learners (torch DDP): one per "
                    "GPU, NCCL; gloo processes without GPUs (default 1: in this process)")  # fmt: skip
-    g.add_argument("--learner-device", default=None, help="auto (a GPU when there is one), cpu or cuda")
-    g.add_argument("--learner-threads", type=positive_int, default=None, help="torch threads of the learner")
+    g.add_argument("--learner-device", default=None, help="auto (default: a GPU when there is one), cpu or cuda")
+    g.add_argument("--learner-threads", type=positive_int, default=None, help="torch threads of the learner, "
+                   "of each with --learners > 1 (default: on a local Ray the cores the self-play actors leave, at "
+                   "least 1; on a cluster the cores this process may use; OMP_NUM_THREADS respected; 1 each with "
+                   "--learners > 1)")  # fmt: skip
     g = z.add_argument_group("evaluation and gating")
-    g.add_argument("--eval-every", type=int, default=None, help="checkpoints between evaluation gauntlets "
-                   "(0 none; default 0)")  # fmt: skip
-    g.add_argument("--eval-games", type=positive_int, default=None, help="games per opponent (default 10)")
+    g.add_argument("--eval-every", type=int, default=None, help="checkpoints between evaluation gauntlets, which "
+                   "give the Elo of the status line (0: none; default 2: see below for the cost)")  # fmt: skip
+    g.add_argument("--eval-games", type=positive_int, default=None, help="games per opponent (default 4)")
     g.add_argument("--eval-simulations", type=int, default=None, help="simulations per move in evaluation "
                    "(default: the self-play simulations)")  # fmt: skip
     g.add_argument("--eval-opponent", action="append", default=None, metavar="COMMAND", help="a GTP engine to "
-                   "evaluate against, e.g. 'gnugo --mode gtp --level 1' (repeatable)")  # fmt: skip
+                   "evaluate against, e.g. 'gnugo --mode gtp --level 1' (repeatable; default: none)")  # fmt: skip
     g.add_argument("--no-eval-rollout", action="store_true", help="no rollout-only igo opponent in evaluations")
     g.add_argument("--gating-games", type=int, default=None, help="AlphaGo Zero gating: games of each checkpoint "
                    "against the best (0: continuous update, the default)")  # fmt: skip
     g.add_argument("--gating-threshold", type=float, default=None, help="win rate to be promoted (default 0.55)")
     g = z.add_argument_group("running")
     add_ray(g)
-    g.add_argument("--max-games", type=positive_int, default=None, help="stop after this many games (in all)")
+    g.add_argument("--max-games", type=positive_int, default=None, help="stop after this many games (in all; "
+                   "default: no limit)")  # fmt: skip
     add_limits(g, max_steps="stop after this many learner steps")
     g.add_argument("--seed", type=int, default=None, help="random seed of a new run (default 0)")
     add_output(g, json_help="print the final status as JSON", status_every=10.0)
@@ -132,8 +162,8 @@ def overrides_from(args) -> dict:
     """The settings given on the command line, as :class:`igo.training.zero.ZeroRunConfig` overrides."""
     top = given(args, ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads",
                        "actor_device", "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio",
-                       "checkpoint_every", "eval_every", "eval_games", "eval_simulations", "gating_games",
-                       "gating_threshold", "learners", "seed"))  # fmt: skip
+                       "checkpoint_every", "keep_checkpoints", "keep_every", "eval_every", "eval_games",
+                       "eval_simulations", "gating_games", "gating_threshold", "learners", "seed"))  # fmt: skip
     if args.eval_opponent is not None:
         top["eval_opponents"] = list(args.eval_opponent)
     if args.no_eval_rollout:
@@ -181,12 +211,15 @@ def run_zero_cmd(args) -> int:
         print_json(status)
     else:
         print(f"stopped: {status.line()}")
+        print(f"network: {run_dir / 'latest.safetensors'}  (play it: igo gtp --model {run_dir / 'latest.safetensors'})")
         print(f"run directory: {run_dir}  (resume with the same command; tensorboard --logdir {run_dir / 'tb'})")
     return 0
 
 
 def _show(bar, st) -> str:
-    bar.n = st.games
+    # tqdm's rate is (n - initial) / elapsed: count this invocation's games over its time, as games/h does
+    bar.n, bar.initial = st.games, st.games - st.new_games
+    bar.start_t = time.time() - st.elapsed
     loss = "-" if st.loss is None else f"{st.loss:.3f}"
     elo = "-" if st.elo is None else f"{st.elo:+.0f}"
     return f"pos {st.positions} step {st.step} loss {loss} Elo {elo} {st.games_per_hour:.0f} g/h"

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from igo.engine.options import positive_float, positive_int
+from igo.engine.options import positive_float, positive_int, retire_option
 
-from .train_args import Progress, add_limits, add_optimizer, add_output, add_ray, add_trainer, fail, given, print_json
+from .train_args import (
+    Progress,
+    add_limits,
+    add_optimizer,
+    add_output,
+    add_ray,
+    add_retention,
+    add_trainer,
+    fail,
+    given,
+    print_json,
+)
 
 EPILOG = """\
 examples:
@@ -31,8 +42,10 @@ def add_parser(sub) -> None:
         "(z - baseline) * grad log p(a|s) of the net's own moves. The win rate against the SL net is measured "
         "every --eval-every iterations.",
         epilog=EPILOG,
+        new_run="--init SL.safetensors",
     )
-    p.add_argument("--init", default=None, help="the SL policy checkpoint to start from (fixed for a run)")
+    p.add_argument("--init", default=None, metavar="SL.safetensors", help="the SL policy checkpoint to start from; "
+                   "required for a new run (a resumed run takes it from its config.json)")  # fmt: skip
     p.add_argument("--komi", type=float, default=None, help="komi (default 7 on 9x9 and smaller, 7.5 above)")
     g = p.add_argument_group("training")
     g.add_argument("--games", type=positive_int, default=None, help="games per iteration, even (default 64; paper 128)")
@@ -41,7 +54,8 @@ def add_parser(sub) -> None:
     add_optimizer(g, optimizer="default sgd (as the paper)", lr="learning rate (default 0.01)",
                        momentum="SGD momentum (default 0)")  # fmt: skip
     g.add_argument("--temperature", type=positive_float, default=None, help="sampling temperature (default 1)")
-    g.add_argument("--move-limit", type=positive_int, default=None, help="moves before a game is scored as it stands")
+    g.add_argument("--move-limit", type=positive_int, default=None, help="moves before a game is scored as it stands "
+                   "(default 3 x size x size)")  # fmt: skip
     g.add_argument("--seed", type=int, default=None, help="seed (default 0)")
     g = p.add_argument_group("evaluation and checkpoints")
     g.add_argument("--eval-every", type=positive_int, default=None, help="iterations between evaluations (default 10)")
@@ -49,11 +63,15 @@ def add_parser(sub) -> None:
                    "(default 100; 0: none)")  # fmt: skip
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="iterations between checkpoints "
                    "(default 10)")  # fmt: skip
+    add_retention(g, always="; the opponent pool is never thinned")
     g = p.add_argument_group("limits and resources")
-    g.add_argument("--max-iterations", type=positive_int, default=None, help="stop at this iteration")
+    g.add_argument("--max-iterations", type=positive_int, default=None, help="stop at this iteration (counting "
+                   "resumed ones; default: no limit)")  # fmt: skip
     add_limits(g, max_steps=None)
     g.add_argument("--actors", type=positive_int, default=None, help="Ray actors playing the games (default: CPUs)")
-    g.add_argument("--threads", type=positive_int, default=1, help="torch threads per actor (default 1)")
+    g.add_argument("--nn-threads", type=positive_int, default=1, help="torch threads per actor; each actor takes as "
+                   "many Ray CPUs (default 1)")  # fmt: skip
+    retire_option(g, "--threads", "use --nn-threads (torch threads per actor)")
     g.add_argument("--device", default="auto", help="where the update runs: auto, cpu, cuda (default auto)")
     add_ray(g, address="Ray cluster address (default: a local Ray)")
     add_output(g, json_help="print the final status as JSON")
@@ -62,6 +80,8 @@ def add_parser(sub) -> None:
 
 _FIELDS = {
     "games": "games_per_iteration",
+    "keep_checkpoints": "keep_checkpoints",
+    "keep_every": "keep_every",
     "pool_every": "pool_every",
     "optimizer": "optimizer",
     "lr": "lr",
@@ -91,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
             config = RLConfig.from_dict({**stored.get("rl", {}), **settings, **given(args, ("init", "komi"))})
         else:
             if args.init is None:
-                return fail("train rl", "--init SL.safetensors is needed to start a run", 2)
+                return fail("train rl", f"--init SL.safetensors is required for a new run ({run_dir} has no "
+                            "config.json to resume)", 2)  # fmt: skip
             config = RLConfig(init=args.init, komi=args.komi, **settings)
         runner = RLRun(run_dir, config)
     except (ValueError, TypeError, CheckpointError) as e:
@@ -102,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         status = runner.run(
             RLLimits(args.max_iterations, args.max_minutes), actors=args.actors, address=args.address,
-            num_cpus=args.cpus, threads=args.threads, device=args.device, on_status=printer,
+            num_cpus=args.cpus, threads=args.nn_threads, device=args.device, on_status=printer,
         )  # fmt: skip
     except (ClusterError, CheckpointError, FloatingPointError) as e:
         return fail("train rl", e, 1)

@@ -6,9 +6,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from igo.engine.options import positive_int
+from igo.engine.coords import DEFAULT_SIZE
+from igo.engine.options import positive_int, retire_option
 
-from .train_args import Progress, add_limits, add_optimizer, add_output, add_trainer, fail, print_json
+from .train_args import (
+    Progress,
+    add_limits,
+    add_optimizer,
+    add_output,
+    add_retention,
+    add_trainer,
+    fail,
+    given,
+    print_json,
+)
 
 ROLLOUT_EPILOG = """\
 examples:
@@ -39,8 +50,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         epilog=ROLLOUT_EPILOG,
     )
     r.add_argument("--sgf", required=True, metavar="DIR", help="directory of SGF game records (searched recursively)")
-    r.add_argument("--size", type=positive_int, default=9, help="board size; games of other sizes are skipped "
-                   "(default 9)")  # fmt: skip
+    r.add_argument("--size", type=positive_int, default=DEFAULT_SIZE, help="board size; games of other sizes are "
+                   f"skipped (default {DEFAULT_SIZE})")  # fmt: skip
     r.add_argument("--tree", action="store_true", help="train the tree policy (config 'tree') instead")
     g = r.add_argument_group("training")
     g.add_argument("--epochs", type=positive_int, default=5, help="passes over the training positions (default 5)")
@@ -50,11 +61,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        batch_size="positions per batch (default 256)",
                        defaults={"optimizer": "adamw", "weight_decay": 0.0, "batch_size": 256})  # fmt: skip
     g.add_argument("--holdout", type=float, default=0.05, help="share of games held out (default 0.05)")
-    g.add_argument("--max-games", type=positive_int, default=None, help="read at most this many training games")
+    g.add_argument("--max-games", type=positive_int, default=None, help="read at most this many training games "
+                   "(default: all)")  # fmt: skip
     g.add_argument("--checkpoint-every", type=positive_int, default=1000, help="batches between checkpoints "
                    "(default 1000)")  # fmt: skip
+    add_retention(g)
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    g.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
+    g.add_argument("--nn-threads", type=positive_int, default=None, help="torch threads (default: the cores this "
+                   "process may use, OMP_NUM_THREADS respected)")  # fmt: skip
+    retire_option(g, "--threads", "use --nn-threads (torch threads)")
     g.add_argument("--speed-seconds", type=float, default=1.0, help="seconds per speed measurement (0: none; "
                    "default 1)")  # fmt: skip
     add_output(g)
@@ -82,7 +97,8 @@ def config_from(args):
         lr=args.lr if args.lr is not None else DEFAULT_LR[args.optimizer],
         weight_decay=args.weight_decay,
         seed=args.seed,
-        threads=args.threads,
+        threads=args.nn_threads,
+        **given(args, ("keep_checkpoints", "keep_every")),
         max_games=args.max_games,
         checkpoint_every=args.checkpoint_every,
         speed_seconds=args.speed_seconds,

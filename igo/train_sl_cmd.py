@@ -5,9 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 
-from igo.engine.options import positive_int
+from igo.engine.coords import DEFAULT_SIZE
+from igo.engine.options import positive_int, retire_option
 
-from .train_args import Progress, add_limits, add_optimizer, add_output, add_trainer, fail, given, print_json
+from .train_args import (
+    Progress,
+    add_limits,
+    add_optimizer,
+    add_output,
+    add_retention,
+    add_trainer,
+    fail,
+    given,
+    print_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +40,8 @@ RUN/tb). Ctrl-C (or SIGTERM) saves a checkpoint and stops; rerunning the same co
 # command-line flag -> SLConfig field
 _FIELDS = {
     "sgf": "sgf_dir",
+    "keep_checkpoints": "keep_checkpoints",
+    "keep_every": "keep_every",
     "size": "size",
     "model": "model",
     "optimizer": "optimizer",
@@ -44,7 +57,7 @@ _FIELDS = {
     "eval_every": "eval_every",
     "checkpoint_every": "checkpoint_every",
     "device": "device",
-    "threads": "threads",
+    "nn_threads": "threads",
     "seed": "seed",
     "shuffle_buffer": "shuffle_buffer",
 }
@@ -61,10 +74,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "symmetries per sample, held-out accuracy as it goes. SGD with momentum (or AdamW), checkpoints with the "
         "optimizer state, resumable.",
         epilog=SL_EPILOG,
+        new_run="--sgf DIR",
     )
     g = p.add_argument_group("what is trained (fixed for a run)")
-    g.add_argument("--sgf", metavar="DIR", default=None, help="directory of SGF game records (recursive)")
-    g.add_argument("--size", type=int, default=None, help="board size; games of other sizes are skipped (default 19)")
+    g.add_argument("--sgf", metavar="DIR", default=None, help="directory of SGF game records (recursive); required "
+                   "for a new run (a resumed run takes it from its config.json)")  # fmt: skip
+    g.add_argument("--size", type=int, default=None, help="board size; games of other sizes are skipped (default "
+                   f"{DEFAULT_SIZE})")  # fmt: skip
     g.add_argument("--config", dest="model", default=None, help="network config, see 'igo model list' (default "
                    "lee-policy-192, the paper's; lee-policy-64 trains on a CPU)")  # fmt: skip
     g = p.add_argument_group("optimisation")
@@ -84,13 +100,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "(default 1000)")  # fmt: skip
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps between checkpoints "
                    "(default 2000)")  # fmt: skip
+    add_retention(g)
     g = p.add_argument_group("running")
     add_limits(g, max_steps="stop at this step (counting resumed steps)", steps_type=int)
-    g.add_argument("--device", default=None, help="auto (a GPU when there is one), cpu or cuda")
-    g.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    g.add_argument("--device", default=None, help="auto (default: a GPU when there is one), cpu or cuda")
+    g.add_argument("--nn-threads", type=positive_int, default=None, help="torch threads (default: the cores this "
+                   "process may use, OMP_NUM_THREADS respected)")  # fmt: skip
+    retire_option(g, "--threads", "use --nn-threads (torch threads)")
     g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    add_output(g, status_every=10.0, status_help="seconds between status lines when not on a terminal "
-                    "(default 10)")  # fmt: skip
+    add_output(g, status_every=10.0, status_help="seconds between status lines when not on a terminal")
     p.set_defaults(run=run_sl_cmd)
     return p
 
@@ -106,8 +124,8 @@ def config_from_args(args):
     stored = RunDir(args.run_dir).read_config()
     if stored is None:
         if "sgf_dir" not in settings:
-            raise ValueError("give --sgf DIR for a new run")
-        d = {"run_dir": args.run_dir, **settings}
+            raise ValueError(f"--sgf DIR is required for a new run ({args.run_dir} has no config.json to resume)")
+        d = {"run_dir": args.run_dir, "size": DEFAULT_SIZE, **settings}
     else:
         d = {**stored, **settings, "run_dir": args.run_dir}
         if "sgf_dir" in settings:

@@ -5,9 +5,20 @@ from __future__ import annotations
 
 import dataclasses
 
-from igo.engine.options import positive_int
+from igo.engine.options import positive_int, retire_option
 
-from .train_args import Progress, add_limits, add_optimizer, add_output, add_ray, add_trainer, fail, print_json
+from .train_args import (
+    Progress,
+    add_limits,
+    add_optimizer,
+    add_output,
+    add_ray,
+    add_retention,
+    add_trainer,
+    fail,
+    given,
+    print_json,
+)
 
 VALUE_EPILOG = """\
 examples:
@@ -49,7 +60,8 @@ def add_parser(sub) -> None:
     g = v.add_argument_group("training")
     g.add_argument("--config", dest="model", default="lee-value-192", help="value net config (default "
                    "lee-value-192, the paper's; lee-value-64 for 9x9 on CPUs)")  # fmt: skip
-    add_optimizer(g, optimizer="default adamw (sgd: momentum 0.9; see training.value.ValueTrainConfig for why)",
+    add_optimizer(g, optimizer="adamw (default: it gets an untrained net off its flat start in ~100 steps, where "
+                       "SGD stalls) or sgd (momentum 0.9, e.g. to fine-tune a trained net)",
                        lr="learning rate (default 0.001 adamw, 0.01 sgd)", weight_decay="weight decay (default 1e-4)",
                        batch_size="minibatch (default 128)",
                        defaults={"optimizer": "adamw", "weight_decay": 1e-4, "batch_size": 128})  # fmt: skip
@@ -58,9 +70,13 @@ def add_parser(sub) -> None:
                    max_minutes="stop training after this many minutes")  # fmt: skip
     g.add_argument("--holdout", type=float, default=0.05, help="fraction of games held out (default 0.05)")
     g.add_argument("--no-augment", action="store_true", help="no random symmetries of the training positions")
-    g.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints")
-    g.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu or cuda")
-    g.add_argument("--threads", type=positive_int, default=None, help="torch threads of the trainer")
+    g.add_argument("--checkpoint-every", type=positive_int, default=1000, help="steps between checkpoints, and one "
+                   "at the end of each epoch (default 1000)")  # fmt: skip
+    add_retention(g)
+    g.add_argument("--device", default="auto", help="auto (default: a GPU when there is one), cpu or cuda")
+    g.add_argument("--nn-threads", type=positive_int, default=None, help="torch threads of the trainer (default: "
+                   "the cores this process may use, OMP_NUM_THREADS respected)")  # fmt: skip
+    retire_option(g, "--threads", "use --nn-threads (torch threads of the trainer) or --actor-threads")
     g = v.add_argument_group("running")
     mode = g.add_mutually_exclusive_group()
     mode.add_argument("--skip-generate", action="store_true", help="train on the data there is")
@@ -98,7 +114,8 @@ def run_value_cmd(args) -> int:
                 model=args.model, optimizer=args.optimizer, lr=lr, weight_decay=args.weight_decay,
                 batch_size=args.batch_size, epochs=args.epochs, max_steps=args.max_steps, max_minutes=args.max_minutes,
                 holdout=args.holdout, augment=not args.no_augment, checkpoint_every=args.checkpoint_every,
-                seed=args.seed, device=args.device, threads=args.threads,
+                seed=args.seed, device=args.device, threads=args.nn_threads,
+                **given(args, ("keep_checkpoints", "keep_every")),
             )  # fmt: skip
         if not args.skip_generate:
             bar = Progress(games, "game", show=_show_games)

@@ -13,6 +13,11 @@ CPU, in its own dtypes) and, in the header's string-to-string metadata, one key 
     notes           free text                     created         ISO 8601 time, UTC
     igo_version     installed igo version, or "dev"
     parameters      parameter count               extra           any JSON object (Elo, data set, ...)
+    komi            the komi it was trained at    rules           the rules it was trained under (RULES)
+
+``komi`` and ``rules`` are absent when the trainer does not know them (a network learnt from a corpus of games at
+various komi; files written before igo recorded them): :func:`network_komi` then falls back to a default. A komi
+must be a finite number within +-:data:`igo.engine.limits.MAX_KOMI`, the rules a short string.
 
 Writes are atomic (:func:`igo.engine.fileio.atomic_write`: ``<path>.tmp`` in the same directory, fsync,
 ``os.replace``); a crash leaves either the old file or the new one. Reading never unpickles: the
@@ -46,6 +51,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import stat
 from dataclasses import dataclass, field
@@ -59,6 +65,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from igo.engine.fileio import NotARegularFileError, atomic_write, open_regular
+from igo.engine.limits import MAX_KOMI
 
 from .config import Config, config_depth, config_from_dict, config_to_dict, printable
 from .models import build_model, check_board_size, parameter_count
@@ -74,6 +81,10 @@ MAX_METADATA_DEPTH = 32
 MAX_COUNT = 2**63 - 1
 FLOAT_DTYPES = ("F32", "F16", "BF16")  # F16 and BF16 load losslessly into float32 parameters
 _TORCH_TO_SAFETENSORS = {torch.float32: "F32", torch.int64: "I64"}
+RULES = "tromp-taylor"
+"""The rules igo plays and trains under: area scoring as in Tromp-Taylor, positional superko, suicide illegal (as
+igo's boards and the SGF records of its self-play games, ``RU[Tromp-Taylor]``, have them)."""
+MAX_RULES_CHARS = 200
 
 
 class CheckpointError(ValueError):
@@ -111,6 +122,8 @@ class CheckpointMeta:
     parameters: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    komi: float | None = None  # None: not recorded (unknown)
+    rules: str | None = None
 
     @property
     def kind(self) -> str:
@@ -141,7 +154,7 @@ class CheckpointMeta:
             "igo_version": self.igo_version,
             "parameters": self.parameters,
             "extra": self.extra,
-        }
+        } | {k: v for k, v in (("komi", self.komi), ("rules", self.rules)) if v is not None}
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "checkpoint") -> CheckpointMeta:
@@ -188,7 +201,37 @@ class CheckpointMeta:
         parent = d.get("parent")
         if parent is not None and not isinstance(parent, str):
             raise bad(f"metadata field parent must be a string or null, got {_short_repr(parent)}")
-        return cls(config=config, board_size=board_size, parent=parent, format_version=version, **values)
+        try:
+            komi, rules = check_komi(d.get("komi")), check_rules(d.get("rules"))
+        except ValueError as e:
+            raise bad(f"metadata field {e}") from None
+        return cls(config=config, board_size=board_size, parent=parent, format_version=version, komi=komi,
+                   rules=rules, **values)  # fmt: skip
+
+
+def check_komi(komi: Any) -> float | None:
+    """``komi`` as a float when it is a finite number within +-MAX_KOMI (None stays None); ValueError
+    ``komi must be ...`` otherwise."""
+    if komi is None:
+        return None
+    if isinstance(komi, bool) or not isinstance(komi, int | float):
+        raise ValueError(f"komi must be a number or null, got {_short_repr(komi)}")
+    try:
+        value = float(komi)
+    except OverflowError:  # an integer of hundreds of digits
+        value = float("inf")
+    if not (math.isfinite(value) and abs(value) <= MAX_KOMI):
+        raise ValueError(f"komi must be finite and within +-{MAX_KOMI:g}, got {_short_repr(komi)}")
+    return value
+
+
+def check_rules(rules: Any) -> str | None:
+    """``rules`` when it is a string of at most MAX_RULES_CHARS characters (None stays None); ValueError
+    ``rules must be ...`` otherwise."""
+    if rules is not None and (not isinstance(rules, str) or len(rules) > MAX_RULES_CHARS):
+        raise ValueError(f"rules must be a string of at most {MAX_RULES_CHARS} characters or null, got "
+                         f"{_short_repr(rules)}")  # fmt: skip
+    return rules
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
@@ -207,9 +250,12 @@ def save_checkpoint(
     parent: str | None = None,
     notes: str = "",
     extra: dict[str, Any] | None = None,
+    komi: float | None = None,
+    rules: str | None = None,
 ) -> Path:
     """Write ``model`` (built by :func:`igo.nets.models.build_model`: it needs ``config`` and ``board_size``) to
-    ``path`` atomically, creating parent directories; returns the path. ``extra`` must be JSON-serialisable."""
+    ``path`` atomically, creating parent directories; returns the path. ``extra`` must be JSON-serialisable;
+    ``komi`` and ``rules`` (e.g. :data:`RULES`) are what the network was trained with, None when unknown."""
     path = Path(path)
     config = getattr(model, "config", None)
     board_size = getattr(model, "board_size", None)
@@ -219,6 +265,7 @@ def save_checkpoint(
         raise ValueError(f"step must be an int in 0..2**63-1, got {step!r}")
     if parent is not None:
         parent = str(parent)
+    komi, rules = check_komi(komi), check_rules(rules)
     meta = CheckpointMeta(
         config=config,
         board_size=int(board_size),
@@ -229,6 +276,8 @@ def save_checkpoint(
         igo_version=igo_version(),
         parameters=parameter_count(model),
         extra=dict(extra or {}),
+        komi=komi,
+        rules=rules,
     )
     try:
         header = json.dumps(meta.to_dict(), sort_keys=True, allow_nan=False)
@@ -327,6 +376,18 @@ def read_metadata(path: str | os.PathLike) -> CheckpointMeta:
     except (SafetensorError, OSError) as e:
         raise _not_safetensors(path, e) from None
     return _meta_from_header(path, header)
+
+
+def network_komi(*paths: str | os.PathLike | None, default: float) -> float:
+    """The komi the first of the checkpoints ``paths`` (None entries skipped) that records one was trained at,
+    else ``default``: what ``igo gtp`` and ``igo play`` play at when ``--komi`` is not given. Reads headers only;
+    CheckpointError for an unreadable file or a komi out of bounds (the metadata's check)."""
+    for path in paths:
+        if path:
+            komi = read_metadata(path).komi
+            if komi is not None:
+                return komi
+    return default
 
 
 def _check_request(path: Path, meta: CheckpointMeta, board_size: int | None, expect_kind: str | None) -> None:
@@ -455,9 +516,13 @@ __all__ = [
     "MAX_METADATA_BYTES",
     "MAX_METADATA_DEPTH",
     "METADATA_KEY",
+    "RULES",
+    "check_komi",
+    "check_rules",
     "igo_version",
     "load_checkpoint",
     "load_state",
+    "network_komi",
     "read_metadata",
     "save_checkpoint",
 ]

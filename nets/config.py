@@ -302,27 +302,35 @@ def config_depth(cfg: Config) -> tuple[str, int]:
     raise ValueError(f"not a network config: {cfg!r}")
 
 
-def describe(cfg: Config) -> str:
-    """One line for logs and ``igo model``."""
+def _count(n: int, noun: str) -> str:
+    """``1 layer``, ``6 layers``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def describe(cfg: Config, *, name: bool = True) -> str:
+    """One line for logs and ``igo model list`` (``name``: starting with ``NAME: ``)."""
     if isinstance(cfg, ZeroConfig):
         block = cfg.block if cfg.block != "bottleneck" else f"bottleneck({cfg.bottleneck_width})"
-        return (
-            f"{cfg.name}: AlphaGo Zero ResNet, {cfg.blocks} {block} blocks x {cfg.channels} channels, "
-            f"{cfg.input_planes} input planes ({cfg.feature_set}), value hidden {cfg.value_hidden}"
+        text = (
+            f"AlphaGo Zero ResNet, {_count(cfg.blocks, block + ' block')} of {_count(cfg.channels, 'channel')}, "
+            f"{_count(cfg.input_planes, 'input plane')} ({cfg.feature_set}), "
+            f"value head of {_count(cfg.value_hidden, 'hidden unit')}"
         )
-    if isinstance(cfg, LeePolicyConfig):
-        return (
-            f"{cfg.name}: AlphaGo policy net, {cfg.layers} layers x {cfg.filters} filters "
-            f"(first kernel {cfg.first_kernel}x{cfg.first_kernel}), {cfg.input_planes} input planes"
+    elif isinstance(cfg, LeePolicyConfig):
+        text = (
+            f"AlphaGo policy net, {_count(cfg.layers, 'conv layer')} of {_count(cfg.filters, 'filter')} "
+            f"(first kernel {cfg.first_kernel}x{cfg.first_kernel}), {_count(cfg.input_planes, 'input plane')}"
         )
-    if isinstance(cfg, LeeValueConfig):
-        return (
-            f"{cfg.name}: AlphaGo value net, {cfg.layers} conv layers x {cfg.filters} filters, hidden {cfg.hidden}, "
-            f"{cfg.input_planes} input planes"
+    elif isinstance(cfg, LeeValueConfig):
+        text = (
+            f"AlphaGo value net, {_count(cfg.layers, 'conv layer')} of {_count(cfg.filters, 'filter')}, "
+            f"{_count(cfg.hidden, 'hidden unit')}, {_count(cfg.input_planes, 'input plane')}"
         )
-    if isinstance(cfg, RolloutConfig):
-        return f"{cfg.name}: AlphaGo {'tree' if cfg.tree else 'fast rollout'} policy (linear softmax over patterns)"
-    raise ValueError(f"not a network config: {cfg!r}")
+    elif isinstance(cfg, RolloutConfig):
+        text = f"AlphaGo {'tree' if cfg.tree else 'fast rollout'} policy (linear softmax over patterns)"
+    else:
+        raise ValueError(f"not a network config: {cfg!r}")
+    return f"{cfg.name}: {text}" if name else text
 
 
 __all__ = [

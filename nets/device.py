@@ -1,15 +1,16 @@
 """Where and how a network runs: the torch device, the inference dtype, and the CPU cores this process may use.
 
 :func:`resolve_device` turns ``"auto"`` or a torch device string into a :class:`torch.device` (CUDA when a GPU is
-visible); :func:`resolve_dtype` picks the inference dtype for a device; :func:`available_cores` counts the cores the
-process may run on (its CPU affinity), the default for the intra-op threads of an evaluator.
+visible); :func:`resolve_dtype` picks the inference dtype for a device; :func:`available_cores` is
+:func:`igo.engine.cores.core_budget` (the cores the process may run on, ``OMP_NUM_THREADS`` respected), the default
+for the intra-op threads of an evaluator and of the trainers.
 """
 
 from __future__ import annotations
 
-import os
-
 import torch
+
+from igo.engine.cores import core_budget
 
 __all__ = ["DTYPES", "available_cores", "cpu_has_fast_bf16", "resolve_device", "resolve_dtype"]
 
@@ -17,11 +18,9 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS has one), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    """The cores this process may use: :func:`igo.engine.cores.core_budget` (its CPU affinity, capped by
+    ``OMP_NUM_THREADS``), at least 1."""
+    return core_budget()
 
 
 def resolve_device(device: str = "auto") -> torch.device:

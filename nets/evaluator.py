@@ -16,9 +16,12 @@ and on CUDA its ``reduce-overhead`` mode, i.e. CUDA graphs, with batches padded 
 are reused), maps the policy back through the inverse symmetry, applies the softmax temperature β
 (AlphaGo used β = 0.67 for the SL policy in the tree) over the legal moves, and returns ``(priors, values)``.
 
-Threads: on a CPU the evaluator uses ``threads`` intra-op threads (default: the cores this process may use); the
-caller decides when several evaluators share a machine (Ray actors pass ``threads=1``). Timings of the last calls are
-kept in :attr:`NetEvaluator.stats` (features, network, cache) for ``igo bench``.
+Threads: on a CPU the evaluator runs torch with ``threads`` intra-op threads (default: all the cores this process may
+use, :func:`igo.engine.cores.core_budget`, so ``OMP_NUM_THREADS`` and the CPU affinity are respected). torch's thread
+count is global to the process: the evaluator sets it once, when it is built, and only when it differs. The caller
+decides when the cores are shared: a player splits them between its search and its network
+(:func:`igo.engine.cores.split_threads`), Ray actors pass their own share. Timings of the last calls are kept in
+:attr:`NetEvaluator.stats` (features, network, cache) for ``igo bench``.
 """
 
 from __future__ import annotations
@@ -110,8 +113,11 @@ class NetEvaluator:
         self.kind = kinds["model"] or "lee-value"
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        if self.device.type == "cpu":
-            torch.set_num_threads(threads or available_cores())
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be an integer of at least 1, got {threads!r}")
+        self.threads = threads or available_cores()  # torch's intra-op threads on a CPU (a global count: set once)
+        if self.device.type == "cpu" and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         if channels_last is None:  # what the fast kernels want: cuDNN on a GPU, oneDNN's bf16 path on a CPU
             channels_last = self.device.type == "cuda" or self.dtype == torch.bfloat16
         self.channels_last = channels_last

@@ -14,17 +14,19 @@ import logging
 import torch
 from torch import nn
 
+from igo.engine.coords import MAX_SIZE, MIN_SIZE
+
 from .config import Config, LeePolicyConfig, LeeValueConfig, RolloutConfig, ZeroConfig, describe
 
 logger = logging.getLogger(__name__)
 
-MIN_BOARD_SIZE = 2
-MAX_BOARD_SIZE = 19
+MIN_BOARD_SIZE = MIN_SIZE  # the board's limits: a network exists for every board igo plays
+MAX_BOARD_SIZE = MAX_SIZE
 ILLEGAL_LOGIT = -1e9
 
 
 def check_board_size(board_size: object) -> int:
-    """``board_size`` as an int if it is one in 2..19; ValueError otherwise."""
+    """``board_size`` as an int if it is one in 2..25 (the board's sizes); ValueError otherwise."""
     if isinstance(board_size, bool) or not isinstance(board_size, int):
         raise ValueError(f"board_size must be an int, got {board_size!r}")
     if not MIN_BOARD_SIZE <= board_size <= MAX_BOARD_SIZE:

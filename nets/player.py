@@ -8,7 +8,9 @@ the :class:`~igo.nets.evaluator.NetEvaluator`), the players themselves are :mod:
     player = build_player(options, size)
 
 torch and the checkpoint code are imported on first use, so a player without networks (``--player random``, the
-rollout search) starts without them.
+rollout search) starts without them. The search threads and torch's threads are those of
+:meth:`~igo.engine.options.PlayerOptions.resolved_threads`: the cores this process may use, split so that the
+search and the network never oversubscribe them.
 """
 
 from __future__ import annotations
@@ -59,20 +61,37 @@ def resolve_size(options: PlayerOptions, size: int | None, default: int) -> int:
     return size
 
 
+def resolve_komi(options: PlayerOptions, komi: float | None, default: float = 7.5) -> float:
+    """The komi: ``komi`` (``--komi``), else the komi the networks were trained at (their metadata), else
+    ``default``. Only checkpoint headers are read."""
+    if komi is not None:
+        return komi
+    if not options.uses_networks:
+        return default
+    from .checkpoint import network_komi
+
+    return network_komi(options.model, options.value_model, default=default)
+
+
 def build_evaluator(options: PlayerOptions, size: int) -> NetEvaluator | None:
-    """The network evaluator the options describe, or None without networks."""
+    """The network evaluator the options describe, or None without networks; torch gets the network's share of the
+    cores (:meth:`~igo.engine.options.PlayerOptions.resolved_threads`)."""
     if not options.uses_networks:
         return None
     from .checkpoint import load_checkpoint
     from .evaluator import NetEvaluator
 
     model = value = None
+    kind = "lee-value"
     if options.model:
         model, meta = load_checkpoint(options.model, board_size=size)
         if meta.kind not in ("zero", "lee-policy"):
             raise ValueError(f"--model {options.model} is a {meta.kind} net; give a zero or lee-policy net")
+        kind = meta.kind
     if options.value_model:
         value, _meta = load_checkpoint(options.value_model, board_size=size, expect_kind="lee-value")
+    has_value = kind == "zero" or value is not None
+    _search_threads, nn_threads = options.resolved_threads(kind, has_value)
     return NetEvaluator(
         model,
         value,
@@ -82,6 +101,7 @@ def build_evaluator(options: PlayerOptions, size: int) -> NetEvaluator | None:
         symmetry=options.symmetry,
         policy_temperature=options.policy_temperature,
         compile=options.compile,
+        threads=nn_threads,
         seed=options.seed,
     )
 
@@ -97,12 +117,19 @@ def build_player(options: PlayerOptions, size: int) -> Player:
         if meta.board_size != size:
             n = meta.board_size
             raise ValueError(f"--model {options.model} is for {n}x{n}, the game is {size}x{size}")
+        import torch
+
+        _search_threads, nn_threads = options.resolved_threads(meta.kind)
+        if torch.get_num_threads() != nn_threads:
+            torch.set_num_threads(nn_threads)
         return PolicyPlayer(torch_policy(model), size, temperature=options.move_temperature, seed=options.seed)
     evaluator = build_evaluator(options, size)
     if evaluator is None:
         search = options.search_config()
+        threads, _nn_threads = options.resolved_threads()
     else:
         search = options.search_config(evaluator.kind, evaluator.has_value)
+        threads, _nn_threads = options.resolved_threads(evaluator.kind, evaluator.has_value)
     rollout = None
     if options.rollout_policy:
         from .checkpoint import load_checkpoint
@@ -112,7 +139,7 @@ def build_player(options: PlayerOptions, size: int) -> Player:
     config = PlayerConfig(
         playouts=options.playouts,
         time=options.time,
-        threads=options.threads,
+        threads=threads,
         resign_threshold=options.resign,
         seed=options.seed,
         batch_size=options.batch,
@@ -121,4 +148,4 @@ def build_player(options: PlayerOptions, size: int) -> Player:
     return MCTSPlayer(config, evaluator, rollout)
 
 
-__all__ = ["build_evaluator", "build_player", "resolve_size", "torch_policy"]
+__all__ = ["build_evaluator", "build_player", "resolve_komi", "resolve_size", "torch_policy"]

@@ -1,4 +1,7 @@
-"""Starting or joining Ray, with a clear error instead of a hang when a cluster address cannot be reached."""
+"""Starting or joining Ray, with a clear error instead of a hang when a cluster address cannot be reached, and
+quietly: :func:`quiet_ray` drops Ray's notice that token authentication is on (Ray turns it on for a new local
+cluster, and for ``auto`` when a token exists, and says so on every start, into igo's progress lines); a notice
+that it is *off* still shows. Ray's own INFO lines ("Started a local Ray instance") show with ``igo -v`` only."""
 
 from __future__ import annotations
 
@@ -7,6 +10,25 @@ import os
 import socket
 
 log = logging.getLogger(__name__)
+
+
+TOKEN_NOTICE_LOGGER = "ray._private.authentication.authentication_token_setup"
+"""The logger of Ray's token-authentication notices (Ray 2.60; another Ray without it: nothing to drop)."""
+TOKEN_ENABLED_NOTICE = "Token authentication is enabled"
+"""How Ray's notice that token authentication is on begins."""
+
+
+class _DropTokenEnabledNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(TOKEN_ENABLED_NOTICE)
+
+
+def quiet_ray() -> None:
+    """Drop Ray's "Token authentication is enabled for this Ray cluster ..." warning (a logging filter on its logger;
+    safe to call again). Call before ``ray.init``; :func:`init_ray` does."""
+    logger = logging.getLogger(TOKEN_NOTICE_LOGGER)
+    if not any(isinstance(f, _DropTokenEnabledNotice) for f in logger.filters):
+        logger.addFilter(_DropTokenEnabledNotice())
 
 
 class ClusterError(ConnectionError):
@@ -47,12 +69,20 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
 
     if ray.is_initialized():
         return False
+    quiet_ray()
+    # Ray's INFO lines only when igo logs at INFO (igo -v)
+    level = logging.INFO if logging.getLogger("igo").isEnabledFor(logging.INFO) else logging.WARNING
     try:
         if address:
             check_reachable(address)
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, log_to_driver=False, logging_level=level)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+            ray.init(
+                num_cpus=num_cpus or os.cpu_count() or 1,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=level,
+            )
     except ClusterError:
         raise
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as e:
@@ -61,4 +91,4 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
-__all__ = ["ClusterError", "check_reachable", "init_ray"]
+__all__ = ["ClusterError", "check_reachable", "init_ray", "quiet_ray"]

@@ -1,6 +1,7 @@
 """Players of arena games: GTP engines in subprocesses.
 
-A player is a name and a GTP command line (:class:`PlayerSpec`); :func:`igo_command` builds igo's own. An
+A player is a name, a GTP command line and extra environment variables (:class:`PlayerSpec`); :func:`igo_command`
+builds igo's own command line and :func:`thread_env` the environment that holds it to a share of the cores. An
 :class:`Engine` is that player's process, started on demand, reused from game to game (``clear_board``) and restarted
 when it has died; an engine's first command after starting has ``startup_timeout`` seconds (loading Python, Numba
 caches), every other command ``command_timeout``, so nothing ever waits forever. Engines are shut down with ``quit``,
@@ -26,6 +27,7 @@ __all__ = [
     "PlayerSpec",
     "first_line",
     "igo_command",
+    "thread_env",
 ]
 
 logger = logging.getLogger(__name__)
@@ -36,10 +38,12 @@ DEFAULT_COMMAND_TIMEOUT: Final = 30.0
 
 @dataclass
 class PlayerSpec:
-    """A player: its name (for SGF files and reports) and the GTP command line that starts its engine."""
+    """A player: its name (for SGF files and reports), the GTP command line that starts its engine and the
+    environment variables its engine gets on top of the inherited ones (``env``, e.g. :func:`thread_env`)."""
 
     name: str
     command: list[str]
+    env: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.command = [os.fspath(a) for a in self.command]
@@ -47,6 +51,20 @@ class PlayerSpec:
             raise ValueError(f"player {self.name!r}: empty command line")
         if not self.name or not self.name.strip():
             raise ValueError("a player needs a name")
+        if self.env is not None:
+            bad = [
+                k for k, v in self.env.items() if not (isinstance(k, str) and k and "=" not in k and isinstance(v, str))
+            ]
+            if bad:
+                raise ValueError(f"player {self.name!r}: bad environment variables {bad!r} (names and values are text)")
+
+
+def thread_env(cpus: float) -> dict[str, str]:
+    """The environment that holds igo's engine to ``cpus`` cores (a game's Ray CPUs, at least 1): ``OMP_NUM_THREADS``,
+    which igo's thread defaults (search and network threads) and torch follow."""
+    if not (isinstance(cpus, int | float) and cpus > 0):
+        raise ValueError(f"cpus must be a positive number, got {cpus!r}")
+    return {"OMP_NUM_THREADS": str(max(1, int(cpus)))}
 
 
 def igo_command(size: int, komi: float, extra_args: Sequence[str] = ()) -> list[str]:
@@ -92,6 +110,13 @@ class Engine:
     def name(self) -> str:
         return self.spec.name
 
+    def environment(self) -> dict[str, str] | None:
+        """The environment the engine process starts with: ``env`` (default: this process's) plus the player's
+        ``spec.env``; just ``env`` (None: inherit this process's unchanged) when the player adds nothing."""
+        if not self.spec.env:
+            return self.env
+        return {**(self.env if self.env is not None else os.environ), **self.spec.env}
+
     def ensure(self) -> GTPClient:
         """The running engine, started (again) if there is none or it died. Raises :class:`EngineStartError`."""
         if self.client is not None and self.client.alive:
@@ -102,7 +127,7 @@ class Engine:
             self.client = None
         try:
             client = GTPClient(
-                self.spec.command, timeout=self.command_timeout, cwd=self.cwd, env=self.env, name=self.name
+                self.spec.command, timeout=self.command_timeout, cwd=self.cwd, env=self.environment(), name=self.name
             )
         except GTPError as err:
             raise EngineStartError(f"cannot start {self.name}: {err}") from err

@@ -31,15 +31,19 @@ side is favoured by an opening. A game's id is ``"<a> vs <b> #<g>"``: stable acr
 
 **Running.** Every game is a Ray task (:func:`_play_game_task`) that needs ``max(num_cpus)`` of its two players; the
 tournament starts a local Ray (``num_cpus`` = this machine's cores by default) or joins a cluster (``address``).
-Tasks start the two engines (GTP subprocesses) on whichever node runs them, play through
+Tasks start the two engines (GTP subprocesses) on whichever node runs them — igo's engines with ``OMP_NUM_THREADS``
+set to the game's CPUs (:meth:`TournamentPlayer.engine_env`), so that their threads share the cores — play through
 :func:`igo.selfplay.match.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
 (``B+F``, ``W+T``), two dead engines a void game — and return the result and the SGF text. The driver writes both:
 
 **Records** in ``out_dir``: ``tournament.json`` (the config), ``results.jsonl`` (one JSON line per finished game,
 appended and fsynced as each game finishes), ``games/<id>.sgf``. **Resume**: rerunning reads ``results.jsonl`` and
-plays only the games whose ids are not there, so killing the driver loses at most the games in progress. A task that
-itself fails (a worker died, a node was lost) is recorded with ``"status": "error"``, left out of the ratings, and
-played again on the next run. A rerun with different players, size, komi or referee in the same directory is refused.
+plays only the games whose ids are not there, so killing the driver loses at most the games in progress; Ctrl-C
+stops cleanly (:meth:`Tournament.run` cancels the games in progress, which shut their engines down, and raises
+:class:`TournamentInterrupted`). A task that itself fails (a worker died, a node was lost) is recorded with
+``"status": "error"``, left out of the ratings, and played again on the next run. A rerun with different players,
+size, komi or referee in the same directory is refused; :func:`stored_config` reads a directory's config back (for
+ratings without the players' flags).
 
 **Ratings** (:mod:`igo.selfplay.elo`): Bradley-Terry maximum likelihood over all finished non-void games, anchored to a
 player, with 95% intervals, likelihood of superiority of each player over the next, and a crosstable by colour;
@@ -48,12 +52,15 @@ written to ``ratings.json``, ``ratings.csv`` and ``crosstable.json``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shlex
+import signal
 import tempfile
+import threading
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -123,6 +130,17 @@ class TournamentPlayer:
         from .gtp_players import igo_command
 
         return igo_command(size, komi, self._options.to_argv())
+
+    def engine_env(self, cpus: float) -> dict[str, str]:
+        """The environment variables added for this player's engine in a game that holds ``cpus`` Ray CPUs: igo's
+        engine gets ``OMP_NUM_THREADS`` = its share (:func:`~igo.selfplay.gtp_players.thread_env`), which its
+        thread defaults follow, so two games on one machine do not both take every core; a GTP ``command`` gets
+        none (its threads are its own options)."""
+        if self._options is None:
+            return {}
+        from .gtp_players import thread_env
+
+        return thread_env(cpus)
 
     def identity(self) -> dict:
         if self._options is None:
@@ -358,6 +376,29 @@ def read_results(path: str | os.PathLike[str]) -> list[dict]:
     return rows
 
 
+META_FILE = "tournament.json"
+
+
+def _read_meta(out_dir: Path) -> dict | None:
+    """The contents of ``out_dir/tournament.json``, or None when it is missing or not a JSON object."""
+    try:
+        meta = json.loads((out_dir / META_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        log.warning("%s: unreadable (%s); ignored", out_dir / META_FILE, e)
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def stored_config(out_dir: str | os.PathLike[str]) -> dict | None:
+    """The config (a dict for :func:`config_from_dict`) that the tournament in ``out_dir`` was played with, as
+    ``tournament.json`` records it; None when the directory holds no tournament."""
+    meta = _read_meta(Path(out_dir))
+    config = meta.get("config") if meta is not None else None
+    return dict(config) if isinstance(config, dict) else None
+
+
 def safe_filename(game_id_: str) -> str:
     keep = "".join(ch if ch.isalnum() or ch in "-_.+#" else "_" for ch in game_id_)
     return keep.replace("#", "")
@@ -371,8 +412,8 @@ def _play_game_task(game: dict, settings: dict) -> dict:
     from .gtp_players import PlayerSpec
     from .match import play_game
 
-    black = PlayerSpec(game["black"], game["black_argv"])
-    white = PlayerSpec(game["white"], game["white_argv"])
+    black = PlayerSpec(game["black"], game["black_argv"], env=game.get("black_env") or None)
+    white = PlayerSpec(game["white"], game["white_argv"], env=game.get("white_env") or None)
     with tempfile.TemporaryDirectory(prefix="igo-game-") as tmp:
         sgf = Path(tmp) / "game.sgf"
         start = time.time()
@@ -400,6 +441,59 @@ def _play_game_task(game: dict, settings: dict) -> dict:
 # --- the tournament ------------------------------------------------------------------------------------------------
 
 
+class TournamentInterrupted(KeyboardInterrupt):
+    """:meth:`Tournament.run` stopped by Ctrl-C after a clean stop: ``rows`` were recorded in this run, ``done`` of
+    the ``total`` games are finished (earlier runs included). A KeyboardInterrupt, so a caller that does not know it
+    still stops."""
+
+    def __init__(self, rows: list[dict], done: int, total: int):
+        super().__init__(f"interrupted after {done} of {total} games")
+        self.rows, self.done, self.total = rows, done, total
+
+
+@contextlib.contextmanager
+def sigint_deferred():
+    """Hold Ctrl-C (SIGINT) back while the block runs and raise the KeyboardInterrupt when it ends, so that what the
+    block writes is written whole. A no-op outside the main thread or where SIGINT has a handler of its own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _stop_tasks(refs: list, grace: float) -> list[tuple]:
+    """Cancel the Ray tasks ``refs`` — a game in progress gets a KeyboardInterrupt, so :func:`play_game` shuts its
+    engines down; a game not started never starts — and wait up to ``grace`` seconds for them to end (a second
+    Ctrl-C stops the wait; Ray's shutdown then ends the workers and their process groups). Returns ``(ref, output)``
+    of the games that finished before the cancel reached them."""
+    import ray
+
+    finished = []
+    try:
+        for ref in refs:
+            ray.cancel(ref)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=grace) if refs else ([], [])
+        for ref in ready:
+            try:
+                finished.append((ref, ray.get(ref, timeout=0)))
+            except Exception:  # noqa: BLE001 - cancelled (the usual case) or failed: played on the next run
+                pass
+    except KeyboardInterrupt:
+        log.warning("interrupted again: not waiting for the games in progress to shut their engines down")
+    return finished
+
+
 @dataclass
 class Progress:
     total: int
@@ -418,26 +512,28 @@ class Tournament:
 
     # records
 
+    def check_identity(self) -> None:
+        """A ValueError when ``out_dir`` holds the records of another tournament (players, size, komi or referee
+        differ from this config's); reads only."""
+        old = _read_meta(self.out)
+        if old is None:
+            return
+        try:
+            same = _canonical_identity(old.get("identity") or {}) == self.config.identity()
+        except ValueError:  # options that no longer parse
+            same = False
+        if not same:
+            raise ValueError(
+                f"{self.out} holds another tournament (players, size, komi or referee differ); "
+                "use another --out directory"
+            )
+
     def _check_directory(self) -> None:
+        self.check_identity()
         self.out.mkdir(parents=True, exist_ok=True)
         self.games_dir.mkdir(exist_ok=True)
-        meta = self.out / "tournament.json"
-        mine = self.config.identity()
-        if meta.exists():
-            try:
-                old = json.loads(meta.read_text(encoding="utf-8"))
-            except json.JSONDecodeError:
-                old = None
-            try:
-                same = old is not None and _canonical_identity(old.get("identity") or {}) == mine
-            except ValueError:  # options that no longer parse
-                same = False
-            if old is not None and not same:
-                raise ValueError(
-                    f"{self.out} holds another tournament (players, size, komi or referee differ); "
-                    "use another --out directory"
-                )
-        atomic_write(meta, json.dumps({"identity": mine, "config": self.config.to_dict()}, indent=2) + "\n")
+        meta = {"identity": self.config.identity(), "config": self.config.to_dict()}
+        atomic_write(self.out / META_FILE, json.dumps(meta, indent=2) + "\n")
 
     def results(self) -> list[dict]:
         return read_results(self.results_path)
@@ -467,17 +563,46 @@ class Tournament:
 
     # running
 
+    def game_spec(self, g: ScheduledGame) -> dict:
+        """What the Ray task of game ``g`` is given: ids, names, each side's command line, and each side's extra
+        environment (:meth:`TournamentPlayer.engine_env` for the game's CPUs, :meth:`cpus_of`)."""
+        cfg = self.config
+        cpus = self.cpus_of(g)
+        black, white = cfg.player(g.black), cfg.player(g.white)
+        return {
+            "id": g.id,
+            "a": g.a,
+            "b": g.b,
+            "index": g.index,
+            "black": g.black,
+            "white": g.white,
+            "black_argv": black.argv(cfg.size, cfg.komi),
+            "white_argv": white.argv(cfg.size, cfg.komi),
+            "black_env": black.engine_env(cpus),
+            "white_env": white.engine_env(cpus),
+            "opening": [list(m) for m in g.opening],
+            "opening_name": g.opening_name,
+        }
+
+    def cpus_of(self, g: ScheduledGame) -> float:
+        """The Ray CPUs game ``g`` holds: the larger ``num_cpus`` of its two players."""
+        return max(self.config.player(g.a).num_cpus, self.config.player(g.b).num_cpus)
+
     def run(
         self,
         *,
         address: str | None = None,
         num_cpus: int | None = None,
         on_game: Callable[[dict, int, int], None] | None = None,
+        stop_grace: float = 15.0,
     ) -> list[dict]:
         """Play every missing game on Ray; returns the rows recorded in this run. ``on_game(row, done, total)``
-        after each game (``done`` counts all finished games, earlier runs included)."""
-        import ray
+        after each game (``done`` counts all finished games, earlier runs included).
 
+        Ctrl-C (KeyboardInterrupt) stops the run cleanly: the games in progress are cancelled (their engines shut
+        down, which takes at most ``stop_grace`` seconds, a second Ctrl-C cuts it short), the games not started are
+        dropped, a game that finished meanwhile is still recorded, and nothing is half-written; then
+        :class:`TournamentInterrupted` is raised with what was played. Rerunning plays the rest."""
         self._check_directory()
         games = self.games()
         finished = self.finished_ids()
@@ -494,47 +619,58 @@ class Tournament:
             "move_timeout": cfg.move_timeout,
             "referee": cfg.referee,
         }
-        from .cluster import init_ray
+        recorded: list[dict] = []
+        refs: dict = {}
+        remaining: list = []
+        taken: set = set()
 
-        started_ray = init_ray(address, num_cpus)
-        try:
-            task = ray.remote(_play_game_task)
-            refs = {}
-            for g in pending:
-                pa, pb = cfg.player(g.a), cfg.player(g.b)
-                need = max(pa.num_cpus, pb.num_cpus)
-                spec = {
-                    "id": g.id,
-                    "a": g.a,
-                    "b": g.b,
-                    "index": g.index,
-                    "black": g.black,
-                    "white": g.white,
-                    "black_argv": cfg.player(g.black).argv(cfg.size, cfg.komi),
-                    "white_argv": cfg.player(g.white).argv(cfg.size, cfg.komi),
-                    "opening": [list(m) for m in g.opening],
-                    "opening_name": g.opening_name,
-                }
-                refs[task.options(num_cpus=need, max_retries=0).remote(spec, settings)] = g
-            recorded = []
-            remaining = list(refs)
-            while remaining:
-                ready, remaining = ray.wait(remaining, num_returns=1)
-                g = refs[ready[0]]
-                try:
-                    out = ray.get(ready[0])
-                except Exception as e:  # the task itself failed: record it, play it again next run
-                    out = {"row": {"id": g.id, "a": g.a, "b": g.b, "index": g.index, "black": g.black,
-                                   "white": g.white, "winner": None, "result": "Void",
-                                   "reason": f"void: the game's task failed: {type(e).__name__}: {str(e)[:300]}",
-                                   "status": "error"}, "sgf": None}  # fmt: skip
+        def take(ref, out: dict | None, error: Exception | None) -> None:
+            nonlocal done
+            g = refs[ref]
+            if out is None:  # the task itself failed: record it, play it again next run
+                out = {"row": {"id": g.id, "a": g.a, "b": g.b, "index": g.index, "black": g.black, "white": g.white,
+                               "winner": None, "result": "Void",
+                               "reason": f"void: the game's task failed: {type(error).__name__}: {str(error)[:300]}",
+                               "status": "error"}, "sgf": None}  # fmt: skip
+            with sigint_deferred():  # a game is recorded whole (SGF and results line) or not at all, and once
                 row = self._record(out)
                 recorded.append(row)
+                taken.add(ref)
                 if row.get("status") != "error":
                     done += 1
-                if on_game is not None:
-                    on_game(row, done, total)
+            if on_game is not None:
+                on_game(row, done, total)
+
+        import ray
+
+        from .cluster import init_ray
+
+        started_ray = False
+        try:
+            started_ray = init_ray(address, num_cpus)
+            task = ray.remote(_play_game_task)
+            for g in pending:
+                ref = task.options(num_cpus=self.cpus_of(g), max_retries=0).remote(self.game_spec(g), settings)
+                refs[ref] = g
+                remaining.append(ref)
+            while remaining:
+                ready, rest = ray.wait(remaining, num_returns=1)
+                try:
+                    out, error = ray.get(ready[0]), None
+                except Exception as e:  # noqa: BLE001 - a failed task is recorded as such, the tournament goes on
+                    out, error = None, e
+                take(ready[0], out, error)
+                remaining = rest
             return recorded
+        except KeyboardInterrupt:
+            remaining = [r for r in remaining if r not in taken]
+            log.info("interrupted: cancelling %d unfinished games", len(remaining))
+            try:
+                for ref, out in _stop_tasks(remaining, stop_grace):
+                    take(ref, out, None)
+            except KeyboardInterrupt:
+                pass  # a second Ctrl-C while recording the games that finished meanwhile: they are played again
+            raise TournamentInterrupted(recorded, done, total) from None
         finally:
             if started_ray:
                 ray.shutdown()
@@ -609,6 +745,7 @@ __all__ = [
     "TournamentPlayer",
     "TournamentConfig",
     "Tournament",
+    "TournamentInterrupted",
     "ScheduledGame",
     "config_from_dict",
     "load_config",
@@ -616,5 +753,6 @@ __all__ = [
     "schedule",
     "read_results",
     "standings",
+    "stored_config",
     "game_id",
 ]

@@ -49,7 +49,7 @@ def test_pipeline_end_to_end(tmp_path, capsys):
     sl_dir = tmp_path / "sl"
     rc = main(["train", "sl", "--sgf", str(corpus), "--size", str(SIZE), "--config", "lee-policy-tiny",
                "--run-dir", str(sl_dir), "--max-steps", "200", "--batch-size", "64", "--holdout", "0.2",
-               "--eval-every", "100", "--checkpoint-every", "100", "--threads", "1", "--json"])  # fmt: skip
+               "--eval-every", "100", "--checkpoint-every", "100", "--nn-threads", "1", "--json"])  # fmt: skip
     assert rc == 0
     sl = _json(capsys)
     assert sl["steps"] == 200 and sl["holdout_positions"] > 50

@@ -74,7 +74,8 @@ def test_zero_run_with_two_learners(tmp_path):
 
     cfg = ZeroRunConfig(
         size=5, komi=0.5, model="zero-tiny", actors=1, games_per_actor=8, actor_seconds=2.0, actor_cpus=0.5,
-        window=4000, min_positions=150, train_ratio=2.0, checkpoint_every=10, learners=2, learner_cpus=0.5,
+        window=4000, min_positions=150, train_ratio=2.0, checkpoint_every=10, eval_every=0, learners=2,
+        learner_cpus=0.5,
         selfplay={"simulations": 8, "leaves_per_game": 4}, learner={"batch_size": 32, "device": "cpu"},
     )  # fmt: skip
     st = ZeroRun(tmp_path / "run", cfg, num_cpus=2, learner_threads=1).run(Limits(max_steps=20))

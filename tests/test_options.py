@@ -25,7 +25,7 @@ def test_the_parser_defaults_are_the_dataclass_defaults():
 
 def test_to_argv_for_the_tournament_and_the_zero_evaluation():
     options = PlayerOptions(playouts=800, threads=1, resign=0.05)
-    assert options.to_argv() == ["--playouts", "800", "--resign", "0.05"]  # threads 1 is the default
+    assert options.to_argv() == ["--playouts", "800", "--threads", "1", "--resign", "0.05"]  # default: by the cores
     assert parse(options.to_argv()) == options
     assert PlayerOptions.from_argv(options.to_argv()) == options
 
@@ -49,7 +49,8 @@ def test_every_option_round_trips_through_the_parser(options):
 
 def test_every_field_has_a_flag():
     every = PlayerOptions(
-        kind="policy", move_temperature=0.5, playouts=3, threads=2, resign=0.2, seed=1, model="m", rollout_policy="r",
+        kind="policy", move_temperature=0.5, playouts=3, threads=2, nn_threads=3, resign=0.2, seed=1, model="m",
+        rollout_policy="r",
         lam=1.0, c_puct=1.0, expand_after=2, policy_temperature=2.0, symmetry="none", device="cuda", dtype="bf16",
         batch=4, compile="default",
     )  # fmt: skip
@@ -129,7 +130,9 @@ def test_help_shows_the_dataclass_defaults():
     add_player_arguments(p)
     text = " ".join(p.format_help().split())
     d = PlayerOptions()
-    assert f"rollout threads of the search (default {d.threads})" in text
+    assert d.threads is None and d.nn_threads is None
+    assert "search threads, which play the rollouts (default: the cores this process may use" in text
+    assert "torch threads of the network evaluator (default: by the split" in text
     assert f"0 never resigns; default {d.resign:g}" in text
     assert "seconds per move at most (default 2," in text
 

@@ -109,7 +109,7 @@ def test_igo_players_are_typed_options(tmp_path):
         TournamentPlayer("p", igo="--playouts 0")
     with pytest.raises(ValueError, match="two models"):
         TournamentPlayer("p", igo="--model a.safetensors", model="b.safetensors")
-    p = TournamentPlayer("p", igo="--threads 1 --playouts 50 --resign 0.05", model="n.safetensors")
+    p = TournamentPlayer("p", igo="--symmetry random --playouts 50 --resign 0.05", model="n.safetensors")
     assert p.options == PlayerOptions(model="n.safetensors", playouts=50, resign=0.05)
     argv = p.argv(7, 6.5)
     assert argv[argv.index("gtp") :] == ["gtp", "--size", "7", "--komi", "6.5", *p.options.to_argv()]
@@ -120,13 +120,13 @@ def test_igo_players_are_typed_options(tmp_path):
 
 
 def test_a_results_directory_of_the_same_players_in_other_words_resumes(tmp_path):
-    a = [TournamentPlayer("a", igo="--playouts 50 --threads 1"), TournamentPlayer("b", igo="--player random")]
+    a = [TournamentPlayer("a", igo="--playouts 50 --resign 0.1"), TournamentPlayer("b", igo="--player random")]
     Tournament(TournamentConfig(a, games_per_pairing=2, size=5), tmp_path)._check_directory()  # tournament.json
-    same = [TournamentPlayer("a", igo="--playouts 50"), TournamentPlayer("b", igo="--player random --threads 1")]
+    same = [TournamentPlayer("a", igo="--playouts 50"), TournamentPlayer("b", igo="--player random --symmetry random")]
     Tournament(TournamentConfig(same, games_per_pairing=2, size=5), tmp_path)._check_directory()
     # a directory written before the options were typed: the flags as the config gave them
     meta = json.loads((tmp_path / "tournament.json").read_text())
-    meta["identity"]["players"][0]["igo"] = "--playouts 50 --threads 1"
+    meta["identity"]["players"][0]["igo"] = "--playouts 50 --resign 0.1"
     (tmp_path / "tournament.json").write_text(json.dumps(meta))
     Tournament(TournamentConfig(same, games_per_pairing=2, size=5), tmp_path)._check_directory()
     other = [TournamentPlayer("a", igo="--playouts 60"), TournamentPlayer("b", igo="--player random")]
@@ -175,7 +175,9 @@ def test_toml_config_with_relative_paths(tmp_path):
 @pytest.fixture(scope="module")
 def ray_local():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    from igo.selfplay.cluster import init_ray
+
+    init_ray(None, 2)
     yield ray
     ray.shutdown()
 

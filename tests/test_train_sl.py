@@ -248,7 +248,7 @@ def test_cli_train_sl(tmp_path, corpus, capsys):
     from igo.cli import main
 
     run = tmp_path / "cli-run"
-    base = ["train", "sl", "--run-dir", str(run), "--threads", "1", "--device", "cpu"]
+    base = ["train", "sl", "--run-dir", str(run), "--nn-threads", "1", "--device", "cpu"]
     new = ["--sgf", str(corpus), "--size", "7", "--config", "lee-policy-tiny", "--batch-size", "16",
            "--eval-every", "4", "--holdout", "0.2"]  # fmt: skip
     assert main(base + new + ["--max-steps", "6", "--shuffle-buffer", "64"]) == 0

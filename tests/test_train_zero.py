@@ -41,6 +41,7 @@ def tiny_config(**kw) -> ZeroRunConfig:
         min_positions=150,
         train_ratio=2.0,
         checkpoint_every=10,
+        eval_every=0,  # the default evaluates every 2nd checkpoint: the tests that want it ask for it
         selfplay={"simulations": 8, "leaves_per_game": 4},
         learner={"batch_size": 32, "optimizer": "adamw", "lr": 0.003},
     )
@@ -160,8 +161,8 @@ def test_hard_kill_loses_no_finished_game(tmp_path):
     cmd = [sys.executable, "-m", "igo", "train", "zero", "--run-dir", str(run), "--size", "5", "--komi", "0.5",
            "--config", "zero-tiny", "--simulations", "8", "--leaves-per-game", "4", "--games-per-actor", "8",
            "--actor-seconds", "1", "--min-positions", "150", "--window", "4000", "--train-ratio", "2",
-           "--checkpoint-every", "10", "--batch-size", "32", "--cpus", "2", "--learner-threads", "1",
-           "--status-every", "1"]  # fmt: skip
+           "--checkpoint-every", "10", "--eval-every", "0", "--batch-size", "32", "--cpus", "2",
+           "--learner-threads", "1", "--status-every", "1"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.time() + 240

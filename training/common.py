@@ -120,17 +120,19 @@ def save_with_optimizer(
     parent: str | None = None,
     optimizer_meta: Mapping[str, Any] | None = None,
     scaler: Any = None,
+    komi: float | None = None,
+    rules: str | None = None,
 ) -> Path:
-    """Write the checkpoint (:func:`igo.nets.checkpoint.save_checkpoint`) and, when ``optimizer`` is given, its state
-    beside it (:func:`optimizer_path`; ``optimizer_meta`` and ``scaler`` as :func:`optimizer_bytes` takes them); the
-    optimizer file first, so a checkpoint never lacks the state it was saved with. ``kind`` names the optimizer
-    (``sgd`` / ``adamw``)."""
+    """Write the checkpoint (:func:`igo.nets.checkpoint.save_checkpoint`; ``komi`` and ``rules``, when known, go
+    into its metadata) and, when ``optimizer`` is given, its state beside it (:func:`optimizer_path`;
+    ``optimizer_meta`` and ``scaler`` as :func:`optimizer_bytes` takes them); the optimizer file first, so a
+    checkpoint never lacks the state it was saved with. ``kind`` names the optimizer (``sgd`` / ``adamw``)."""
     path = Path(path)
     if optimizer is not None:
         data = optimizer_bytes(optimizer, kind, step, meta=optimizer_meta, scaler=scaler)
         atomic_write(optimizer_path(path), data, parents=True)
         log.debug("saved optimizer state %s (%d bytes)", optimizer_path(path), len(data))
-    return save_checkpoint(path, model, step=step, parent=parent, extra=extra)
+    return save_checkpoint(path, model, step=step, parent=parent, extra=extra, komi=komi, rules=rules)
 
 
 def load_optimizer(

@@ -56,8 +56,8 @@ class LearnerRank:
     def position(self) -> tuple[int, int]:
         return self.learner.step, self.learner.samples
 
-    def save(self, path: str, extra: dict | None = None) -> str:
-        return str(self.learner.save(path, extra=extra))
+    def save(self, path: str, extra: dict | None = None, **meta) -> str:
+        return str(self.learner.save(path, extra=extra, **meta))
 
     def weights(self) -> dict:
         return self.learner.weights()
@@ -111,10 +111,11 @@ class DataParallelLearner:
         self.step, self.samples = ray.get(self.ranks[0].position.remote())
         return outs[0]
 
-    def save(self, path, extra: dict | None = None) -> Path:
+    def save(self, path, extra: dict | None = None, **meta) -> Path:
+        """Rank 0 writes the checkpoint; ``meta`` (komi, rules) goes into its metadata."""
         import ray
 
-        return Path(ray.get(self.ranks[0].save.remote(str(path), extra)))
+        return Path(ray.get(self.ranks[0].save.remote(str(path), extra, **meta)))
 
     def weights(self) -> dict:
         import ray

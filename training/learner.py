@@ -428,11 +428,18 @@ class ZeroLearner:
     # --- checkpoints ---
 
     def save(
-        self, checkpoint_path: str | os.PathLike, *, extra: dict[str, Any] | None = None, parent: str | None = None
+        self,
+        checkpoint_path: str | os.PathLike,
+        *,
+        extra: dict[str, Any] | None = None,
+        parent: str | None = None,
+        komi: float | None = None,
+        rules: str | None = None,
     ) -> Path:
-        """Write the checkpoint (weights, ``step``, ``parent``, ``extra`` plus ``samples`` and the learner config)
-        and the optimizer state next to it (:func:`igo.training.common.optimizer_path`), both atomically; returns the
-        checkpoint path. ``extra`` must be JSON-serialisable and may not use the keys ``samples`` and ``learner``."""
+        """Write the checkpoint (weights, ``step``, ``parent``, ``extra`` plus ``samples`` and the learner config;
+        ``komi`` and ``rules`` of the games it learnt from, when given) and the optimizer state next to it
+        (:func:`igo.training.common.optimizer_path`), both atomically; returns the checkpoint path. ``extra`` must be
+        JSON-serialisable and may not use the keys ``samples`` and ``learner``."""
         extra = dict(extra or {})
         clash = [k for k in RESERVED_EXTRA if k in extra]
         if clash:
@@ -447,6 +454,8 @@ class ZeroLearner:
             extra={"samples": self.samples, "learner": self.config.to_dict(), **extra},
             optimizer_meta={"samples": self.samples},
             scaler=self.scaler,
+            komi=komi,
+            rules=rules,
         )
 
     def _load_optimizer_state(self, checkpoint_path: Path) -> str | None:

@@ -36,14 +36,14 @@ import torch
 from igo.engine.board_kernels import BLACK, WHITE
 from igo.engine.features import P_SENSIBLE
 from igo.engine.planes import unpack_planes
-from igo.nets.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from igo.nets.checkpoint import RULES, load_checkpoint, read_metadata, save_checkpoint
 from igo.nets.device import resolve_device
 from igo.nets.weights import model_to_numpy
 from igo.selfplay.policy_games import GameSpec
 from igo.selfplay.stats import wilson_interval
 
 from .common import Metrics, build_optimizer, save_with_optimizer
-from .run import ConfigDict, RunDir, restore_optimizer, shown, stop_on_signals
+from .run import ConfigDict, Retention, RunDir, check_settings, restore_optimizer, shown, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ POOL = "pool"  # pool/iter-<iteration>.safetensors
 
 
 @dataclass
-class RLConfig(ConfigDict):
+class RLConfig(Retention, ConfigDict):
     SETTINGS = "RL setting(s)"
 
     init: str = ""  # the SL checkpoint
@@ -96,6 +96,7 @@ class RLConfig(ConfigDict):
             raise ValueError(f"temperature must be positive, got {self.temperature!r}")
         if self.move_limit is not None and self.move_limit < 1:
             raise ValueError(f"move_limit must be positive, got {self.move_limit!r}")
+        check_settings(self.retention_checks())
 
 
 # settings a resumed run may not change
@@ -195,6 +196,8 @@ class RLRun:
         from igo.selfplay.cluster import init_ray
         from igo.selfplay.policy_games import policy_game_actor_class
 
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads (torch threads per actor) must be an integer of at least 1, got {threads!r}")
         cfg = self.config
         dev = resolve_device(device)
         sl_model, sl_meta = load_checkpoint(cfg.init, expect_kind="lee-policy")
@@ -209,6 +212,7 @@ class RLRun:
                                  f"net a {config_name} {size}x{size} one")  # fmt: skip
             iteration = meta.step
             games_total = int(meta.extra.get("games", 0))
+            rd.announce_resume(iteration, f"{games_total} games", unit="iteration")
         else:  # a fresh copy of the SL net
             model, iteration, games_total = load_checkpoint(cfg.init, expect_kind="lee-policy")[0], 0, 0
         model = model.to(dev).train()
@@ -225,8 +229,10 @@ class RLRun:
         t0 = time.monotonic()
         with stop_on_signals(self.stop, "signal %d: stopping after this iteration, saving a checkpoint"):
             try:
-                n_actors = actors or max(1, int(ray.available_resources().get("CPU", 1)))
-                Actor = policy_game_actor_class(1)
+                # an actor takes as many Ray CPUs as its torch threads (fewer when --actors asks for more than fit)
+                cpus = max(1.0, float(ray.available_resources().get("CPU", 1)))
+                n_actors = actors or max(1, int(cpus) // threads)
+                Actor = policy_game_actor_class(min(float(threads), cpus / n_actors))
                 workers = [
                     Actor.remote(
                         size,
@@ -260,7 +266,8 @@ class RLRun:
                     metrics.write("train", iteration, opponent=("sl" if k == 0 else pool[k - 1].stem), **stats)
                     if iteration % cfg.pool_every == 0:
                         snap = pool_rd.checkpoint(iteration)
-                        save_checkpoint(snap, model, step=iteration, parent=str(cfg.init), extra={"trainer": "rl"})
+                        save_checkpoint(snap, model, step=iteration, parent=str(cfg.init), extra={"trainer": "rl"},
+                                        komi=cfg.komi, rules=RULES)  # fmt: skip
                         pool.append(snap)
                         status.pool = 1 + len(pool)
                     if cfg.eval_games and iteration % cfg.eval_every == 0:
@@ -376,8 +383,9 @@ class RLRun:
         if status.win_rate_vs_sl is not None:
             extra["win_rate_vs_sl"] = status.win_rate_vs_sl
         save_with_optimizer(path, model, optimizer, kind=cfg.optimizer, step=iteration, extra=extra,
-                            parent=str(cfg.init))  # fmt: skip
+                            parent=str(cfg.init), komi=cfg.komi, rules=RULES)  # fmt: skip
         rd.publish(path, "rl.safetensors")
+        cfg.thin(rd, cfg.checkpoint_every, iteration)
         return path
 
 

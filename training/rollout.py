@@ -16,10 +16,12 @@ Run directory::
     RUN/config.json                   the settings (size and policy kind are fixed for a run)
     RUN/rollout.safetensors           the final weights (RUN/tree.safetensors for the tree policy): an igo checkpoint
                                       of the ``rollout`` / ``tree`` config, for ``igo gtp --rollout-policy``
-    RUN/checkpoints/step-NNNNNNNN.safetensors (+ .optim.safetensors)   the newest few, for resuming
+    RUN/checkpoints/step-NNNNNNNN.safetensors   thinned (:class:`igo.training.run.Retention`); .optim.safetensors
+                                      beside the newest, for resuming
     RUN/metrics.jsonl, RUN/tb/        train loss / accuracy, held-out accuracy and log-likelihood, data and speed rows
 
-Rerunning resumes from the newest checkpoint with its optimizer state (more epochs or steps train further).
+Rerunning resumes (and says so on stderr) from the newest checkpoint with its optimizer state (more epochs or steps
+train further).
 Metrics: held-out top-1 accuracy counts a position as ``1/k`` when the expert move is one of ``k`` candidates tied
 for the largest logit (so the zero-weight, uniform policy scores the mean of ``1/candidates``), and the mean
 log-likelihood of the expert move. :func:`rollout_speed` measures what the weights cost in the playout kernels.
@@ -43,6 +45,7 @@ import torch
 from igo.engine import board_kernels as K
 from igo.engine import rollout as R
 from igo.engine.coords import rc_to_padded
+from igo.engine.cores import core_budget
 from igo.engine.errors import SGFError
 from igo.engine.patterns import MAX_FEATURES
 from igo.engine.rng import make_rng
@@ -50,20 +53,19 @@ from igo.nets.checkpoint import CheckpointError, load_checkpoint
 from igo.nets.config import get_config
 from igo.nets.models import build_model
 
-from .common import OPTIMIZERS, Metrics, build_optimizer, optimizer_path, save_with_optimizer
-from .run import ConfigDict, RunDir, RunError, restore_optimizer, shown
+from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
+from .run import ConfigDict, Retention, RunDir, RunError, check_settings, restore_optimizer, shown
 
 log = logging.getLogger(__name__)
 
 TRAINER = "rollout"
 PREFIX = "step"  # checkpoints/step-<step>.safetensors
 IDENTITY = ("size", "tree")
-KEEP_CHECKPOINTS = 3
 SPEED_POSITIONS = 64  # held-out positions kept for the speed figure
 
 
 @dataclass
-class RolloutTrainConfig(ConfigDict):
+class RolloutTrainConfig(Retention, ConfigDict):
     """Settings of ``igo train rollout``. ``tree``: train the tree policy (config ``tree``) instead of the fast
     rollout policy (config ``rollout``). Training stops after ``epochs`` passes over the training positions, or
     earlier at ``max_steps`` batches (counted over the whole run, resumes included) or ``max_minutes``."""
@@ -82,7 +84,7 @@ class RolloutTrainConfig(ConfigDict):
     weight_decay: float = 0.0
     momentum: float = 0.9
     seed: int = 0
-    threads: int = 1
+    threads: int | None = None  # torch threads, --nn-threads (None: the cores this process may use, core_budget())
     max_games: int | None = None  # read at most this many training games (a quick look at a large corpus)
     checkpoint_every: int = 1000
     log_every: int = 50
@@ -117,10 +119,12 @@ class RolloutTrainConfig(ConfigDict):
         if self.lr <= 0:
             raise ValueError(f"--lr must be positive, got {self.lr}")
         _int_in("seed", self.seed, 0)
-        _int_in("threads", self.threads, 1)
+        if self.threads is not None:
+            _int_in("threads", self.threads, 1)
         if self.max_games is not None:
             _int_in("max_games", self.max_games, 1)
         _int_in("checkpoint_every", self.checkpoint_every, 1)
+        check_settings(self.retention_checks())
         _int_in("log_every", self.log_every, 1)
 
     @property
@@ -490,7 +494,7 @@ def train_rollout(
     if not files:
         raise RunError(f"no SGF files under {root}")
     _prepare_run_dir(config)
-    torch.set_num_threads(config.threads)
+    torch.set_num_threads(config.threads or core_budget())
     torch.manual_seed(config.seed)
 
     train_files, held_files = split_files(root, files, config.holdout)
@@ -562,7 +566,7 @@ def _train(config, train, held, metrics, t_start, deadline, notify, status_every
         step = meta.step
         resumed_from = str(newest)
         restore_optimizer(optimizer, newest, kind=config.optimizer, step=step)
-        log.info("resumed from %s (step %d)", newest, step)
+        RunDir(run_dir, PREFIX).announce_resume(step)
 
     uniform = uniform_baseline(held)
     metrics.write(
@@ -696,9 +700,7 @@ def _save_step(config: RolloutTrainConfig, model, optimizer, step: int, extra: d
     rd = RunDir(config.run_dir, PREFIX)
     path = rd.checkpoint(step)
     save_with_optimizer(path, model, optimizer, kind=config.optimizer, step=step, extra=extra)
-    for _, old in rd.checkpoints()[:-KEEP_CHECKPOINTS]:
-        old.unlink(missing_ok=True)
-        optimizer_path(old).unlink(missing_ok=True)
+    config.thin(rd, config.checkpoint_every, step)
     return path
 
 

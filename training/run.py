@@ -8,6 +8,14 @@ change on resume: :meth:`RunDir.check_unchanged`), ``checkpoints/<prefix>-<step>
 ``from_dict`` from :class:`ConfigDict`; :func:`check_settings` turns a list of ``(ok, message)`` into the first
 ValueError; :func:`stop_on_signals` turns SIGINT/SIGTERM into a stop request.
 
+Checkpoints are thinned as they come (:meth:`RunDir.thin`): the newest ``keep_checkpoints`` (default
+:data:`KEEP_CHECKPOINTS`) stay, and every ``keep_every``-th (default :data:`KEEP_EVERY`: the checkpoints whose step is
+a multiple of ``keep_every`` checkpoint intervals, step 0 among them) for the record; the others are deleted, and the
+optimizer state is kept for the newest checkpoint only (the one a resume needs). Published copies
+(``latest.safetensors``, ``sl.safetensors``...) live outside ``checkpoints/`` and are never thinned; a trainer
+protects the checkpoints it still uses (the Zero run's first and best checkpoints, those being evaluated). On resume a
+trainer says so on stderr (:meth:`RunDir.announce_resume`): ``resuming run DIR at step N, G games, ...``.
+
 Resume is crash-safe: :meth:`RunDir.newest`, which the trainers resume from, is the newest checkpoint whose file reads
 (a torn or truncated newer one is skipped with a warning and left in place; the run overwrites it when it gets to that
 step again), and it first deletes the ``.tmp`` files that an interrupted atomic write of the run left
@@ -22,6 +30,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,12 +40,14 @@ from typing import Any, ClassVar
 
 from igo.engine.fileio import atomic_write
 
-from .common import write_json
+from .common import OPTIM_SUFFIX, write_json
 
 log = logging.getLogger(__name__)
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
+KEEP_CHECKPOINTS = 5  # the newest checkpoints kept (0: all)
+KEEP_EVERY = 10  # and every 10th checkpoint interval's (0: none beyond the newest)
 # .tmp files a trainer's atomic writes leave in the run directory when interrupted: settings and state files,
 # published checkpoints (sl.safetensors ...); in the checkpoint folder <prefix>-<step>[.optim].safetensors.tmp
 _ROOT_TMP = re.compile(r"^[A-Za-z0-9_-]+\.(?:json|safetensors)\.tmp$")
@@ -194,6 +205,55 @@ class RunDir:
                     removed.append(p)
         return removed
 
+    def thin(
+        self,
+        keep_last: int = KEEP_CHECKPOINTS,
+        keep_every: int = KEEP_EVERY,
+        interval: int = 1,
+        *,
+        current: int | None = None,
+        protect: Iterable[int] = (),
+    ) -> list[Path]:
+        """Delete the checkpoints a run no longer needs; returns the deleted files. Kept: the newest ``keep_last``
+        (0: every checkpoint), those whose step is a multiple of ``keep_every * interval`` (``interval``: the
+        trainer's steps between checkpoints; ``keep_every`` 0: none of these), ``current`` (the checkpoint just
+        written, by default the newest) and the steps in ``protect``. Optimizer state is deleted for every checkpoint
+        but ``current``. Each deletion is one unlink of a file the run will not read again (optimizer files first,
+        then the oldest checkpoints), so an interruption at any point leaves a run that resumes from ``current``."""
+        found = self.checkpoints()
+        if not found:
+            return []
+        steps = [s for s, _ in found]
+        current = steps[-1] if current is None else current
+        keep = {current, *protect}
+        keep.update(steps if keep_last <= 0 else steps[-keep_last:])
+        if keep_every > 0 and interval > 0:
+            keep.update(s for s in steps if s % (keep_every * interval) == 0)
+        removed = []
+        optim = re.compile(rf"^{re.escape(self.prefix)}-(\d+){re.escape(OPTIM_SUFFIX)}$")
+        folder = self.path / self.folder
+        for p in sorted(folder.iterdir()):
+            m = optim.match(p.name)
+            if m and int(m.group(1)) != current and p.is_file() and not p.is_symlink():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+        for step, p in found:
+            if step not in keep:
+                p.unlink(missing_ok=True)
+                removed.append(p)
+        if removed:
+            log.info("deleted %d old checkpoint file(s) in %s", len(removed), folder)
+        return removed
+
+    def announce_resume(self, step: int, *facts: str, unit: str = "step") -> str:
+        """Say on stderr (and in the log) that the run goes on: ``resuming run DIR at step N, FACT, FACT`` (e.g.
+        ``"1200 games"``); returns the line. Printed, not only logged: it is what a user rerunning a command needs
+        to see, and the commands log warnings only by default."""
+        line = ", ".join([f"resuming run {self.path} at {unit} {step}", *facts])
+        log.info(line)
+        print(line, file=sys.stderr, flush=True)
+        return line
+
     def publish(self, checkpoint: str | os.PathLike, name: str) -> Path:
         """Copy ``checkpoint`` to ``<path>/<name>`` (e.g. ``sl.safetensors``) atomically: a reader sees the old file
         or the new."""
@@ -227,6 +287,37 @@ def restore_optimizer(optimizer, checkpoint: str | os.PathLike, *, kind: str, st
     return why is None
 
 
+@dataclass(kw_only=True)
+class Retention:
+    """A trainer config's checkpoint retention (a mixin; keyword-only fields, so that a config with required
+    fields can take it): ``keep_checkpoints`` newest (0: all) plus every ``keep_every``-th (0: none more), as
+    :meth:`RunDir.thin` keeps them. Call :meth:`retention_checks` in the config's validation."""
+
+    keep_checkpoints: int = KEEP_CHECKPOINTS
+    keep_every: int = KEEP_EVERY
+
+    def retention_checks(self) -> list[tuple[bool, str]]:
+        """The checks of the two settings, for :func:`check_settings`."""
+
+        def count(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+        k, m = self.keep_checkpoints, self.keep_every
+        return [
+            (count(k), f"keep_checkpoints must be an integer >= 0 (0: keep every checkpoint), got {k!r}"),
+            (count(m), f"keep_every must be an integer >= 0 (0: none beyond the newest), got {m!r}"),
+        ]
+
+    def thin(self, rd: RunDir, interval: int, current: int, protect: Iterable[int] = ()) -> list[Path]:
+        """:meth:`RunDir.thin` with these settings (``interval``: the trainer's steps between checkpoints); a file
+        that cannot be deleted is a warning, not the end of the run (the next checkpoint tries again)."""
+        try:
+            return rd.thin(self.keep_checkpoints, self.keep_every, interval, current=current, protect=protect)
+        except OSError as e:
+            log.warning("cannot delete old checkpoints in %s: %s", rd.path / rd.folder, e)
+            return []
+
+
 # --- signals -----------------------------------------------------------------------------------------------------
 
 
@@ -256,7 +347,10 @@ def stop_on_signals(
 
 
 __all__ = [
+    "KEEP_CHECKPOINTS",
+    "KEEP_EVERY",
     "ConfigDict",
+    "Retention",
     "RunDir",
     "RunError",
     "check_settings",

@@ -7,13 +7,14 @@ of each path (:func:`igo.training.sgf_data.split_files`, ``holdout`` of the file
 symmetry per sample). The loss is the cross-entropy of the ``N*N`` logits of :class:`igo.nets.lee.LeePolicyNet` against
 the expert's move.
 
-**The run directory** holds ``config.json``, ``checkpoints/sl-XXXXXXXX.safetensors`` (+ ``.optim.safetensors``, the
-optimizer state), ``sl.safetensors`` (a copy of the newest checkpoint for users, e.g.
-``igo gtp --model RUN/sl.safetensors``), ``metrics.jsonl`` (``kind`` ``train`` and ``eval`` rows) and ``tb/``
-(TensorBoard). Running the same command again resumes from the newest checkpoint: weights, optimizer state, step,
-samples, epoch and the files of that epoch already read (positions that were waiting in the shuffle buffer are not
-kept). A run directory keeps its board size, network config and SGF directory (another is refused); the optimizer
-settings, limits and intervals may change between invocations.
+**The run directory** holds ``config.json``, ``checkpoints/sl-XXXXXXXX.safetensors`` (thinned as
+:class:`igo.training.run.Retention` says; ``.optim.safetensors``, the optimizer state, beside the newest),
+``sl.safetensors`` (a copy of the newest checkpoint for users, e.g. ``igo gtp --model RUN/sl.safetensors``),
+``metrics.jsonl`` (``kind`` ``train`` and ``eval`` rows) and ``tb/`` (TensorBoard). Running the same command again
+resumes (and says so on stderr) from the newest checkpoint: weights, optimizer state, step, samples, epoch and the
+files of that epoch already read (positions that were waiting in the shuffle buffer are not kept). A run directory
+keeps its board size, network config and SGF directory (another is refused); the optimizer settings, limits and
+intervals may change between invocations.
 
 The paper trained with plain SGD, step size 0.003 halved every 80M steps, minibatches of 16, asynchronously on 50
 GPUs for three weeks. On one CPU or GPU we want far fewer, larger steps, so the defaults are SGD with momentum 0.9,
@@ -39,11 +40,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from igo.engine.cores import core_budget
 from igo.engine.planes import unpack_planes
 from igo.nets.device import resolve_device
 
 from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
-from .run import ConfigDict, RunDir, RunError, check_settings, restore_optimizer, shown, stop_on_signals
+from .run import ConfigDict, Retention, RunDir, RunError, check_settings, restore_optimizer, shown, stop_on_signals
 from .sgf_data import PLANES, LoadStats, PositionStream, encode_positions, find_sgf_files, split_files
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class SLRunError(RunError):
 
 
 @dataclass
-class SLConfig(ConfigDict):
+class SLConfig(Retention, ConfigDict):
     """Everything about an SL run; ``config.json`` keeps it. ``sgf_dir`` is stored absolute."""
 
     SETTINGS = "SL settings"
@@ -81,7 +83,7 @@ class SLConfig(ConfigDict):
     checkpoint_every: int = 2000  # steps
     log_every: int = 100  # steps between train rows in metrics.jsonl
     device: str = "auto"
-    threads: int | None = None  # torch threads (None: torch's default)
+    threads: int | None = None  # torch threads, --nn-threads (None: the cores this process may use, core_budget())
     seed: int = 0
     shuffle_buffer: int = 20_000  # positions
 
@@ -118,6 +120,7 @@ class SLConfig(ConfigDict):
             (self.log_every >= 1, "log_every must be >= 1"),
             (self.threads is None or self.threads >= 1, "threads must be >= 1"),
             (self.shuffle_buffer >= self.batch_size, "shuffle_buffer must be at least batch_size"),
+            *self.retention_checks(),
         ])  # fmt: skip
         if self.device != "auto":
             torch.device(self.device)  # RuntimeError for nonsense
@@ -274,8 +277,7 @@ def train_sl(
              held_stats.skipped)  # fmt: skip
 
     device = resolve_device(config.device)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(config.threads or core_budget())
     amp = device.type == "cuda"
     torch.manual_seed(config.seed)
     model = build_model(get_config(config.model), config.size).to(device)
@@ -301,6 +303,7 @@ def train_sl(
         epoch = int(meta.extra.get("epoch", 0))
         files_read = int(meta.extra.get("files_read", 0))
         log.info("resuming from %s: step %d, %d samples, epoch %d", last.name, step, samples, epoch)
+        rd.announce_resume(step, f"{samples} samples", f"epoch {epoch}")
     model.train()
 
     stream = PositionStream(
@@ -357,6 +360,7 @@ def train_sl(
                          holdout_loss=last_eval["loss"])  # fmt: skip
         path = save_with_optimizer(rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step, extra=extra)
         rd.publish(path, "sl.safetensors")
+        config.thin(rd, config.checkpoint_every, step)
         ckpt, ckpt_step = path, step
         log.info("checkpoint %s", path)
         return path

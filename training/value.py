@@ -46,10 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
+from igo.engine.cores import core_budget
 from igo.engine.fileio import atomic_write
 from igo.engine.planes import pack_planes, packed_width, unpack_planes
 
-from .run import ConfigDict, RunDir, check_settings, restore_optimizer, shown
+from .run import ConfigDict, Retention, RunDir, check_settings, restore_optimizer, shown
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +313,9 @@ def generate_value_data(
     new_games = new_positions = 0
     if todo:
         log.info("value data: %d of %d games to play (%d done)", len(todo), config.games, status.games)
+        if status.games:
+            RunDir(run_dir).announce_resume(status.games, f"{positions} positions", f"{len(todo)} games to play",
+                                            unit="game")  # fmt: skip
         sl, _ = load_checkpoint(config.sl, expect_kind="lee-policy")
         rl, _ = load_checkpoint(config.rl, expect_kind="lee-policy")
         started = init_ray(address, num_cpus)
@@ -426,7 +430,7 @@ def load_value_data(run_dir: str | os.PathLike, size: int) -> ValueData:
 
 
 @dataclass
-class ValueTrainConfig(ConfigDict):
+class ValueTrainConfig(Retention, ConfigDict):
     """How the value net is trained.
 
     ``model`` is a ``lee-value-*`` config (the paper's ``lee-value-192``; ``lee-value-64`` for 9x9 on CPUs).
@@ -445,7 +449,8 @@ class ValueTrainConfig(ConfigDict):
     random split of positions is a split by game. ``augment`` applies a random one of the 8 dihedral symmetries to
     each training position. Training stops after ``epochs`` passes over the training positions, ``max_steps`` steps
     or ``max_minutes`` minutes, whichever comes first; ``checkpoint_every`` steps (and at each epoch's end) a
-    checkpoint is written. ``device`` is ``auto``, ``cpu`` or ``cuda``; ``threads`` sets torch's CPU threads.
+    checkpoint is written. ``device`` is ``auto``, ``cpu`` or ``cuda``; ``threads`` sets torch's CPU threads
+    (``--nn-threads``; None: the cores this process may use, :func:`~igo.engine.cores.core_budget`).
     """
 
     model: str = "lee-value-192"
@@ -485,6 +490,7 @@ class ValueTrainConfig(ConfigDict):
             (0 <= self.holdout < 1, "holdout must be in [0, 1)"),
             (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
             (self.eval_batch >= 1, "eval_batch must be >= 1"),
+            *self.retention_checks(),
             (self.threads is None or self.threads >= 1, "threads must be >= 1"),
         ])  # fmt: skip
 
@@ -571,7 +577,7 @@ def train_value(
     ``run_dir/checkpoints/value-<step>.safetensors``; writes ``run_dir/value.safetensors`` at the end."""
     import torch
 
-    from igo.nets.checkpoint import load_checkpoint, read_metadata
+    from igo.nets.checkpoint import RULES, load_checkpoint, read_metadata
     from igo.nets.config import get_config
     from igo.nets.device import resolve_device
     from igo.nets.models import build_model
@@ -588,8 +594,7 @@ def train_value(
     data = load_value_data(run_dir, size)
     if len(data) == 0:
         raise ValueError(f"{data_dir(run_dir)} holds no positions")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(config.threads or core_budget())
     device = resolve_device(config.device)
     held = holdout_mask(data.game, config.holdout, config.seed)
     train_idx, test_idx = np.flatnonzero(~held), np.flatnonzero(held)
@@ -619,7 +624,7 @@ def train_value(
                              f"trains {config.model} for {size}x{size} (use another --run-dir)")  # fmt: skip
         model, meta = load_checkpoint(path, expect_kind="lee-value", device=device)
         step = meta.step
-        log.info("resuming value training from %s (step %d)", path, step)
+        rd.announce_resume(step, f"epoch {step / steps_per_epoch:.2f} of {config.epochs}")
     else:
         model = build_model(get_config(config.model), size).to(device)
         path, step = None, 0
@@ -633,12 +638,14 @@ def train_value(
     st = ValueTrainStatus(step=step, epoch=step // steps_per_epoch, steps_total=steps_total)
     initial = None
     rd.write_config(config.to_dict(), "train_config.json")
+    known = {"komi": data_config.get("komi"), "rules": RULES}  # the games' komi and rules go into every checkpoint
 
     def checkpoint() -> Path:
         p = rd.checkpoint(st.step)
         extra = {"trainer": "value", "train_positions": int(len(tr_z)), "test_positions": int(len(te_z)),
                  "epoch": st.step / steps_per_epoch, "data_games": int(data.game.max()) + 1}  # fmt: skip
-        save_with_optimizer(p, model, optimizer, kind=config.optimizer, step=st.step, extra=extra)
+        save_with_optimizer(p, model, optimizer, kind=config.optimizer, step=st.step, extra=extra, **known)
+        config.thin(rd, config.checkpoint_every, st.step)
         return p
 
     def evaluate(final: bool = False) -> tuple[float, float | None]:
@@ -714,7 +721,7 @@ def train_value(
         extra = {"trainer": "value", "train_mse": train_mse, "test_mse": test_mse, "baseline_train_mse": base_train,
                  "baseline_test_mse": base_test, "train_positions": int(len(tr_z)),
                  "test_positions": int(len(te_z))}  # fmt: skip
-        save_checkpoint(final, model, step=st.step, parent=str(path), extra=_finite(extra))
+        save_checkpoint(final, model, step=st.step, parent=str(path), extra=_finite(extra), **known)
         metrics.write("value_final", st.step, train_mse=train_mse, test_mse=test_mse, baseline_train_mse=base_train,
                       baseline_test_mse=base_test, mean_z=mean_z)  # fmt: skip
         if on_status is not None and time.monotonic() - last_status > 0.5:  # not just reported at the epoch's end

@@ -13,15 +13,17 @@ Ray actors:
 The learner trains while ``samples trained < train_ratio × positions generated`` (and the window holds at least
 ``min_positions``), saves a checkpoint every ``checkpoint_every`` steps (weights + metadata + optimizer state) and
 publishes it to the actors — at once (AlphaZero's continuous update, the default), or only when it beats the current
-best in ``gating_games`` games by ``gating_threshold`` (AlphaGo Zero's gating). Every ``eval_every`` checkpoints the
-new checkpoint plays a gauntlet against fixed opponents (the first checkpoint, rollout-only igo at the same
-simulations, any GTP commands given); Elo over all evaluation games (anchored at the first checkpoint = 0) goes to
-``metrics.jsonl`` and TensorBoard.
+best in ``gating_games`` games by ``gating_threshold`` (AlphaGo Zero's gating). Every ``eval_every`` checkpoints (one
+at a time: a due one is skipped while the last plays) the new checkpoint plays a gauntlet against fixed opponents
+(the first checkpoint, rollout-only igo at the same simulations, any GTP commands given); Elo over all evaluation
+games (anchored at the first checkpoint = 0) goes to the status line, ``metrics.jsonl`` and TensorBoard.
 
-**The run directory** holds everything: ``config.json``, ``checkpoints/step-XXXXXXXX.safetensors`` (+
-``.optim.safetensors``), ``state.json`` (best checkpoint, published version), ``replay/``, ``games/``, ``eval/``,
-``gating/``, ``tb/`` (TensorBoard) and ``metrics.jsonl``. Rerunning the same command resumes: the learner from the
-newest checkpoint (step and samples continue), the buffer from its chunks, the totals from both.
+**The run directory** holds everything: ``config.json``, ``latest.safetensors`` (the newest checkpoint, for users),
+``checkpoints/step-XXXXXXXX.safetensors`` (thinned: :class:`igo.training.run.Retention`, never the first or the best;
+``.optim.safetensors`` beside the newest), ``state.json`` (best checkpoint, published version), ``replay/``,
+``games/``, ``eval/``, ``gating/``, ``tb/`` (TensorBoard) and ``metrics.jsonl``. Rerunning the same command resumes
+(and says so on stderr): the learner from the newest checkpoint (step and samples continue), the buffer from its
+chunks, the totals from both.
 
 **Crash safety of resume.** The learner resumes from the newest checkpoint that loads: a torn or truncated newer one is
 skipped with a warning (and overwritten when the run gets to its step again). The game count never falls below the
@@ -42,7 +44,6 @@ import logging
 import math
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -51,23 +52,25 @@ from pathlib import Path
 
 import numpy as np
 
+from igo.engine.cores import core_budget
 from igo.engine.fileio import open_regular, read_json_lines
+from igo.nets.checkpoint import RULES
 from igo.selfplay.selfplay import SelfPlayConfig
 
 from .common import Metrics, write_json
 from .learner import LearnerConfig, ZeroLearner
-from .run import ConfigDict, RunDir, RunError, check_settings, checkpoint_problem, shown, stop_on_signals
+from .run import ConfigDict, Retention, RunDir, RunError, check_settings, checkpoint_problem, shown, stop_on_signals
+from .zero_eval import PREFIX, _igo_player, eval_ratings, evaluation_config
 
 log = logging.getLogger(__name__)
 
-PREFIX = "step"  # checkpoints/step-<step>.safetensors
+LATEST = "latest.safetensors"  # a copy of the newest checkpoint: igo gtp --model RUN/latest.safetensors
 STATE = "state.json"
 STATE_MAX_BYTES = 1 << 20
-EVAL_RESIGN = 0.05  # igo resigns below this win rate in evaluation and gating games
 
 
 @dataclass
-class ZeroRunConfig(ConfigDict):
+class ZeroRunConfig(Retention, ConfigDict):
     """Everything about a run that ``config.json`` keeps. ``selfplay`` and ``learner`` are dicts of
     :class:`SelfPlayConfig` and :class:`igo.training.learner.LearnerConfig` fields."""
 
@@ -85,8 +88,8 @@ class ZeroRunConfig(ConfigDict):
     min_positions: int = 2_000  # positions in the buffer before the learner starts
     train_ratio: float = 4.0  # samples trained per position generated
     checkpoint_every: int = 200  # learner steps between checkpoints
-    eval_every: int = 0  # checkpoints between evaluations (0: none)
-    eval_games: int = 10  # games per opponent per evaluation
+    eval_every: int = 2  # checkpoints between evaluations (0: none)
+    eval_games: int = 4  # games per opponent per evaluation
     eval_simulations: int = 0  # simulations per move in evaluation games (0: the self-play simulations)
     eval_opponents: list[str] = field(default_factory=list)  # extra GTP commands (e.g. GNU Go levels)
     eval_rollout: bool = True  # rollout-only igo at the same simulations as an opponent
@@ -128,6 +131,7 @@ class ZeroRunConfig(ConfigDict):
             (self.learner_cpus > 0, "learner_cpus must be positive"),
             (0.5 <= self.gating_threshold <= 1.0, "gating_threshold must be in [0.5, 1]"),
             (math.isfinite(self.komi), "komi must be finite"),
+            *self.retention_checks(),
         ])  # fmt: skip
         if self.min_positions > self.window:
             raise ValueError(f"min_positions ({self.min_positions}) must not exceed window ({self.window})")
@@ -182,68 +186,7 @@ def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict
     return config
 
 
-# --- evaluation and gating -----------------------------------------------------------------------------------------
-
-
-def _igo_player(name: str, ckpt: Path | None, simulations: int, step: int | None = None):
-    """igo's player in the run's evaluations: ``simulations`` per move on one thread, resigning below 5%, with
-    checkpoint ``ckpt`` (None: rollouts only)."""
-    from igo.engine.options import PlayerOptions
-    from igo.selfplay.tournament import TournamentPlayer
-
-    options = PlayerOptions(
-        model=None if ckpt is None else str(ckpt), playouts=simulations, threads=1, resign=EVAL_RESIGN
-    )
-    return TournamentPlayer.from_options(name, options, step=step)
-
-
-def evaluation_config(run: ZeroRunConfig, run_dir: Path, step: int, first_step: int):
-    """The gauntlet of checkpoint ``step`` against the run's fixed opponents."""
-    from igo.selfplay.tournament import TournamentConfig, TournamentPlayer
-
-    sims = run.eval_simulations or run.selfplay_config().simulations
-    cand = f"step-{step}"
-    rd = RunDir(run_dir, PREFIX)
-    players = [_igo_player(cand, rd.checkpoint(step), sims, step)]
-    if first_step != step:
-        players.append(_igo_player(f"step-{first_step}", rd.checkpoint(first_step), sims, first_step))
-    if run.eval_rollout:
-        players.append(_igo_player(f"rollout-{sims}", None, sims))
-    for k, command in enumerate(run.eval_opponents):
-        name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", " ".join(Path(command.split()[0]).name.split()))[:20] or "gtp"
-        if "--level" in command.split():
-            name += "-" + command.split()[command.split().index("--level") + 1]
-        players.append(TournamentPlayer(name=f"{name}#{k}" if any(p.name == name for p in players) else name,
-                                        command=command))  # fmt: skip
-    if len(players) < 2:
-        return None
-    return TournamentConfig(
-        players=players,
-        format="gauntlet",
-        candidates=[cand],
-        games_per_pairing=run.eval_games,
-        size=run.size,
-        komi=run.komi,
-        referee="tromp-taylor",
-        move_timeout=120.0,
-        anchor=f"step-{first_step}" if first_step != step else None,
-        name=f"eval-{step}",
-    )
-
-
-def eval_ratings(run_dir: Path, anchor: str | None):
-    """Elo over every evaluation game of the run (all ``eval/*/results.jsonl``), anchored at ``anchor``."""
-    from igo.selfplay.elo import fit_ratings, games_from_results
-    from igo.selfplay.tournament import read_results
-
-    rows = []
-    for d in sorted((Path(run_dir) / "eval").glob("*/results.jsonl")):
-        rows += [r for r in read_results(d) if r.get("status") == "done"]
-    games = games_from_results(rows)
-    if not games:
-        return None
-    names = {g.black for g in games} | {g.white for g in games}
-    return fit_ratings(games, anchor=anchor if anchor in names else None)
+# --- evaluation and gating: the tournaments are built in zero_eval.py ---------------------------------------------
 
 
 class _Background:
@@ -301,18 +244,20 @@ class Status:
     policy_loss: float | None = None
     value_loss: float | None = None
     elo: float | None = None
+    new_games: int = 0  # games of this invocation: the rates count these only
     games_per_hour: float = 0.0
     positions_per_s: float = 0.0
-    false_resign: str = "-"
+    would_resign: int = 0  # no-resign games (this invocation) in which a side fell below the resign threshold
+    false_resign: int = 0  # ... and that side won after all: resigning there would have been wrong
     elapsed: float = 0.0
 
     def line(self) -> str:
         loss = "-" if self.loss is None else f"{self.loss:.3f} (p {self.policy_loss:.3f} v {self.value_loss:.3f})"
+        fr = f"{self.false_resign} of {self.would_resign} checked" if self.would_resign else "none checked yet"
         return (
             f"games {self.games}  positions {self.positions}  step {self.step}  samples {self.samples}  "
             f"loss {loss}  Elo {shown(self.elo, '+.0f')}  {self.games_per_hour:.0f} games/h  "
-            f"{self.positions_per_s:.1f} pos/s  "
-            f"false resign {self.false_resign}"
+            f"{self.positions_per_s:.1f} pos/s (this run)  false resignations {fr}"
         )
 
 
@@ -382,7 +327,7 @@ class ZeroRun:
         torch.manual_seed(self.config.seed)
         model = build_model(get_config(self.config.model), self.config.size)
         learner = ZeroLearner(model, lc)
-        learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir)})
+        learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir)}, komi=self.config.komi, rules=RULES)
         return learner
 
     def _state(self, *, warn: bool = False) -> dict | None:
@@ -446,6 +391,18 @@ class ZeroRun:
 
     # --- the loop ----------------------------------------------------------------------------------------------
 
+    def _learner_thread_count(self) -> int:
+        """torch threads of the learner: ``learner_threads`` when given; on a local Ray the cores left over by the
+        self-play actors (at least 1), so that learner and actors together never oversubscribe the machine; on a
+        cluster the cores of this process."""
+        if self.learner_threads:
+            return self.learner_threads
+        budget = core_budget()
+        if self.address is None:
+            cfg = self.config
+            return max(1, budget - int(cfg.actors * max(cfg.actor_cpus, cfg.actor_threads)))
+        return budget
+
     def run(self, limits: Limits | None = None) -> Status:
         import ray
         import torch
@@ -456,12 +413,15 @@ class ZeroRun:
 
         limits = limits or Limits()
         cfg = self.config
-        if self.learner_threads:
-            torch.set_num_threads(self.learner_threads)
+        torch.set_num_threads(self._learner_thread_count())
         self.rd.remove_stale_tmp()
+        resuming = bool(self.rd.checkpoints())
         learner = trainer = self._learner()
+        if not (self.run_dir / LATEST).exists():  # a new run, or one from before igo published it
+            self._publish(learner.step)
         first_step = self.rd.checkpoints()[0][0]
         best_step = self._resume_best(learner.step)
+        in_use: dict[tuple[str, int], tuple[int, ...]] = {}  # checkpoints that evaluation and gating jobs play
         last_ckpt_step = learner.step
         started_ray = self._init_ray()
         metrics = Metrics(self.run_dir)
@@ -490,6 +450,9 @@ class ZeroRun:
                 st.step, st.samples = learner.step, learner.samples
                 log.info("run %s: %d games, %d positions, learner step %d", self.run_dir, st.games, st.positions,
                          st.step)  # fmt: skip
+                if resuming:
+                    self.rd.announce_resume(st.step, f"{st.games} games", f"{st.positions} positions")
+                games0, positions0 = st.games, st.positions
 
                 def published_weights():
                     if best_step == trainer.step:
@@ -510,8 +473,6 @@ class ZeroRun:
                     actors[a.play.remote(None, None, cfg.actor_seconds)] = a
                 t_start = time.time()
                 last_status = 0.0
-                recent: list[tuple[float, int, int]] = [(time.time(), st.games, st.positions)]
-                fr = [0, 0]  # would-resign games, false resignations (this invocation)
                 losses: list[dict] = []
                 while True:
                     # 1. games from the actors
@@ -524,8 +485,8 @@ class ZeroRun:
                             bstats = self._add_games(buffer, out["games"])
                             st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
                         s = out["stats"]
-                        fr[0] += s["would_resign"]
-                        fr[1] += s["false_resign"]
+                        st.would_resign += s["would_resign"]
+                        st.false_resign += s["false_resign"]
                         metrics.write("selfplay", st.step, games_total=st.games, positions_total=st.positions,
                                       games=s["games"], positions=s["positions"], evaluations=s["evaluations"],
                                       wall_s=round(s["wall_s"], 3), eval_s=round(s["eval_s"], 3),
@@ -537,8 +498,6 @@ class ZeroRun:
                             continue  # do not start more games
                         new = weights_ref if out["version"] != version else None
                         actors[actor.play.remote(new, version if new is not None else None, cfg.actor_seconds)] = actor
-                    recent.append((time.time(), st.games, st.positions))
-                    recent = [r for r in recent if r[0] > time.time() - 600] or recent[-1:]
                     # 2. learning
                     t_train = time.perf_counter()
                     while self._wants_training(st, bstats) and time.perf_counter() - t_train < 2.0:
@@ -560,20 +519,26 @@ class ZeroRun:
                             st.value_loss = mean["value_loss"]
                             metrics.write("train", st.step, samples=st.samples, **mean)
                         if st.step - last_ckpt_step >= cfg.checkpoint_every:
-                            self._checkpoint(trainer, metrics, st)
                             last_ckpt_step = st.step
+                            if cfg.gating_games == 0:  # continuous update: the new checkpoint is the best
+                                best_step = version = st.step
+                            self._checkpoint(trainer, metrics, st, {first_step, best_step, *_steps(in_use)})
                             if cfg.gating_games > 0:
+                                in_use["gating", st.step] = (st.step, best_step)
                                 background.submit("gating", st.step, self._gating_job(st.step, best_step))
                             else:
-                                best_step = version = st.step
                                 weights_ref = ray.put(trainer.weights())
                                 self._save_state(best=best_step, version=version)
-                            n_ckpt = len(self.rd.checkpoints()) - 1
-                            if cfg.eval_every and n_ckpt % cfg.eval_every == 0:
+                            due = cfg.eval_every and (st.step // cfg.checkpoint_every) % cfg.eval_every == 0
+                            if due and any(kind == "eval" for kind, _ in in_use):
+                                log.info("step %d: evaluation skipped, the last one still plays", st.step)
+                            elif due:
+                                in_use["eval", st.step] = (st.step,)
                                 background.submit("eval", st.step, self._eval_job(st.step, first_step))
                     # 3. evaluation and gating results
                     while not background.results.empty():
                         kind, step, res, err = background.results.get()
+                        in_use.pop((kind, step), None)
                         if err is not None:
                             log.error("%s of step %d failed: %s: %s", kind, step, type(err).__name__, err)
                             metrics.write(kind, step, error=f"{type(err).__name__}: {err}")
@@ -595,13 +560,11 @@ class ZeroRun:
                                               interval=dict(ratings.interval), score=table)  # fmt: skip
                     # 4. status and limits
                     now = time.time()
-                    dt = now - recent[0][0]
-                    if dt > 0:
-                        st.games_per_hour = (st.games - recent[0][1]) / dt * 3600
-                        st.positions_per_s = (st.positions - recent[0][2]) / dt
+                    st.new_games, st.elapsed = st.games - games0, now - t_start
+                    if st.elapsed > 0:  # one counter, since this invocation started
+                        st.games_per_hour = st.new_games / st.elapsed * 3600
+                        st.positions_per_s = (st.positions - positions0) / st.elapsed
                     st.version = version
-                    st.false_resign = f"{fr[1]}/{fr[0]}" if fr[0] else "-"
-                    st.elapsed = now - t_start
                     if self.on_status is not None and now - last_status >= self.status_every:
                         last_status = now
                         self.on_status(st)
@@ -611,7 +574,8 @@ class ZeroRun:
                             break
                         time.sleep(0.2)
                 if st.step > last_ckpt_step:
-                    self._checkpoint(trainer, metrics, st)
+                    best = best_step if cfg.gating_games > 0 else st.step
+                    self._checkpoint(trainer, metrics, st, {first_step, best, *_steps(in_use)})
                     if cfg.gating_games == 0:
                         self._save_state(best=st.step, version=st.step)
                 if self.on_status is not None:
@@ -659,15 +623,26 @@ class ZeroRun:
                 ) from None
             raise
 
-    def _checkpoint(self, learner, metrics: Metrics, st: Status) -> Path:
-        path = self.rd.checkpoint(learner.step)
+    def _checkpoint(self, learner, metrics: Metrics, st: Status, protect: set[int]) -> Path:
+        """Save the learner's checkpoint, publish it as ``latest.safetensors`` and thin the older ones (never those
+        in ``protect``)."""
+        cfg, path = self.config, self.rd.checkpoint(learner.step)
+        known = {"komi": cfg.komi, "rules": RULES}
         try:
-            learner.save(path, extra={"games": st.games, "positions": st.positions})
+            learner.save(path, extra={"games": st.games, "positions": st.positions}, **known)
         except OSError as e:
             raise RunError(f"cannot write checkpoint {path}: {e}") from None
+        self._publish(learner.step)
         metrics.write("checkpoint", learner.step, path=str(path), samples=learner.samples, games=st.games)
         log.info("checkpoint %s", path)
+        cfg.thin(self.rd, cfg.checkpoint_every, learner.step, protect)
         return path
+
+    def _publish(self, step: int) -> None:
+        try:
+            self.rd.publish(self.rd.checkpoint(step), LATEST)
+        except OSError as e:
+            raise RunError(f"cannot write {self.run_dir / LATEST}: {e}") from None
 
     def _eval_job(self, step: int, first_step: int):
         run_dir, cfg = self.run_dir, self.config
@@ -726,6 +701,11 @@ def _state_problem(d) -> str | None:
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 return f"has {key}={json.dumps(v)[:40]}, not a non-negative integer step"
     return None
+
+
+def _steps(in_use: dict[tuple[str, int], tuple[int, ...]]) -> set[int]:
+    """The checkpoints that the evaluation and gating jobs in flight play with (thinning keeps them)."""
+    return {s for steps in in_use.values() for s in steps}
 
 
 def _log_buffer_warnings(buffer) -> None:
