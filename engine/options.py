@@ -346,7 +346,7 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         default=d.threads,
         help="search threads, which play the rollouts (default: the cores this process may use, OMP_NUM_THREADS "
         "respected, without networks; half of them when rollouts run beside a network; 1 with a Zero net; at most "
-        f"{MAX_THREADS})",
+        f"{MAX_THREADS}); with --seed, only --threads 1 replays a game move for move",
     )
     g.add_argument(
         "--resign",
