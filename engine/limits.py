@@ -20,8 +20,13 @@ tree's capacity is pointless anyway, since the search stops when its tree is ful
 :class:`~igo.engine.player.PlayerConfig`'s ``max_nodes``)."""
 
 MAX_TREE_NODES = 5_000_000
-"""The most nodes a tree may have: edge indices are 32-bit, and 5,000,000 nodes of 19x19 (362 edges) stay below
-2**31 edges; such a tree already takes 2 x 11 GB."""
+"""The most nodes a tree may have (``max_nodes``): at the search's default of 64 edges a node on average, such a tree
+already takes 2 x 11 GB. A tree grows to its limits as it fills (:func:`igo.engine.mcts.reserve`), so a limit costs
+memory only when a search reaches it."""
+
+MAX_TREE_EDGES = 2**31 - 1
+"""The most edges a tree may have (``max_edges``): edge indices are 32-bit. 5,000,000 nodes of 19x19 (362 edges
+each) fit (1.8e9 edges, 62 GB)."""
 
 MAX_KOMI = 1000.0
 """The largest komi (either sign) GTP's ``komi`` and an SGF's ``KM`` may give: more than any score on the largest

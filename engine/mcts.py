@@ -13,15 +13,19 @@ arrays and carry the statistics, as in the paper:
 Values are stored from the point of view of the player who plays the edge's move, in [-1, 1].
 
 Selection (PUCT): ``a = argmax Q(s,a) + c_puct · P(s,a) · sqrt(N(s)) / (1 + N(s,a))`` with
-``Q = (1-λ)·wv/nv + λ·wr/nr`` (either term alone when only one kind of evaluation exists, ``fpu`` for an edge never
-evaluated). Virtual loss: each simulation in flight through an edge counts as ``n_vl`` extra visits that all lost, so
-a batch of leaves can be selected before any is evaluated. Expansion: when an edge has been visited ``n_thr`` times
+``Q = (1-λ)·wv/nv + λ·wr/nr`` (either term alone when only one kind of evaluation exists; for an edge never
+evaluated ``fpu``, or the node's value minus a reduction, :func:`node_fpu`), c_puct constant or growing with N(s).
+Virtual loss: each simulation in flight through an edge counts as ``n_vl`` extra visits that all lost, so a batch of
+leaves can be selected before any is evaluated. Expansion: when an edge has been visited ``n_thr`` times
 (``n_thr <= 1``: at once) its position becomes a node. Evaluation is by rollouts (:mod:`igo.engine.playout`) and/or
 by an evaluator (a batch of positions in, priors and values out) outside this module; :func:`backup` adds a result
 to either set of statistics.
 
-Inside the tree, legality uses simple ko (the tree has no game history); the root's moves come from the real board,
-where superko applies, so a move the game forbids is never chosen at the root.
+Superko: a node's edges are its moves legal under simple ko; the root's are pruned with the real board's rules
+(:func:`prune_root`), and below the root :func:`descend` drops an edge (``child`` :data:`EDGE_DEAD`, never selected
+again) the first time it is selected if its move would repeat a position of the game or of the path from the root
+under the root board's superko rule, as Leela Zero does. The check costs one hash and a scan of the game's and the
+path's positions per leaf, and nothing under simple ko.
 
 The batched simulations (a pool of leaves for an evaluator or for rollouts on threads) are in
 :mod:`igo.engine.mcts_batch`; the search as a Python object, with its :class:`~igo.engine.search.SearchConfig` (packed
@@ -48,6 +52,8 @@ T_ROOT = 2  # root node index
 T_FULL = 3  # expansions refused because the tree was full
 T_META_LEN = 4
 
+EDGE_DEAD = -2  # ``child`` of an edge dropped because its move repeats a position (superko): never selected
+
 # root statistics of rollouts (see record_final)
 S_COUNT = 0  # rollouts finished
 S_SCORE = 1  # sum of Black's area margin minus komi
@@ -68,7 +74,9 @@ P_KOMI = 5
 P_PASS_PRIOR = 6
 P_MAX_MOVES = 7
 P_HEURISTIC = 8
-P_LEN = 9
+P_FPU_REDUCTION = 9  # < 0: unvisited edges score P_FPU; >= 0: the node's value minus this · sqrt(visited priors)
+P_CPUCT_BASE = 10  # > 0: c_puct grows with the node's visits (AlphaZero); 0: constant
+P_LEN = 11
 
 
 class Tree(NamedTuple):
@@ -117,6 +125,65 @@ def clear(t):
     t.meta[T_EDGES] = 0
     t.meta[T_ROOT] = -1
     t.meta[T_FULL] = 0
+
+
+# --- capacity: the tree grows between kernel calls ------------------------------------------------------------------
+
+INITIAL_NODES = 256
+"""Nodes a search's tree starts with; :func:`reserve` grows it (19x19: 256 nodes of 362 edges, 3 MB)."""
+
+
+def capacity(t: Tree) -> tuple[int, int]:
+    """The nodes and edges ``t`` has room for."""
+    return int(t.node_first.shape[0]), int(t.move.shape[0])
+
+
+def room(t: Tree, size: int) -> int:
+    """How many more positions of ``size`` x ``size`` surely fit as nodes: a free node each and N*N + 1 free edges
+    each (the most a position has: every point and pass)."""
+    nodes, edges = capacity(t)
+    return max(0, min(nodes - int(t.meta[T_NODES]), (edges - int(t.meta[T_EDGES])) // (size * size + 1)))
+
+
+def resized(t: Tree, nodes: int, edges: int) -> Tree:
+    """A copy of ``t`` with room for ``nodes`` nodes and ``edges`` edges (at least what ``t`` uses)."""
+    used_nodes, used_edges = int(t.meta[T_NODES]), int(t.meta[T_EDGES])
+    if nodes < used_nodes or edges < used_edges:
+        raise ValueError(f"a tree using {used_nodes} nodes and {used_edges} edges does not fit in {nodes} and {edges}")
+    u = new_tree(nodes, edges)
+    for name, a in zip(Tree._fields, t, strict=True):
+        b = getattr(u, name)
+        if name == "meta":
+            b[:] = a
+        else:
+            used = used_nodes if name.startswith("node_") else used_edges
+            b[:used] = a[:used]
+    return u
+
+
+def reserve(t: Tree, expansions: int, size: int, max_nodes: int, max_edges: int) -> Tree:
+    """``t``, or a larger copy of it, in which ``expansions`` more positions of ``size`` x ``size`` surely fit
+    (:func:`room`), or as many as ``max_nodes`` and ``max_edges`` allow. Capacities at least double when they grow,
+    so a tree filled a batch at a time is copied a few times only; call it between kernel calls (a kernel never
+    allocates) and use the tree it returns."""
+    edges_each = size * size + 1
+    nodes, edges = capacity(t)
+    want_nodes = min(max_nodes, int(t.meta[T_NODES]) + expansions)
+    want_edges = min(max_edges, int(t.meta[T_EDGES]) + expansions * edges_each)
+    if want_nodes <= nodes and want_edges <= edges:
+        return t
+    new_nodes = max(nodes, min(max_nodes, max(want_nodes, 2 * nodes)))
+    new_edges = max(edges, min(max_edges, max(want_edges, 2 * edges)))
+    return resized(t, new_nodes, new_edges)
+
+
+def spare_for(spare: Tree, t: Tree) -> Tree:
+    """``spare``, if it can hold all that ``t`` uses (then :func:`compact` from ``t`` into it cuts nothing off), else
+    a new empty tree with ``t``'s capacity."""
+    nodes, edges = capacity(spare)
+    if nodes >= int(t.meta[T_NODES]) and edges >= int(t.meta[T_EDGES]):
+        return spare
+    return new_tree(*capacity(t))
 
 
 # --- expansion -------------------------------------------------------------------------------------------------------
@@ -178,12 +245,16 @@ def expand(t, s, parent_edge, priors, params):
 
     ``priors`` is float32[N*N + 1] in flat order (pass last) from an evaluator, or an empty array for the uniform
     prior (own single-point eyes excluded, pass weighted by ``pass_prior``). Priors are renormalised over the legal
-    moves. Returns the node, or -1 if the tree is full."""
+    moves. Returns the node, or -1 if the tree is full: no free node, or fewer free edges than the position has
+    moves (an exact fit, not the worst case N*N + 1; the edges written before the refusal lie beyond the ones in
+    use, so nothing changes). A refusal is counted in ``meta[T_FULL]``; :func:`reserve` grows the tree between
+    kernel calls so that it does not happen below the search's limits."""
     n = s.meta[K.M_SIZE]
     w = n + 2
     node = t.meta[T_NODES]
     first = t.meta[T_EDGES]
-    if node >= t.node_first.shape[0] or first + n * n + 1 > t.move.shape[0]:
+    capacity = t.move.shape[0]
+    if node >= t.node_first.shape[0] or first >= capacity:
         t.meta[T_FULL] += 1
         return -1
     color = s.meta[K.M_TO_MOVE]
@@ -202,6 +273,9 @@ def expand(t, s, parent_edge, priors, params):
             r = p // w - 1
             c = p % w - 1
             pr = priors[r * n + c]
+        if k + 1 >= capacity:  # no room for this move and pass
+            t.meta[T_FULL] += 1
+            return -1
         t.move[k] = p
         t.prior[k] = pr
         total += pr
@@ -264,11 +338,37 @@ def edge_q(t, e, lam, fpu, n_vl):
 
 
 @inner_kernel
+def node_fpu(t, node, lam, reduction):
+    """First-play urgency relative to the node (Leela Zero's ``fpu_reduction``; KataGo's ``fpuReductionMax`` is the
+    same form): the node's value for the player to move there — the visit-weighted mean Q of its visited edges, 0
+    before any — minus ``reduction · sqrt(sum of the priors of the visited edges)``, at least -1. An unvisited move
+    is then assumed a little worse than the node's moves so far, rather than a draw whoever is winning."""
+    first = t.node_first[node]
+    w = 0.0
+    n = 0
+    visited = 0.0
+    for e in range(first, first + t.node_nedges[node]):
+        if t.n[e] > 0:
+            w += t.n[e] * edge_q(t, e, lam, 0.0, np.int64(0))
+            n += t.n[e]
+            visited += t.prior[e]
+    value = w / n if n > 0 else 0.0
+    return max(-1.0, value - reduction * math.sqrt(visited))
+
+
+@inner_kernel
 def select_edge(t, node, params):
-    """PUCT: the edge of ``node`` maximising Q + c_puct · P · sqrt(N) / (1 + N_a) (virtual loss included)."""
+    """PUCT: the edge of ``node`` maximising Q + c · P · sqrt(N) / (1 + N_a) (virtual loss included), with Q of an
+    unvisited edge from :func:`node_fpu` when ``P_FPU_REDUCTION >= 0`` (else ``P_FPU``), and c = c_puct, or with
+    ``P_CPUCT_BASE`` > 0 AlphaZero's ``c(N) = log((1 + N + c_base) / c_base) + c_init`` (c_init = c_puct)."""
     c = params[P_CPUCT]
+    base = params[P_CPUCT_BASE]
+    if base > 0.0:
+        c += math.log((1.0 + t.node_n[node] + base) / base)
     lam = params[P_LAMBDA]
     fpu = params[P_FPU]
+    if params[P_FPU_REDUCTION] >= 0.0:
+        fpu = node_fpu(t, node, lam, params[P_FPU_REDUCTION])
     n_vl = np.int64(params[P_NVL])
     first = t.node_first[node]
     end = first + t.node_nedges[node]
@@ -279,6 +379,8 @@ def select_edge(t, node, params):
     best = first
     best_score = -1e30
     for e in range(first, end):
+        if t.child[e] == EDGE_DEAD:
+            continue
         na = t.n[e] + t.vl[e] * n_vl
         score = edge_q(t, e, lam, fpu, n_vl) + c * t.prior[e] * sqrt_total / (1.0 + na)
         if score > best_score:
@@ -288,26 +390,50 @@ def select_edge(t, node, params):
 
 
 @inner_kernel
-def descend(t, s, params, path):
-    """From the root, select edges and play their moves on ``s`` (a copy of the root position) until an edge without
-    a child or the end of the game (two passes). Adds virtual loss on the way. Writes the edges to ``path`` and
-    returns how many."""
+def descend(t, root, s, params, path):
+    """From the root, select edges and play their moves on ``s`` (a copy of the position ``root``, the game's board)
+    until an edge without a child or the end of the game (two passes). Adds virtual loss on the way. Writes the edges
+    to ``path`` and returns how many. An unexpanded edge whose move repeats a position of the game (``root``'s
+    history) or of the path breaks ``root``'s superko rule: it is marked :data:`EDGE_DEAD` and another is selected.
+    The positions of the path are recorded in ``s.hist_hash``/``s.hist_color`` (a leaf's own history is unused)."""
     node = t.meta[T_ROOT]
     depth = 0
+    superko = root.meta[K.M_KO_RULE] != K.KO_SIMPLE
     while True:
         e = select_edge(t, node, params)
+        p = np.int64(t.move[e])
+        color = s.meta[K.M_TO_MOVE]
+        if superko and p != K.PASS and t.child[e] == -1 and _repeats(root, s, depth, K.hash_after(s, p, color)):
+            t.child[e] = EDGE_DEAD
+            continue
         path[depth] = e
         depth += 1
         t.vl[e] += 1
-        p = np.int64(t.move[e])
         if p == K.PASS:
             K.play_pass(s)
         else:
-            K.place(s, p, s.meta[K.M_TO_MOVE])
+            K.place(s, p, color)
+        if depth <= s.hist_hash.shape[0]:
+            s.hist_hash[depth - 1] = s.meta[K.M_HASH]
+            s.hist_color[depth - 1] = s.meta[K.M_TO_MOVE]
         child = t.child[e]
         if child < 0 or s.meta[K.M_PASSES] >= 2 or depth >= path.shape[0]:
             return depth
         node = child
+
+
+@inner_kernel
+def _repeats(root, s, depth, h):
+    """True if the position of hash ``h`` (the player to move in ``s`` has just played) repeats a position of the
+    game before ``root`` or of the first ``depth`` moves of the path (recorded in ``s``), under ``root``'s rule."""
+    color_after = 3 - s.meta[K.M_TO_MOVE]
+    if K.repeats_position(root, h, color_after):
+        return True
+    situational = root.meta[K.M_KO_RULE] == K.KO_SITUATIONAL
+    for i in range(min(depth, s.hist_hash.shape[0])):
+        if s.hist_hash[i] == h and (not situational or s.hist_color[i] == color_after):
+            return True
+    return False
 
 
 @inner_kernel
@@ -388,7 +514,7 @@ def simulate(t, root, s, rng, params, path, no_priors, use_rollout, own, stats):
     add their final position's ownership and score to ``own`` and ``stats``."""
     K.copy_position(s, root)
     s.meta[K.M_KO_RULE] = K.KO_SIMPLE
-    depth = descend(t, s, params, path)
+    depth = descend(t, root, s, params, path)
     e = np.int64(path[depth - 1])
     if t.child[e] < 0 and s.meta[K.M_PASSES] < 2 and t.n[e] + 1 >= params[P_NTHR]:
         expand(t, s, e, no_priors, params)
@@ -531,7 +657,8 @@ def compact(src, dst, new_root):
 
 @kernel
 def prune_root(t, s):
-    """Drop the root's edges that the full rules of the game ``s`` forbid (superko), and renormalise the priors."""
+    """Drop the root's edges that the full rules of the game ``s`` forbid (superko), with their visits, and
+    renormalise the priors."""
     root = t.meta[T_ROOT]
     first = t.node_first[root]
     m = t.node_nedges[root]
@@ -541,6 +668,7 @@ def prune_root(t, s):
     for e in range(first, first + m):
         p = np.int64(t.move[e])
         if p != K.PASS and K.legality(s, p, color) != K.OK:
+            t.node_n[root] -= t.n[e]
             continue
         _copy_edge(t, np.int64(e), t, np.int64(k))
         t.vl[k] = t.vl[e]
@@ -558,11 +686,19 @@ __all__ = [
     "Tree",
     "new_tree",
     "clear",
+    "INITIAL_NODES",
+    "capacity",
+    "room",
+    "resized",
+    "reserve",
+    "spare_for",
     "expand",
     "heuristic_prior",
     "edge_q",
+    "node_fpu",
     "select_edge",
     "descend",
+    "EDGE_DEAD",
     "backup",
     "add_ownership",
     "record_final",

@@ -3,7 +3,8 @@ virtual loss (:func:`select_leaves`), their positions kept in a board-state pool
 with an evaluator's priors (:func:`expand_leaves`), played out on threads (:func:`rollout_slots`) and backed up
 (:func:`backup_leaves`), plus the history planes of each leaf for feature encoders (:func:`leaf_history`).
 
-Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and never allocate.
+Kernels here are compiled without reference counting (:mod:`igo.engine.jit`) and never allocate. The Python helpers
+at the end serve :class:`igo.engine.search.MCTS`: a root's identity for tree reuse, and joining rollout threads.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from .mcts import (
     LEAF_TERMINAL,
     P_KOMI,
     P_NTHR,
+    T_EDGES,
+    T_NODES,
     backup,
     descend,
     expand,
@@ -37,10 +40,10 @@ def select_leaves(t, root, pool, params, paths, depths, status, count, expand_no
     ``expand_now`` leaves that reached the expansion threshold are expanded at once with the uniform prior;
     otherwise they are marked ``LEAF_EXPAND`` for :func:`expand_leaves` once an evaluator has given priors."""
     for i in range(count):
-        copy_to_slot(pool, i, root)  # simple ko, no game history (superko is pruned at the root)
+        copy_to_slot(pool, i, root)  # simple ko in the slot; descend checks superko against root's history
         s = pool_slot(pool, i)
         path = paths[i]
-        d = descend(t, s, params, path)
+        d = descend(t, root, s, params, path)
         depths[i] = d
         e = np.int64(path[d - 1])
         if s.meta[K.M_PASSES] >= 2:
@@ -53,6 +56,23 @@ def select_leaves(t, root, pool, params, paths, depths, status, count, expand_no
                 status[i] = LEAF_EXPAND
         else:
             status[i] = LEAF_READY
+    return count
+
+
+@kernel
+def undo_leaves(t, paths, depths, count, nodes, edges):
+    """Abandon a batch that :func:`select_leaves` selected and that will not be backed up (the evaluator or a rollout
+    failed, or the caller dropped it): take back the virtual loss of every leaf's path, and give back the nodes
+    expanded since the tree used ``nodes`` nodes and ``edges`` edges (detaching them from their edges), so that the
+    tree is as it was before the selection. Returns ``count``."""
+    for i in range(count):
+        for j in range(depths[i]):
+            e = paths[i, j]
+            t.vl[e] -= 1
+            if t.child[e] >= nodes:
+                t.child[e] = -1
+    t.meta[T_NODES] = nodes
+    t.meta[T_EDGES] = edges
     return count
 
 
@@ -145,4 +165,58 @@ def _copy8(dst, src):
         dst[i] = src[i]
 
 
-__all__ = ["select_leaves", "expand_leaves", "rollout_slots", "backup_leaves", "leaf_history"]
+# --- Python helpers of the search's batches and root (igo.engine.search.MCTS) --------------------------------------
+
+
+def position_key(board) -> tuple:
+    """What makes two boards the same root of a search: stones (hash), player to move, ko point, passes, ko rule, and
+    the game's positions with their players to move (superko inside the tree depends on them)."""
+    s = board.state
+    m, n = s.meta, int(s.meta[K.M_NHIST])
+    head = (int(m[K.M_HASH]), int(m[K.M_TO_MOVE]), int(m[K.M_KO]), int(m[K.M_PASSES]), int(m[K.M_KO_RULE]))
+    return (*head, s.hist_hash[:n].tobytes(), s.hist_color[:n].tobytes())
+
+
+def follows(key, root, scratch, board, color: int, p: int) -> bool:
+    """Whether ``board`` is the position ``root`` (whose :func:`position_key` is ``key``) after ``color`` played
+    ``p`` (a padded point or PASS), with ``root``'s game history before it. ``scratch`` is a state of the size."""
+    s = board.state
+    n = int(s.meta[K.M_NHIST])
+    if key is None or n < 1 or int(root.meta[K.M_TO_MOVE]) != color:
+        return False
+    if key[5:] != (s.hist_hash[: n - 1].tobytes(), s.hist_color[: n - 1].tobytes()):
+        return False
+    K.copy_position(scratch, root)
+    if p == K.PASS:
+        K.play_pass(scratch)
+    elif K.basic_legality(scratch, p, color) != K.OK:
+        return False
+    else:
+        K.place(scratch, p, color)
+    return all(int(scratch.meta[i]) == int(s.meta[i]) for i in (K.M_HASH, K.M_TO_MOVE, K.M_KO, K.M_PASSES))
+
+
+def join_all(futures) -> None:
+    """Wait for every future, even after one failed or the wait was interrupted (the threads write into the pool
+    that the next batch reuses), then raise the first error."""
+    error = None
+    for f in futures:
+        try:
+            f.result()
+        except BaseException as exc:  # re-raised below, once every thread is done
+            error = error or exc
+    if error is not None:
+        raise error
+
+
+__all__ = [
+    "select_leaves",
+    "undo_leaves",
+    "expand_leaves",
+    "rollout_slots",
+    "backup_leaves",
+    "leaf_history",
+    "position_key",
+    "follows",
+    "join_all",
+]

@@ -76,6 +76,13 @@ def _unit(text: str) -> float:
     return value
 
 
+def _nonnegative(text: str) -> float:
+    value = float(text)
+    if not (value >= 0.0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def retire_option(p: argparse.ArgumentParser, flag: str, instead: str) -> None:
     """Add ``flag`` as a hidden option that no longer exists: giving it (with or without a value) is an argparse
     error that says ``instead``, so that an old command line never silently means something else."""
@@ -104,7 +111,9 @@ class PlayerOptions:
     Networks: ``model`` (a Zero net or an AlphaGo policy net), ``value_model`` (an AlphaGo value net),
     ``rollout_policy`` (AlphaGo's fast rollout policy); ``lam`` the weight of rollouts in a leaf's value, ``c_puct``
     the exploration constant and ``expand_after`` the visits before a leaf is expanded (None: by the networks, see
-    :meth:`search_config`); ``policy_temperature`` the softmax temperature of the priors (None: the evaluator's
+    :meth:`search_config`); ``fpu_reduction``, ``lcb`` and ``c_puct_base`` the search's first-play urgency, move
+    choice by lower confidence bound and growing c_puct (None: :class:`~igo.engine.search.SearchConfig`'s defaults);
+    ``policy_temperature`` the softmax temperature of the priors (None: the evaluator's
     default); ``symmetry``, ``device``, ``dtype``, ``batch`` (leaves per network call, None: the evaluator's) and
     ``compile`` (a ``torch.compile`` mode, None: off) configure the evaluator."""
 
@@ -122,6 +131,9 @@ class PlayerOptions:
     lam: float | None = None
     c_puct: float | None = None
     expand_after: int | None = None
+    fpu_reduction: float | None = None
+    lcb: bool | None = None
+    c_puct_base: float | None = None
     policy_temperature: float | None = None
     symmetry: str = "random"
     device: str = "auto"
@@ -158,6 +170,16 @@ class PlayerOptions:
         check_int("--batch", self.batch, high=MAX_BATCH)
         check_positive("--time", self.time)
         check_positive("--c-puct", self.c_puct)
+        for flag, value, high in (
+            ("--fpu-reduction", self.fpu_reduction, 2.0),
+            ("--c-puct-base", self.c_puct_base, None),
+        ):
+            if value is not None and not (
+                isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= (high or math.inf)
+            ):
+                raise bad(flag, f"must be a number in [0, {high or 'inf'}], got {value!r}")
+        if self.lcb is not None and not isinstance(self.lcb, bool):
+            raise bad("--lcb", f"must be true or false, got {self.lcb!r}")
         check_positive("--policy-temperature", self.policy_temperature)
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise bad("--seed", f"must be an integer, got {self.seed!r}")
@@ -210,6 +232,12 @@ class PlayerOptions:
             fields["c_puct"] = float(self.c_puct)
         if self.expand_after is not None:
             fields["n_thr"] = self.expand_after
+        if self.fpu_reduction is not None:
+            fields["fpu_reduction"] = float(self.fpu_reduction)
+        if self.lcb is not None:
+            fields["lcb_choice"] = self.lcb
+        if self.c_puct_base is not None:
+            fields["c_puct_base"] = float(self.c_puct_base)
         if net_kind == "zero":
             return SearchConfig.zero(dirichlet_weight=0.0, **fields)
         return SearchConfig(**fields)
@@ -270,6 +298,9 @@ class PlayerOptions:
             value = getattr(self, f.name)
             if value == f.default:
                 continue
+            if isinstance(value, bool):
+                argv.append(_FLAGS[f.name] if value else "--no-" + _FLAGS[f.name][2:])
+                continue
             argv += [_FLAGS[f.name], str(value)]
         return argv
 
@@ -295,7 +326,7 @@ _FLAGS = {
         for name in (
             "move_temperature", "playouts", "time", "threads", "nn_threads", "resign", "seed", "model", "value_model",
             "rollout_policy", "c_puct", "expand_after", "policy_temperature", "symmetry", "device", "dtype", "batch",
-            "compile",
+            "compile", "fpu_reduction", "lcb", "c_puct_base",
         )
     },
 }  # fmt: skip
@@ -391,6 +422,27 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=d.expand_after,
         help="visits of a leaf before it is expanded (default 1)",
+    )
+    n.add_argument(
+        "--fpu-reduction",
+        type=_nonnegative,
+        default=d.fpu_reduction,
+        help="first-play urgency as Leela Zero: an unvisited move's value is the node's value minus this times the "
+        "square root of the visited moves' priors, in [-1, 1] units (default: off, an unvisited move counts as a draw)",
+    )
+    n.add_argument(
+        "--lcb",
+        action=argparse.BooleanOptionalAction,
+        default=d.lcb,
+        help="play the move of highest lower confidence bound of the win rate among those with at least 10%% of the "
+        "most visited move's visits, as Leela Zero and KataGo; --no-lcb: the most visited (default: the most visited)",
+    )
+    n.add_argument(
+        "--c-puct-base",
+        type=_nonnegative,
+        default=d.c_puct_base,
+        help="grow c_puct with the node's visits N as AlphaZero, c = c_puct + log((1 + N + base) / base) "
+        "(AlphaZero: 19652; default 0, a constant c_puct)",
     )
     n.add_argument(
         "--policy-temperature",

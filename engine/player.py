@@ -622,7 +622,7 @@ class MCTSPlayer(Player):
             return "pass"
         c = self.config
         temperature = c.temperature if board.move_number < c.temperature_moves else 0.0
-        choice = m.choose_move(temperature)
+        choice = lcb_move(moves) if temperature == 0.0 and m.config.lcb_choice else m.choose_move(temperature)
         if self._should_resign(board, color, moves[0]):
             return "resign"
         if choice == "pass":
@@ -719,6 +719,13 @@ def _margin(board: Board, color: int) -> float:
     return s if color == BLACK else -s
 
 
+def lcb_move(moves: list[MoveStats], min_share: float = 0.1) -> str:
+    """Leela Zero's and KataGo's choice: the best :meth:`~igo.engine.search.MoveStats.lcb` among the moves with at
+    least ``min_share`` of the most visits (``moves`` most visited first; on a tie the more visited)."""
+    floor = max(1.0, min_share * moves[0].visits)
+    return max((mv for mv in moves if mv.visits >= floor), key=lambda mv: mv.lcb(), default=moves[0]).move
+
+
 def _describe(moves: list[MoveStats]) -> str:
     return ", ".join(f"{m.move} {m.visits} {100 * m.winrate:.1f}%" for m in moves)
 
@@ -785,6 +792,7 @@ __all__ = [
     "Reporter",
     "dead_by_ownership",
     "estimate_ownership",
+    "lcb_move",
     "sample_sensible_move",
     "score_without",
 ]

@@ -14,12 +14,14 @@ Three ways to run simulations, chosen by the constructor:
   leaves and its values are backed up as value statistics. With ``0 < λ`` the leaves are also played out and Q mixes
   both, ``Q = (1-λ)·Wv/Nv + λ·Wr/Nr``, as in AlphaGo. With ``λ = 0`` (AlphaGo Zero) there are no rollouts.
 
-**Memory.** The tree is preallocated: ``max_nodes`` nodes and ``max_nodes * min(N*N + 1, 64)`` edges (13 bytes a
-node, 34 an edge), twice (the tree and the spare that tree reuse compacts into), :func:`tree_bytes` in all: about
-1.75 GB for the player's default of 400,000 nodes on 9x9 and larger (0.7 GB on 5x5). The pages are touched as the
-tree fills, so a process grows up to that much while it searches and no further; :attr:`MCTS.tree_full` says when
-an expansion was refused (the player then stops the search: more simulations could only revisit the same leaves),
-and :meth:`MCTS.reset` with ``release=True`` gives the memory back to the system.
+**Memory.** A node stores one edge per legal move of its position, in one pool of edges. The tree starts small and
+grows between batches (:func:`igo.engine.mcts.reserve`: before each kernel call, room for every leaf it may expand,
+N*N + 1 edges each; capacities double), up to ``max_nodes`` nodes and ``max_edges`` edges (default
+``max_nodes * min(N*N + 1, 64)``; 13 bytes a node, 34 an edge), twice (the tree and the spare that tree reuse
+compacts into), :func:`tree_bytes` in all: about 1.75 GB for the player's default of 400,000 nodes on 9x9 and larger
+(0.7 GB on 5x5). Only at those limits is an expansion refused: :attr:`MCTS.tree_full` says so, a warning is logged
+once per search (the player then stops the search: more simulations could only revisit the same leaves), and
+:meth:`MCTS.reset` with ``release=True`` gives the memory back to the system.
 
 Root statistics besides the edges: the mean final ownership of every point and the mean area margin over the
 rollouts of the current root (kata-analyze's ``ownership`` and ``scoreLead``, and the player's dead-stone estimate).
@@ -29,6 +31,7 @@ A seed makes a single-threaded search reproducible (several threads interleave t
 
 from __future__ import annotations
 
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,9 +43,11 @@ from . import board_kernels as K
 from . import mcts as M
 from . import mcts_batch as MB
 from .coords import gtp_to_padded, padded_to_gtp
-from .limits import MAX_BATCH, MAX_THREADS, MAX_TREE_NODES
+from .limits import MAX_BATCH, MAX_THREADS, MAX_TREE_EDGES, MAX_TREE_NODES
 from .pool import copy_slots, copy_to_slot, new_pool, slot_view
 from .rng import make_rng
+
+log = logging.getLogger(__name__)
 
 NODE_BYTES = 4 + 4 + 4 + 1
 """Bytes per node of the tree (first edge, edge count, visits, colour)."""
@@ -56,10 +61,12 @@ def tree_edges(max_nodes: int, size: int) -> int:
     return max(max_nodes * min(size * size + 1, 64), size * size + 1)
 
 
-def tree_bytes(max_nodes: int, size: int) -> int:
-    """The memory of :class:`MCTS`'s trees (the tree and the spare of tree reuse) of ``max_nodes`` nodes on ``size``
-    x ``size``: the most a search takes for its tree, reached when the tree is full."""
-    return 2 * (max_nodes * NODE_BYTES + tree_edges(max_nodes, size) * EDGE_BYTES + M.T_META_LEN * 8)
+def tree_bytes(max_nodes: int, size: int, max_edges: int | None = None) -> int:
+    """The memory of :class:`MCTS`'s trees (the tree and the spare of tree reuse) of ``max_nodes`` nodes and
+    ``max_edges`` edges (default :func:`tree_edges`) on ``size`` x ``size``: the most a search takes for its trees,
+    as they grow."""
+    edges = tree_edges(max_nodes, size) if max_edges is None else max_edges
+    return 2 * (max_nodes * NODE_BYTES + edges * EDGE_BYTES + M.T_META_LEN * 8)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,11 @@ class SearchConfig:
     dirichlet_weight: float = 0.0  # share of Dirichlet noise in the root priors (AlphaGo Zero: 0.25; 0 = none)
     dirichlet_alpha: float = 0.0  # its concentration; 0 = scaled to the board, 0.03 * 361 / points
     heuristic_prior: bool = True  # without an evaluator: the cheap Go prior of heuristic_prior(), else uniform
+    # first-play urgency relative to the node (Leela Zero): an unvisited edge's Q is the node's value minus
+    # fpu_reduction · sqrt(visited priors) (igo.engine.mcts.node_fpu); None: the absolute ``fpu``
+    fpu_reduction: float | None = None
+    lcb_choice: bool = False  # play the move of best lower confidence bound among the well visited (player)
+    c_puct_base: float = 0.0  # > 0: c = c_puct + log((1 + N + base) / base) (AlphaZero: 19652); 0: c_puct constant
 
     @classmethod
     def zero(cls, **overrides) -> SearchConfig:
@@ -103,6 +115,10 @@ class SearchConfig:
             raise ValueError(f"dirichlet_weight must be in [0, 1], got {self.dirichlet_weight}")
         if self.dirichlet_alpha < 0:
             raise ValueError(f"dirichlet_alpha must be >= 0, got {self.dirichlet_alpha}")
+        if self.fpu_reduction is not None and not 0.0 <= self.fpu_reduction <= 2.0:
+            raise ValueError(f"fpu_reduction must be in [0, 2] or None, got {self.fpu_reduction}")
+        if not (self.c_puct_base >= 0.0 and math.isfinite(self.c_puct_base)):
+            raise ValueError(f"c_puct_base must be >= 0 (0: constant c_puct), got {self.c_puct_base}")
 
     def pack(self, size: int, komi: float) -> np.ndarray:
         """The parameters as the kernels read them: float64[P_LEN] indexed by the ``P_*`` constants of
@@ -117,6 +133,8 @@ class SearchConfig:
         p[M.P_PASS_PRIOR] = self.pass_prior
         p[M.P_MAX_MOVES] = self.max_rollout_moves or 3 * size * size
         p[M.P_HEURISTIC] = 1.0 if self.heuristic_prior else 0.0
+        p[M.P_FPU_REDUCTION] = -1.0 if self.fpu_reduction is None else self.fpu_reduction
+        p[M.P_CPUCT_BASE] = self.c_puct_base
         return p
 
 
@@ -230,6 +248,7 @@ class MCTS:
         max_nodes: int = 200_000,
         seed: int | None = None,
         rollout_policy: np.ndarray | None = None,
+        max_edges: int | None = None,
     ):
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
@@ -239,6 +258,8 @@ class MCTS:
             raise ValueError(f"batch_size must be at least 1 and at most {MAX_BATCH}, got {batch_size}")
         if not 1 <= max_nodes <= MAX_TREE_NODES:
             raise ValueError(f"max_nodes must be in 1..{MAX_TREE_NODES}, got {max_nodes}")
+        if max_edges is not None and not size * size + 1 <= max_edges <= MAX_TREE_EDGES:
+            raise ValueError(f"max_edges must be in {size * size + 1}..{MAX_TREE_EDGES}, got {max_edges}")
         self.size = size
         self.komi = float(komi)
         self.config = config or SearchConfig()
@@ -246,11 +267,16 @@ class MCTS:
         self.evaluator = evaluator
         self.threads = threads
         self.max_nodes = max_nodes
+        self.max_edges = tree_edges(max_nodes, size) if max_edges is None else max_edges
         self._tree = self._new_tree()
         self._spare = self._new_tree()
         self._full_mark = 0  # the tree's count of refused expansions when the root was set
+        self._full_warned = False  # the warning of a refusal was logged for the current root
+        self._root_key: tuple | None = None  # MB.position_key of the root board
         self._root_hash: int | None = None
         self._root_to_move: int | None = None
+        self._root_state = K.new_state(size, K.KO_SIMPLE)  # the root's position (advance() replays a move on it)
+        self._root_noised = False  # Dirichlet noise is in the root's priors
         self._root_hist = np.zeros((1, (size + 2) ** 2), np.int8)
         self._scratch = K.new_state(size, K.KO_SIMPLE)
         self._path = np.zeros(4 * size * size + 8, np.int32)
@@ -265,7 +291,7 @@ class MCTS:
         self._batch_size = min(int(self._batch_size), MAX_BATCH)
         self._pool: K.BoardState | None = None
         self._pool_capacity = 0
-        self._pending = 0
+        self._pending, self._pending_marks = 0, (0, 0)  # a begin_batch's leaves; the tree's nodes, edges before it
         self._executor: ThreadPoolExecutor | None = None
         self._thread_rngs = [make_rng(None if seed is None else seed + 1 + k) for k in range(threads)]
         # AlphaGo's fast rollout policy (engine.rollout): playouts draw moves from a linear softmax over pattern
@@ -280,7 +306,29 @@ class MCTS:
     # --- the root ----------------------------------------------------------------------------------------------
 
     def _new_tree(self) -> M.Tree:
-        return M.new_tree(self.max_nodes, tree_edges(self.max_nodes, self.size))
+        """A small tree; :meth:`_reserve` grows it up to ``max_nodes`` and ``max_edges``."""
+        nodes = min(self.max_nodes, M.INITIAL_NODES)
+        return M.new_tree(nodes, min(self.max_edges, max(nodes * (self.size * self.size + 1), 1)))
+
+    def _reserve(self, count: int) -> int:
+        """Grow the tree (between kernel calls) so that ``count`` more expansions fit, as far as the limits allow;
+        returns how many simulations to run in the next kernel call: ``count``, or the expansions that surely fit
+        when the limits stop short of it (``count`` again once nothing more fits: refusals are then counted)."""
+        self._tree = M.reserve(self._tree, count, self.size, self.max_nodes, self.max_edges)
+        fit = M.room(self._tree, self.size)
+        return count if fit >= count or fit == 0 else fit
+
+    def _note_full(self) -> None:
+        """Log a warning, once per search (root), when an expansion was refused: the tree reached its limits."""
+        if not self._full_warned and self.tree_full:
+            self._full_warned = True
+            nodes, edges = M.capacity(self._tree)
+            log.warning(
+                "search tree full: %d expansions refused at %d of %d nodes, %d of %d edges (max_nodes %d, "
+                "max_edges %d); the leaves there are are evaluated again instead of growing the tree",
+                int(self._tree.meta[M.T_FULL]) - self._full_mark, int(self._tree.meta[M.T_NODES]), nodes,
+                int(self._tree.meta[M.T_EDGES]), edges, self.max_nodes, self.max_edges,
+            )  # fmt: skip
 
     @property
     def tree(self) -> M.Tree:
@@ -288,8 +336,8 @@ class MCTS:
 
     @property
     def tree_full(self) -> bool:
-        """True when an expansion was refused since the root was set (the tree has no room for another node):
-        further simulations only revisit the leaves there are."""
+        """True when an expansion was refused since the root was set (the tree reached ``max_nodes`` or
+        ``max_edges``): further simulations only revisit the leaves there are."""
         return int(self._tree.meta[M.T_FULL]) > self._full_mark
 
     def memory_bytes(self) -> int:
@@ -302,12 +350,14 @@ class MCTS:
         return 0 if root < 0 else int(self._tree.node_n[root])
 
     def set_root(self, board) -> None:
-        """Make ``board``'s position the root: keep the tree if it already is, else start afresh. With Dirichlet
-        noise configured, fresh noise is mixed into the root's priors."""
+        """Make ``board``'s position the root: keep the tree if it already is (stones, player to move, ko point,
+        passes and the game's earlier positions all the same), else start afresh. With Dirichlet noise configured,
+        noise is mixed into a root's priors once. A pending :meth:`begin_batch` is cancelled."""
         if board.size != self.size:
             raise ValueError(f"this search is for {self.size}x{self.size}, the board is {board.size}x{board.size}")
+        self.cancel_batch()
         s = board.state
-        keep = self._tree.meta[M.T_ROOT] >= 0 and self._root_hash == board.hash and self._root_to_move == board.to_move
+        keep = self._tree.meta[M.T_ROOT] >= 0 and self._root_key == MB.position_key(board)
         if not keep:
             M.clear(self._tree)
             self._reset_root_stats()
@@ -318,8 +368,9 @@ class MCTS:
             if root < 0:
                 raise RuntimeError("search tree too small for one node")
             self._tree.meta[M.T_ROOT] = root
-            self._root_hash, self._root_to_move = board.hash, board.to_move
+            self._new_root(board)
         self._full_mark = int(self._tree.meta[M.T_FULL])
+        self._full_warned = False
         M.prune_root(self._tree, s)
         hlen = self._history_length()
         if hlen > 1:
@@ -327,20 +378,27 @@ class MCTS:
             hist = board.history(hlen)
             self._root_hist = np.zeros((hlen, w * w), np.int8)
             self._root_hist.reshape(hlen, w, w)[:, 1:-1, 1:-1] = hist
-        if self.config.dirichlet_weight > 0:
+        if self.config.dirichlet_weight > 0 and not self._root_noised:
             self.add_noise()
+
+    def _new_root(self, board) -> None:
+        self._root_key = MB.position_key(board)
+        self._root_hash, self._root_to_move = board.hash, board.to_move
+        self._root_noised = False
+        K.copy_position(self._root_state, board.state)
 
     def reset(self, release: bool = False) -> None:
         """Forget the tree: the next search starts from scratch. ``release``: also give the trees' memory back to
         the system (fresh arrays, whose pages are only touched again as a new tree fills) rather than keep the
         pages the old tree filled."""
+        self.cancel_batch()
         if release:
             self._tree = self._new_tree()
             self._spare = self._new_tree()
         else:
             M.clear(self._tree)
         self._full_mark = 0
-        self._root_hash = None
+        self._root_key = self._root_hash = None
         self._reset_root_stats()
 
     def _reset_root_stats(self) -> None:
@@ -348,7 +406,9 @@ class MCTS:
         self.stats[:] = 0.0
 
     def add_noise(self) -> None:
-        """Mix Dirichlet(α) noise into the root priors with weight ε: P = (1-ε)·P + ε·η (AlphaGo Zero)."""
+        """Mix Dirichlet(α) noise into the root priors with weight ε: P = (1-ε)·P + ε·η (AlphaGo Zero).
+        :meth:`set_root` calls it once per root."""
+        self._root_noised = True
         t = self._tree
         root = int(t.meta[M.T_ROOT])
         first, m = int(t.node_first[root]), int(t.node_nedges[root])
@@ -360,8 +420,9 @@ class MCTS:
         t.prior[first : first + m] = ((1.0 - eps) * p + eps * eta).astype(np.float32)
 
     def advance(self, board) -> bool:
-        """Tree reuse: ``board`` is the old root after one more move (its last move). Keep that move's subtree;
-        returns whether anything was kept."""
+        """Tree reuse: if ``board`` is the root's position after one more move (its last move), keep that move's
+        subtree; returns whether anything was kept (else the tree is cleared)."""
+        self.cancel_batch()
         t = self._tree
         root = int(t.meta[M.T_ROOT])
         if root < 0 or not board.moves:
@@ -370,14 +431,16 @@ class MCTS:
         p = gtp_to_padded(vertex, self.size)
         first, m = int(t.node_first[root]), int(t.node_nedges[root])
         self._reset_root_stats()
-        for e in range(first, first + m):
-            if int(t.move[e]) == p and int(t.child[e]) >= 0 and int(t.node_color[root]) == color:
+        follows = MB.follows(self._root_key, self._root_state, self._scratch, board, color, p)
+        for e in range(first, first + m) if follows else ():
+            if int(t.move[e]) == p and int(t.child[e]) >= 0:
+                self._spare = M.spare_for(self._spare, t)
                 M.compact(t, self._spare, int(t.child[e]))
                 self._tree, self._spare = self._spare, self._tree
-                self._root_hash, self._root_to_move = board.hash, board.to_move
+                self._new_root(board)
                 return True
         M.clear(t)
-        self._root_hash = None
+        self._root_key = self._root_hash = None
         return False
 
     # --- running simulations -----------------------------------------------------------------------------------
@@ -393,28 +456,25 @@ class MCTS:
     def run(self, board, simulations: int, rollouts: bool = True) -> int:
         """Run more simulations on the current root (already set for ``board``); returns the count.
 
-        ``rollouts=False`` without an evaluator backs up a dummy value 0 (the tree-overhead benchmark)."""
+        ``rollouts=False`` without an evaluator backs up a dummy value 0 (the tree-overhead benchmark). A pending
+        :meth:`begin_batch` is cancelled."""
+        self.cancel_batch()
         if simulations <= 0:
             return 0
-        if self.evaluator is None and self.threads == 1 and self.rollout_policy is None:
-            return int(
-                M.run_simulations(
-                    self._tree,
-                    board.state,
-                    self._scratch,
-                    self.rng,
-                    self.params,
-                    self._path,
-                    self._no_priors,
-                    simulations,
-                    rollouts,
-                    self.own,
-                    self.stats,
-                )
-            )
         done = 0
+        if self.evaluator is None and self.threads == 1 and self.rollout_policy is None:
+            while done < simulations:
+                # a kernel call at a time, the tree grown before it (by 4096 at most: it grows as it fills)
+                count = self._reserve(min(simulations - done, 4096))
+                done += int(M.run_simulations(
+                    self._tree, board.state, self._scratch, self.rng, self.params, self._path, self._no_priors, count,
+                    rollouts, self.own, self.stats,
+                ))  # fmt: skip
+            self._note_full()
+            return done
         while done < simulations:
             done += self._run_batch(board, min(self._batch_size, simulations - done), rollouts)
+        self._note_full()
         return done
 
     def _ensure_pool(self, want: int | None = None) -> None:
@@ -432,30 +492,36 @@ class MCTS:
 
     def _run_batch(self, board, count: int, rollouts: bool) -> int:
         self._ensure_pool()
+        self._reserve(count)
         t, pool = self._tree, self._pool
         with_eval = self.evaluator is not None
+        marks = int(t.meta[M.T_NODES]), int(t.meta[M.T_EDGES])
         MB.select_leaves(
             t, board.state, pool, self.params, self._paths, self._depths, self._status, count, not with_eval,
             self._no_priors,
         )  # fmt: skip
         use_rollouts = rollouts and (not with_eval or self.config.lam > 0)
+        try:  # on any error (evaluator, malformed output, rollouts, Ctrl-C) the batch is taken back from the tree
+            if with_eval:
+                # the rollouts play out copies of the leaves on other threads while the evaluator reads the
+                # originals (the kernels and torch both release the GIL), so the network and the playouts overlap
+                pending = []
+                try:
+                    if use_rollouts:
+                        copy_slots(self._rpool, pool, count)
+                        pending = self._start_rollouts(self._rpool, count)
+                    self._evaluate_leaves(board, count)
+                finally:
+                    MB.join_all(pending)
+            elif use_rollouts:
+                self._rollouts(pool, count)
+        except BaseException:
+            MB.undo_leaves(t, self._paths, self._depths, count, *marks)
+            raise
         if with_eval:
-            # the rollouts play out copies of the leaves on other threads while the evaluator reads the originals
-            # (the kernels and torch both release the GIL), so the network and the playouts overlap
-            pending = []
-            if use_rollouts:
-                copy_slots(self._rpool, pool, count)
-                pending = self._start_rollouts(self._rpool, count)
-            try:
-                self._evaluate_leaves(board, count)
-            finally:
-                for f in pending:
-                    f.result()
             MB.expand_leaves(t, pool, self._paths, self._depths, self._status, count, self._priors, self.params)
             final = self._rpool
         else:
-            if use_rollouts:
-                self._rollouts(pool, count)
             self._values[:count] = 0.0
             final = pool
         has_value = with_eval or not rollouts
@@ -473,7 +539,8 @@ class MCTS:
         :meth:`end_batch`. Self-play uses this to put the leaves of many games into one network call. Zero mode
         only (λ = 0: there are no rollouts to run) and only with an evaluator (for the root's priors and
         ``history_length``). The batch's arrays are this search's work space: copy what must outlive
-        :meth:`end_batch`."""
+        :meth:`end_batch`. A batch still pending is cancelled first (:meth:`cancel_batch`)."""
+        self.cancel_batch()
         if self.evaluator is None:
             raise ValueError("begin_batch needs an evaluator (for the root's priors and the history length)")
         if self.config.lam > 0:
@@ -482,21 +549,32 @@ class MCTS:
             raise RuntimeError("set_root first")
         count = max(1, int(count))
         self._ensure_pool(count)
+        self._reserve(count)
+        self._pending_marks = int(self._tree.meta[M.T_NODES]), int(self._tree.meta[M.T_EDGES])
         MB.select_leaves(
             self._tree, board.state, self._pool, self.params, self._paths, self._depths, self._status, count, False,
             self._no_priors,
         )  # fmt: skip
         self._pending = count
-        return self._leaf_batch(board, count)
+        try:
+            return self._leaf_batch(board, count)
+        except BaseException:
+            self.cancel_batch()
+            raise
 
     def end_batch(self, priors: np.ndarray, values: np.ndarray) -> int:
         """Expand and back up the leaves of the last :meth:`begin_batch` with the evaluator's outputs for them
-        (``priors [count, N*N+1]``, ``values [count]`` for the player to move at each leaf); returns the count."""
-        count = getattr(self, "_pending", 0)
+        (``priors [count, N*N+1]``, ``values [count]`` for the player to move at each leaf); returns the count.
+        Malformed outputs raise ValueError and cancel the batch."""
+        count = self._pending
         if count <= 0:
             raise RuntimeError("end_batch without begin_batch")
+        try:
+            priors, values = self._check_output(count, priors, values)
+        except BaseException:
+            self.cancel_batch()
+            raise
         self._pending = 0
-        priors, values = self._check_output(count, priors, values)
         to_move = self._pool.meta[:count, K.M_TO_MOVE]
         self._priors[:count] = priors
         self._values[:count] = np.where(to_move == K.WHITE, -values, values)
@@ -506,6 +584,14 @@ class MCTS:
             t, self._pool, self._paths, self._depths, self._status, count, self._values, True, self._scores,
             False, self.params, self.own, self.stats,
         )  # fmt: skip
+        self._note_full()
+        return count
+
+    def cancel_batch(self) -> int:
+        """Drop a :meth:`begin_batch` that gets no :meth:`end_batch`: take back its virtual loss; returns its leaves."""
+        count, self._pending = self._pending, 0
+        if count > 0:
+            MB.undo_leaves(self._tree, self._paths, self._depths, count, *self._pending_marks)
         return count
 
     def _executor_for(self, workers: int) -> ThreadPoolExecutor:
@@ -532,9 +618,10 @@ class MCTS:
         ex = self._executor_for(k - 1)
         bounds = [count * i // k for i in range(k + 1)]
         futures = [ex.submit(self._rollout_range, pool, bounds[i], bounds[i + 1], i) for i in range(1, k)]
-        self._rollout_range(pool, bounds[0], bounds[1], 0)
-        for f in futures:
-            f.result()
+        try:
+            self._rollout_range(pool, bounds[0], bounds[1], 0)
+        finally:
+            MB.join_all(futures)
 
     def _start_rollouts(self, pool: K.BoardState, count: int) -> list:
         """Start playing out ``count`` leaves of ``pool`` on ``threads`` background threads; returns the futures."""

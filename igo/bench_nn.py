@@ -379,6 +379,10 @@ def run_selfplay(args) -> int:
     pos_per_s = positions / elapsed
     gph = len(games) / elapsed * 3600
     gph_steady = moves_per_s / mean_len * 3600 if lengths else float("nan")
+    # the self-play loop runs on one thread (per actor): its seconds outside the network's calls (tree, batching,
+    # feature planes, move bookkeeping, Python) per leaf evaluated are that thread's CPU time per leaf
+    leaves = max(stats["evaluations"], 1)
+    us_outside = 1e6 * max(0.0, stats["total_s"] - stats["network_s"]) / leaves
     say(f"  {stats['simulations'] / elapsed:10,.0f} simulations/s   {moves_per_s:8.1f} moves/s   "
         f"{pos_per_s:8.1f} positions/s (finished games)")  # fmt: skip
     say(f"  {len(games)} games finished in {elapsed:.0f} s: {gph:,.0f} games/hour; mean length {mean_len:.1f} moves "
@@ -386,6 +390,8 @@ def run_selfplay(args) -> int:
     say(f"  network {stats['eval_s'] / max(elapsed * max(1, args.actors), 1e-9):.0%} of the time, "
         f"{stats['evaluations'] / max(stats['eval_calls'], 1):.0f} positions per call; "
         f"resigned {stats['resigned']}, black wins {stats['black_wins']}, draws {stats['draws']}")  # fmt: skip
+    say(f"  {us_outside:.1f} us per leaf outside the network (tree, features, Python); "
+        f"{stats['tree_full_events']} expansions refused by a full tree")  # fmt: skip
     if args.json:
         print(json.dumps({"benchmark": "selfplay", "config": cfg.name, "size": size, "device": device,
                           "actors": args.actors, "simulations": args.simulations, "seconds": round(elapsed, 2),
@@ -393,5 +399,7 @@ def run_selfplay(args) -> int:
                           "moves_per_sec": round(moves_per_s, 2), "positions_per_sec": round(pos_per_s, 2),
                           "games": len(games), "games_per_hour": round(gph, 1),
                           "mean_moves": round(mean_len, 1) if lengths else None,
-                          "games_per_hour_steady": round(gph_steady, 1) if lengths else None}))  # fmt: skip
+                          "games_per_hour_steady": round(gph_steady, 1) if lengths else None,
+                          "us_per_leaf_outside_network": round(us_outside, 2),
+                          "tree_full_events": int(stats["tree_full_events"])}))  # fmt: skip
     return 0

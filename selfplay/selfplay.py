@@ -15,6 +15,11 @@ whose search has done ``simulations`` new simulations for the current move plays
   first player who *would* have resigned is noted, and if that player goes on to win, the game counts as a false
   resignation — the rate that tells whether the threshold is safe (AlphaGo Zero kept it below 5%).
 
+**The tree** of each game holds one edge per legal move of every node and grows as it fills
+(:func:`igo.engine.mcts.reserve`), up to ``max_nodes`` nodes (default ``16 · (simulations + leaves_per_game) + 64``:
+a node per simulation of the move, plus the subtree kept from the moves before); only there is an expansion
+refused, and then each refusal is counted (``SelfPlayStats.tree_full_events``) and logged as a warning.
+
 A game ends by resignation, two passes or the move limit (``2·points``); it is scored by Tromp-Taylor area. Finished
 games come back as dicts for :class:`igo.selfplay.replay.ReplayBuffer` — ``planes`` (uint8, packed), ``policy``,
 ``value``, ``sgf`` (with the root value and time of every move as comments), ``meta``.
@@ -34,8 +39,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from igo.engine import board_kernels as K
+from igo.engine import mcts as M
 from igo.engine.board import Board
 from igo.engine.features import FeatureEncoder
+from igo.engine.limits import MAX_TREE_EDGES, MAX_TREE_NODES
 from igo.engine.planes import pack_planes
 from igo.engine.pool import concat_slots
 from igo.engine.search import MCTS, LeafBatch, SearchConfig
@@ -63,6 +70,7 @@ class SelfPlayConfig:
     no_resign_fraction: float = 0.1  # share of games played out without resigning (false resignation check)
     move_limit: int | None = None  # default 2 * points
     tree_reuse: bool = True
+    max_nodes: int | None = None  # tree capacity of a game; default 16 * (simulations + leaves_per_game) + 64
 
     def __post_init__(self) -> None:
         from igo.engine.coords import check_size
@@ -80,6 +88,10 @@ class SelfPlayConfig:
             (self.resign_min_moves is None or self.resign_min_moves >= 0, "resign_min_moves must be >= 0"),
             (0.0 <= self.no_resign_fraction <= 1.0, "no_resign_fraction must be in [0, 1]"),
             (self.move_limit is None or self.move_limit >= 1, "move_limit must be >= 1"),
+            (
+                self.max_nodes is None or 1 <= self.max_nodes <= MAX_TREE_NODES,
+                f"max_nodes must be in 1..{MAX_TREE_NODES}",
+            ),
             (math.isfinite(self.komi), "komi must be finite"),
         ]
         for ok, message in checks:
@@ -96,7 +108,18 @@ class SelfPlayConfig:
             ),
             resign_min_moves=points // 4 if self.resign_min_moves is None else self.resign_min_moves,
             move_limit=2 * points if self.move_limit is None else self.move_limit,
+            max_nodes=(
+                min(MAX_TREE_NODES, 16 * (self.simulations + self.leaves_per_game) + 64)
+                if self.max_nodes is None
+                else self.max_nodes
+            ),
         )
+
+    def tree_limits(self) -> tuple[int, int]:
+        """The nodes and edges a game's tree may grow to: ``max_nodes`` (resolved) and room for every move of each
+        (N*N + 1 edges a node), so that the nodes are the only limit."""
+        nodes = self.resolved().max_nodes
+        return nodes, min(MAX_TREE_EDGES, nodes * (self.size * self.size + 1))
 
     def search_config(self) -> SearchConfig:
         return SearchConfig.zero(
@@ -121,13 +144,15 @@ class _Game:
     def __init__(self, number: int, config: SelfPlayConfig, evaluator, seed: int, resign_allowed: bool):
         self.number = number
         self.board = Board(config.size, komi=config.komi)
+        max_nodes, max_edges = config.tree_limits()
         self.search = MCTS(
             config.size,
             config.komi,
             config.search_config(),
             evaluator=evaluator,
             batch_size=config.leaves_per_game,
-            max_nodes=max(4096, 4 * config.simulations + 64),
+            max_nodes=max_nodes,
+            max_edges=max_edges,
             seed=seed,
         )
         self.resign_allowed = resign_allowed
@@ -141,9 +166,11 @@ class _Game:
         self.move_started = self.started
         self.target = 0
         self.versions: set[int] = set()
+        self.full_mark = 0  # the tree's count of refused expansions when the current move's search began
 
     def start_move(self, simulations: int) -> None:
         self.search.set_root(self.board)
+        self.full_mark = int(self.search.tree.meta[M.T_FULL])
         self.target = self.search.root_visits + simulations
         self.move_started = time.perf_counter()
 
@@ -174,6 +201,8 @@ class SelfPlayStats:
     false_resign: int = 0  # ... and then won
     black_wins: int = 0
     draws: int = 0
+    tree_full_events: int = 0  # expansions refused because a game's tree reached its max_nodes (0 unless too small)
+    network_s: float = 0.0  # seconds in the network: the evaluator's own network_s if it keeps one, else eval_s
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -247,14 +276,23 @@ class SelfPlay:
             batches.append(g.search.begin_batch(g.board, want))
         big = batches[0] if len(batches) == 1 else concat_batches(batches)
         t1 = time.perf_counter()
-        priors, values = self.evaluator.evaluate(big)
-        self.stats.eval_s += time.perf_counter() - t1
-        self.stats.eval_calls += 1
-        self.stats.evaluations += big.count
-        lo = 0
-        for g, b in zip(self._games, batches, strict=True):
-            g.search.end_batch(priors[lo : lo + b.count], values[lo : lo + b.count])
-            lo += b.count
+        ev_stats = getattr(self.evaluator, "stats", None)
+        net0 = getattr(ev_stats, "network_s", None)
+        try:
+            priors, values = self.evaluator.evaluate(big)
+            call_s = time.perf_counter() - t1
+            self.stats.eval_s += call_s
+            self.stats.network_s += call_s if net0 is None else ev_stats.network_s - net0
+            self.stats.eval_calls += 1
+            self.stats.evaluations += big.count
+            lo = 0
+            for g, b in zip(self._games, batches, strict=True):
+                g.search.end_batch(priors[lo : lo + b.count], values[lo : lo + b.count])
+                lo += b.count
+        except BaseException:  # an evaluator error leaves no virtual loss in any game's tree
+            for g in self._games:
+                g.search.cancel_batch()
+            raise
         self.stats.simulations += big.count
         finished = []
         still = []
@@ -287,6 +325,7 @@ class SelfPlay:
     def _move(self, g: _Game) -> dict | None:
         cfg = self.config
         board, search = g.board, g.search
+        self.stats.tree_full_events += int(search.tree.meta[M.T_FULL]) - g.full_mark
         moves = search.root_moves()
         best_q = moves[0].q if moves else 0.0
         color = board.to_move

@@ -35,8 +35,18 @@ def test_to_argv_for_the_tournament_and_the_zero_evaluation():
     [
         PlayerOptions(kind="random", seed=3),
         PlayerOptions(time=0.5, threads=4, resign=0.0, seed=-2),
-        PlayerOptions(model="zero.safetensors", lam=0.25, c_puct=2.5, expand_after=40, policy_temperature=0.5,
-                      symmetry="all", device="cpu", dtype="fp32", batch=16, compile="reduce-overhead"),  # fmt: skip
+        PlayerOptions(
+            model="zero.safetensors",
+            lam=0.25,
+            c_puct=2.5,
+            expand_after=40,
+            policy_temperature=0.5,
+            symmetry="all",
+            device="cpu",
+            dtype="fp32",
+            batch=16,
+            compile="reduce-overhead",
+        ),  # fmt: skip
         PlayerOptions(kind="policy", model="sl.safetensors", move_temperature=0.0),
         PlayerOptions(model="p.safetensors", value_model="v.safetensors", rollout_policy="r.safetensors", lam=0.5),
     ],
@@ -52,7 +62,7 @@ def test_every_field_has_a_flag():
         kind="policy", move_temperature=0.5, playouts=3, threads=2, nn_threads=3, resign=0.2, seed=1, model="m",
         rollout_policy="r",
         lam=1.0, c_puct=1.0, expand_after=2, policy_temperature=2.0, symmetry="none", device="cuda", dtype="bf16",
-        batch=4, compile="default",
+        batch=4, compile="default", fpu_reduction=0.5, lcb=False, c_puct_base=500.0,
     )  # fmt: skip
     changed = {f.name for f in dataclasses.fields(every) if getattr(every, f.name) != f.default}
     assert changed == {f.name for f in dataclasses.fields(every)} - {"time", "value_model"}

@@ -144,15 +144,16 @@ def test_analysis_is_bounded_and_new_game_releases_the_tree():
     assert a.visits < 10**6
     # the analysis keeps reporting while it waits for the stop, but it stops simulating once the tree is full
     assert reports and reports[-1].visits == a.visits
-    # the tree's memory is bounded by the documented capacity
-    assert m.memory_bytes() == tree_bytes(cap, 9)
+    # the tree's memory is bounded by the documented capacity (it grows up to it as it fills)
+    filled = m.memory_bytes()
+    assert filled <= tree_bytes(cap, 9)
 
     old = weakref.ref(m.tree.n)
     p.new_game(Board(9, 7.5))
     gc.collect()
     assert old() is None  # the filled edge arrays were released, not kept for the next game
     assert int(p._mcts.tree.meta[M.T_NODES]) == 0
-    assert p._mcts.memory_bytes() == tree_bytes(cap, 9)
+    assert p._mcts.memory_bytes() < filled
     # and the player still searches after that
     polls[0] = 0
     again = p.analyze(Board(9, 7.5), BLACK, interval=0.05, report=reports.append, stop=stop)
@@ -164,5 +165,7 @@ def test_tree_bytes_documents_the_default_cap():
     per_tree = tree_bytes(PlayerConfig().max_nodes, 19) // 2
     assert per_tree > 0
     m = MCTS(9, max_nodes=1000)
-    assert m.memory_bytes() == tree_bytes(1000, 9)
-    assert sum(a.nbytes for a in m.tree) * 2 == tree_bytes(1000, 9)
+    assert m.memory_bytes() <= tree_bytes(1000, 9)
+    # the most the tree grows to: both limits reached, the two trees together tree_bytes
+    full = M.reserve(m.tree, 10**9, 9, m.max_nodes, m.max_edges)
+    assert sum(a.nbytes for a in full) * 2 == tree_bytes(1000, 9)

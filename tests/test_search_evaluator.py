@@ -341,7 +341,7 @@ def test_zero_mode_noise_changes_the_root_priors():
     assert np.abs(diff).max() > 1e-3
     # the noise has weight 0.25: no prior moves by more than that
     assert np.abs(diff).max() <= 0.25 + 1e-6
-    # searching keeps the noisy priors (the tree is kept; set_root mixes in fresh noise) and runs no rollouts
+    # searching keeps the noisy priors (the tree is kept; set_root keeps the root's noise) and runs no rollouts
     moves = noisy.search(b, 64)
     assert sum(mv.visits for mv in moves) == noisy.root_visits == 64
     assert noisy.rollouts == 0
