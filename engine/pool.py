@@ -7,6 +7,7 @@ simple ko (the rule that needs no history), as the search's leaves are: :func:`c
 
 - :func:`new_pool` makes a pool; :func:`slot_view` is one slot as numpy views (Python), :func:`pool_slot` the same
   inside kernels;
+- :func:`legal_masks` fills the legal moves of the first slots (a search batch's ``legal``);
 - :func:`copy_to_slot` copies a position (``board.state`` of an :class:`igo.engine.board.Board`, or any state) into
   a slot; :func:`copy_slots` copies the first slots of one pool into another; :func:`take_slots` and
   :func:`concat_slots` gather slots of one or several pools into a new pool.
@@ -81,4 +82,25 @@ def copy_slots(dst, src, count):
     return count
 
 
-__all__ = ["new_pool", "slot_view", "take_slots", "concat_slots", "pool_slot", "copy_to_slot", "copy_slots"]
+@kernel
+def legal_masks(pool, count, out):
+    """Row ``i < count`` of ``out`` (bool ``[>=count, N*N + 1]``): the legal points (flat order) of slot ``i`` for
+    its player to move, then pass (always legal): a search batch's ``legal`` in one call. Returns ``count``."""
+    for i in range(count):
+        s = pool_slot(pool, i)
+        row = out[i]
+        K.legal_mask(s, np.int64(s.meta[K.M_TO_MOVE]), row)
+        row[row.shape[0] - 1] = True
+    return count
+
+
+__all__ = [
+    "legal_masks",
+    "new_pool",
+    "slot_view",
+    "take_slots",
+    "concat_slots",
+    "pool_slot",
+    "copy_to_slot",
+    "copy_slots",
+]

@@ -44,7 +44,7 @@ from . import mcts as M
 from . import mcts_batch as MB
 from .coords import gtp_to_padded, padded_to_gtp
 from .limits import MAX_BATCH, MAX_THREADS, MAX_TREE_EDGES, MAX_TREE_NODES
-from .pool import copy_slots, copy_to_slot, new_pool, slot_view
+from .pool import copy_slots, copy_to_slot, legal_masks, new_pool, slot_view
 from .rng import make_rng
 
 log = logging.getLogger(__name__)
@@ -641,11 +641,7 @@ class MCTS:
         hist = history[:count].reshape(count, -1, w, w)[:, :, 1:-1, 1:-1]
         to_move = states.meta[:count, K.M_TO_MOVE].astype(np.int8)
         legal = np.zeros((count, n * n + 1), np.bool_)
-        mask = np.zeros(n * n, np.bool_)
-        for i in range(count):
-            K.legal_mask(slot_view(states, i), int(to_move[i]), mask)
-            legal[i, :-1] = mask
-        legal[:, -1] = True
+        legal_masks(states, count, legal)
         return LeafBatch(n, count, states, np.ascontiguousarray(hist), to_move, legal)
 
     def _call_evaluator(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:

@@ -108,6 +108,10 @@ def add_parsers(sub) -> None:
     sp.add_argument("--leaves-per-game", type=int, default=8, help="leaves per game per batch (default 8)")
     sp.add_argument("--actors", type=int, default=0, help="Ray actors (default 0: in this process)")
     sp.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    sp.add_argument("--evaluator", choices=("net", "uniform"), default="net", help="net: the network (random "
+                    "weights or --model); uniform: uniform priors over the legal moves and value 0, no torch work, so "
+                    "the figures are the search and self-play bookkeeping alone (in this process only) "
+                    "(default net)")  # fmt: skip
     sp.set_defaults(run=run_selfplay)
 
 
@@ -141,6 +145,30 @@ def _evaluator(args, model, size, threads=None, **kw):
         model, value, size=size, device=args.device, dtype=args.dtype, channels_last=cl, compile=args.compile,
         threads=threads or args.nn_threads, seed=args.seed, **kw,
     )  # fmt: skip
+
+
+class UniformEvaluator:
+    """Uniform priors over the legal moves (pass included) and value 0, no network: ``igo bench selfplay
+    --evaluator uniform`` measures the search alone. ``feature_set`` (a name) sets the history the search provides
+    and the planes self-play records, as the network's would. Its ``stats.network_s`` stays 0, so all of its time
+    counts as time outside the network."""
+
+    def __init__(self, feature_set_name: str):
+        from types import SimpleNamespace
+
+        from igo.engine.features import feature_set
+
+        self._fs = feature_set(feature_set_name)
+        self.history_length = self._fs.history
+        self.stats = SimpleNamespace(network_s=0.0)
+        self.reads_states = False  # self-play may leave the board states out of the batch
+
+    def evaluate(self, batch):
+        import numpy as np
+
+        legal = batch.legal[: batch.count]
+        priors = legal / np.maximum(legal.sum(axis=1, keepdims=True), 1)
+        return priors.astype(np.float32), np.zeros(batch.count, np.float32)
 
 
 def _sync(ev) -> None:
@@ -333,8 +361,13 @@ def run_selfplay(args) -> int:
         f"{args.games_per_actor} games x {args.leaves_per_game} leaves per batch, {where}, "
         f"{args.seconds:g} s")  # fmt: skip
     warm = min(10.0, args.seconds / 6)
+    if args.evaluator == "uniform" and args.actors > 0:
+        raise SystemExit("--evaluator uniform runs in this process only (give --actors 0)")
+    if args.evaluator == "uniform" and cfg.kind != "zero":
+        raise SystemExit(f"--evaluator uniform needs a zero config, {cfg.name} is a {cfg.kind} net")
     if args.actors <= 0:
-        ev = _evaluator(args, model, size)
+        uniform = args.evaluator == "uniform"
+        ev = UniformEvaluator(cfg.feature_set) if uniform else _evaluator(args, model, size, cache_size=0)
         sp = SelfPlay(ev, spc, seed=args.seed)
         sp.play(seconds=warm)
         before = sp.stats.to_dict()
@@ -343,7 +376,7 @@ def run_selfplay(args) -> int:
         elapsed = time.perf_counter() - t0
         after = sp.stats.to_dict()
         stats = {k: after[k] - before[k] for k in after}
-        device = str(ev.device)
+        device = "none (uniform)" if args.evaluator == "uniform" else str(ev.device)
     else:
         import ray
 

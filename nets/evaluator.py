@@ -173,6 +173,12 @@ class NetEvaluator:
         return self.kind == "zero" or self.value_model is not None
 
     @property
+    def reads_states(self) -> bool:
+        """Whether :meth:`evaluate` reads the batch's board states: for the cache's keys (the ko point) and the
+        AlphaGo planes; Zero planes without a cache read only the history. Self-play leaves them out when not."""
+        return bool(self.cache_size) or not self._fs.is_zero
+
+    @property
     def has_policy(self) -> bool:
         return self.kind in ("zero", "lee-policy")
 
@@ -182,9 +188,22 @@ class NetEvaluator:
         t0 = time.perf_counter()
         count = batch.count
         n2 = self.size * self.size
+        if not self.cache_size:  # no cache: no keys, no lookups, no copy of the batch unless it must be split
+            if count <= self.max_batch:
+                priors, values = self._evaluate_rows(batch, None)
+            else:
+                priors = np.zeros((count, n2 + 1), np.float32)
+                values = np.zeros(count, np.float32)
+                for lo in range(0, count, self.max_batch):
+                    rows = np.arange(lo, min(count, lo + self.max_batch), dtype=np.int64)
+                    priors[rows], values[rows] = self._evaluate_rows(batch, rows)
+            self.stats.calls += 1
+            self.stats.positions += count
+            self.stats.total_s += time.perf_counter() - t0
+            return priors, values
         priors = np.zeros((count, n2 + 1), np.float32)
         values = np.zeros(count, np.float32)
-        keys = self._keys(batch) if self.cache_size else [None] * count
+        keys = self._keys(batch)
         misses = []
         for i, key in enumerate(keys):
             hit = self._cache.get(key) if key is not None else None
@@ -235,14 +254,18 @@ class NetEvaluator:
             return self._rng.integers(0, NUM_SYMMETRIES, size=b)
         return np.zeros(b, np.int64)
 
-    def _evaluate_rows(self, batch, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _evaluate_rows(self, batch, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The networks on the rows ``rows`` of ``batch`` (None: all its ``count`` rows, read in place)."""
         t0 = time.perf_counter()
-        sub = _sub_batch(batch, rows)
-        planes = self._encoder.encode(sub)
+        if rows is None:
+            planes = self._encoder.encode(batch)
+            legal = torch.from_numpy(np.ascontiguousarray(batch.legal[: batch.count]))
+        else:
+            planes = self._encoder.encode(_sub_batch(batch, rows, with_states=not self._fs.is_zero))
+            legal = torch.from_numpy(np.ascontiguousarray(batch.legal[rows]))
         t1 = time.perf_counter()
         self.stats.feature_s += t1 - t0
-        legal = torch.from_numpy(np.ascontiguousarray(batch.legal[rows]))
-        out = self._forward(torch.from_numpy(planes), legal, self._draw_symmetries(len(rows)))
+        out = self._forward(torch.from_numpy(planes), legal, self._draw_symmetries(planes.shape[0]))
         self.stats.network_s += time.perf_counter() - t1
         return out
 
@@ -342,11 +365,12 @@ def _bucket(rows: int, cap: int) -> int:
     return max(rows, min(b, cap))
 
 
-def _sub_batch(batch, rows: np.ndarray):
-    """The rows ``rows`` of a :class:`~igo.engine.search.LeafBatch` as a new one (copies)."""
+def _sub_batch(batch, rows: np.ndarray, with_states: bool = True):
+    """The rows ``rows`` of a :class:`~igo.engine.search.LeafBatch` as a new one (copies). ``with_states=False``: the
+    board states are not copied but left as they are (all rows), for the Zero planes, which do not read them."""
     from igo.engine.search import LeafBatch
 
-    states = take_slots(batch.states, rows)
+    states = take_slots(batch.states, rows) if with_states else batch.states
     return LeafBatch(batch.size, len(rows), states, batch.history[rows], batch.to_move[rows], batch.legal[rows])
 
 

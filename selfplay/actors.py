@@ -72,6 +72,7 @@ class SelfPlayWorker:
             device=self.device,
             dtype=self.dtype,
             threads=self.threads,
+            cache_size=0,  # self-play positions almost never repeat (Dirichlet noise, sampled moves): no hit to pay for
             seed=None if self.seed is None else self.seed + 7919 * (self.version + 2),
         )
 

@@ -41,6 +41,7 @@ import numpy as np
 from igo.engine import board_kernels as K
 from igo.engine import mcts as M
 from igo.engine.board import Board
+from igo.engine.coords import rc_to_gtp
 from igo.engine.features import FeatureEncoder
 from igo.engine.limits import MAX_TREE_EDGES, MAX_TREE_NODES
 from igo.engine.planes import pack_planes
@@ -175,15 +176,16 @@ class _Game:
         self.move_started = time.perf_counter()
 
 
-def concat_batches(batches: list[LeafBatch]) -> LeafBatch:
-    """One :class:`LeafBatch` holding the rows of ``batches`` in order (copies)."""
+def concat_batches(batches: list[LeafBatch], states: bool = True) -> LeafBatch:
+    """One :class:`LeafBatch` holding the rows of ``batches`` in order (copies). ``states=False``: its ``states`` is
+    None (the board states are not copied), for an evaluator whose ``reads_states`` is False."""
     size = batches[0].size
     count = sum(b.count for b in batches)
-    states = concat_slots([b.states for b in batches], [b.count for b in batches])
+    pools = concat_slots([b.states for b in batches], [b.count for b in batches]) if states else None
     history = np.concatenate([b.history[: b.count] for b in batches])
     to_move = np.concatenate([b.to_move[: b.count] for b in batches])
     legal = np.concatenate([b.legal[: b.count] for b in batches])
-    return LeafBatch(size, count, states, history, to_move, legal)
+    return LeafBatch(size, count, pools, history, to_move, legal)
 
 
 @dataclass
@@ -218,7 +220,8 @@ class SelfPlay:
 
     ``play(games=..., seconds=...)`` runs until that many games have finished or that much time has passed and
     returns the finished games; games in progress carry over to the next call. ``set_evaluator`` swaps the network
-    (new weights) between calls; ``version`` is recorded in the games' metadata."""
+    (new weights) between calls; ``version`` is recorded in the games' metadata. An evaluator whose ``reads_states``
+    is False (a Zero net without a position cache) gets its batches without the board states (``states`` None)."""
 
     def __init__(self, evaluator, config: SelfPlayConfig, *, seed: int | None = None, name: str = "igo-zero"):
         self.config = config.resolved()
@@ -230,6 +233,12 @@ class SelfPlay:
         self.stats = SelfPlayStats()
         self._games: list[_Game] = []
         self._started = 0
+        points = self.config.size * self.config.size
+        self._pass = points  # flat index of pass in the policy target
+        self._moves = np.zeros(points + 1, np.int16)  # the root's edges, filled by M.root_counts once per move
+        self._visits = np.zeros(points + 1, np.int32)
+        self._q = np.zeros(points + 1, np.float64)
+        self._prior = np.zeros(points + 1, np.float64)
 
     @staticmethod
     def _feature_set(evaluator) -> str:
@@ -274,7 +283,8 @@ class SelfPlay:
         for g in self._games:
             want = min(cfg.leaves_per_game, max(1, g.target - g.search.root_visits))
             batches.append(g.search.begin_batch(g.board, want))
-        big = batches[0] if len(batches) == 1 else concat_batches(batches)
+        reads_states = getattr(self.evaluator, "reads_states", True)
+        big = batches[0] if len(batches) == 1 else concat_batches(batches, reads_states)
         t1 = time.perf_counter()
         ev_stats = getattr(self.evaluator, "stats", None)
         net0 = getattr(ev_stats, "network_s", None)
@@ -326,11 +336,11 @@ class SelfPlay:
         cfg = self.config
         board, search = g.board, g.search
         self.stats.tree_full_events += int(search.tree.meta[M.T_FULL]) - g.full_mark
-        moves = search.root_moves()
-        best_q = moves[0].q if moves else 0.0
+        flat, visits, best = self._root_edges(search)
+        best_q = float(self._q[best]) if best >= 0 else 0.0
         color = board.to_move
         g.planes.append(self.encoder.encode_board(board).astype(np.bool_))
-        g.policies.append(search.visit_distribution().astype(np.float32))
+        g.policies.append(self._policy_target(flat, visits))
         g.to_move.append(color)
         g.versions.add(self.version)
         if board.move_number >= cfg.resign_min_moves and best_q < cfg.resign_threshold:
@@ -339,8 +349,11 @@ class SelfPlay:
                 return self._finish(g)
             if g.would_resign is None:
                 g.would_resign = color
-        temperature = 1.0 if board.move_number < cfg.temperature_moves else 0.0
-        move = search.choose_move(temperature)
+        if best < 0:
+            raise RuntimeError("no search has been run")
+        if board.move_number < cfg.temperature_moves and visits[best] > 0:  # temperature 1: drawn ∝ N
+            best = int(self.rng.choice(len(visits), p=visits / visits.sum()))
+        move = "pass" if flat[best] == self._pass else rc_to_gtp(*divmod(int(flat[best]), cfg.size), cfg.size)
         seconds = time.perf_counter() - g.move_started
         g.comments.append(f"v={best_q:+.3f} n={search.root_visits} t={seconds:.3f}")
         board.play(move)
@@ -350,6 +363,27 @@ class SelfPlay:
             search.reset()
         g.start_move(cfg.simulations)
         return None
+
+    def _root_edges(self, search: MCTS) -> tuple[np.ndarray, np.ndarray, int]:
+        """The root's edges in one pass over the tree (no move names, no principal variations): their moves as flat
+        indices (pass = N*N), visits (float64), and the index of the most visited (the first of equals; -1 without
+        edges). Q of every edge, for the player to move, is left in ``self._q``."""
+        t = search.tree
+        m = M.root_counts(t, self._moves, self._visits, self._q, self._prior, search.params)
+        if m <= 0:
+            return self._moves[:0].astype(np.int64), self._visits[:0].astype(np.float64), -1
+        moves = self._moves[:m].astype(np.int64)
+        w = self.config.size + 2
+        flat = np.where(moves < 0, self._pass, (moves // w - 1) * self.config.size + moves % w - 1)
+        visits = self._visits[:m].astype(np.float64)
+        return flat, visits, int(np.argmax(visits))
+
+    def _policy_target(self, flat: np.ndarray, visits: np.ndarray) -> np.ndarray:
+        """The visit distribution over flat moves (N*N + 1, pass last), float32: the training target π."""
+        out = np.zeros(self._pass + 1, np.float64)
+        out[flat] = visits
+        total = out.sum()
+        return (out / total if total > 0 else out).astype(np.float32)
 
     def _finish(self, g: _Game) -> dict:
         cfg = self.config
