@@ -325,7 +325,7 @@ class MCTS:
             nodes, edges = M.capacity(self._tree)
             log.warning(
                 "search tree full: %d expansions refused at %d of %d nodes, %d of %d edges (max_nodes %d, "
-                "max_edges %d); the leaves there are are evaluated again instead of growing the tree",
+                "max_edges %d); the leaves there are evaluated again instead of growing the tree",
                 int(self._tree.meta[M.T_FULL]) - self._full_mark, int(self._tree.meta[M.T_NODES]), nodes,
                 int(self._tree.meta[M.T_EDGES]), edges, self.max_nodes, self.max_edges,
             )  # fmt: skip

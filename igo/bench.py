@@ -100,10 +100,10 @@ def run_mcts(args) -> int:
     say = _say(args)
     board = Board(size)
     # the tree alone: uniform priors (no heuristic prior), value 0 — the cost of selection, expansion and backup
-    tree_search = MCTS(size, 7.5, SearchConfig(heuristic_prior=False), max_nodes=args.simulations + 1, seed=args.seed)
-    rollout_search = MCTS(
-        size, 7.5, SearchConfig(), max_nodes=args.simulations + 1, seed=args.seed, threads=args.threads
-    )
+    # room for every simulation's node with all its moves: the bench measures searches, not a full tree
+    room = {"max_nodes": args.simulations + 1, "max_edges": (args.simulations + 1) * (size * size + 1)}
+    tree_search = MCTS(size, 7.5, SearchConfig(heuristic_prior=False), seed=args.seed, **room)
+    rollout_search = MCTS(size, 7.5, SearchConfig(), seed=args.seed, threads=args.threads, **room)
     t0 = time.perf_counter()
     tree_search.search(board, 10, rollouts=False)
     rollout_search.search(board, 64)
