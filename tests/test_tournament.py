@@ -172,16 +172,6 @@ def test_toml_config_with_relative_paths(tmp_path):
 # --- games on Ray -----------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    from igo.selfplay.cluster import init_ray
-
-    init_ray(None, 2)
-    yield ray
-    ray.shutdown()
-
-
 CRASHING_ENGINE = """
 import sys
 moves = 0

@@ -90,16 +90,6 @@ def test_ctrl_c_prints_the_table_so_far_and_a_rerun_resumes(tmp_path):
     assert sorted(x["id"] for x in after) == [f"a vs b #{i:03d}" for i in range(1, 5)]
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray = pytest.importorskip("ray")
-    from igo.selfplay.cluster import init_ray
-
-    init_ray(None, 2)
-    yield ray
-    ray.shutdown()
-
-
 def test_an_interrupted_run_records_what_finished_and_the_next_run_plays_the_rest(ray_local, tmp_path):
     cfg = TournamentConfig(players("a", "b"), games_per_pairing=3, size=5)
     t = Tournament(cfg, tmp_path)
