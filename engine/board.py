@@ -163,6 +163,12 @@ class Board:
         """(colour, GTP vertex) of every move since the start or the last setup."""
         return [(c, padded_to_gtp(p, self.size)) for c, p in self._moves]
 
+    @property
+    def last_played(self) -> tuple[int, int] | None:
+        """(colour, padded point or PASS) of the last move, without naming every move as :attr:`moves` does; None
+        before any move (or after a setup)."""
+        return self._moves[-1] if self._moves else None
+
     def stones(self) -> np.ndarray:
         """An ``(N, N)`` int8 array: 0 empty, 1 black, 2 white; row 0 is the top row."""
         n = self.size

@@ -31,6 +31,9 @@ DTYPES = ("auto", "fp32", "bf16", "fp16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 DEFAULT_MOVE_TIME = 2.0
 """Seconds per move of the search player when neither ``playouts`` nor ``time`` is given (and no game clock)."""
+NO_MODEL = "none"
+"""``--model none``: no network at all, where a default network would otherwise play (the shipped 9x9 network,
+:mod:`igo.nets.default`); ``PlayerOptions.model`` keeps it (lower case) so that it passes on to ``igo gtp``."""
 
 
 def positive_int(text: str) -> int:
@@ -83,6 +86,18 @@ def _nonnegative(text: str) -> float:
     return value
 
 
+MAX_VIRTUAL_LOSS = 1000
+"""The largest ``--virtual-loss`` (a sanity bound: already 1000 lost visits per simulation in flight repel every
+other simulation from a move)."""
+
+
+def _virtual_loss(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= MAX_VIRTUAL_LOSS:
+        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_VIRTUAL_LOSS}, got {value}")
+    return value
+
+
 def retire_option(p: argparse.ArgumentParser, flag: str, instead: str) -> None:
     """Add ``flag`` as a hidden option that no longer exists: giving it (with or without a value) is an argparse
     error that says ``instead``, so that an old command line never silently means something else."""
@@ -108,14 +123,16 @@ class PlayerOptions:
     below which it resigns (0 never); ``seed`` its random seed (None: from the system; a search on several threads
     is not reproducible).
 
-    Networks: ``model`` (a Zero net or an AlphaGo policy net), ``value_model`` (an AlphaGo value net),
-    ``rollout_policy`` (AlphaGo's fast rollout policy); ``lam`` the weight of rollouts in a leaf's value, ``c_puct``
-    the exploration constant and ``expand_after`` the visits before a leaf is expanded (None: by the networks, see
+    Networks: ``model`` (a Zero net or an AlphaGo policy net; None: the default network where there is one, see
+    :func:`igo.nets.player.resolve_play`; :data:`NO_MODEL` ``"none"``: no network), ``value_model`` (an AlphaGo
+    value net), ``rollout_policy`` (AlphaGo's fast rollout policy); ``lam`` the weight of rollouts in a leaf's
+    value, ``c_puct`` the exploration constant, ``expand_after`` the visits before a leaf is expanded and
+    ``virtual_loss`` the lost visits of a simulation in flight (None: by the networks, see
     :meth:`search_config`); ``fpu_reduction``, ``lcb`` and ``c_puct_base`` the search's first-play urgency, move
     choice by lower confidence bound and growing c_puct (None: :class:`~igo.engine.search.SearchConfig`'s defaults);
-    ``policy_temperature`` the softmax temperature of the priors (None: the evaluator's
-    default); ``symmetry``, ``device``, ``dtype``, ``batch`` (leaves per network call, None: the evaluator's) and
-    ``compile`` (a ``torch.compile`` mode, None: off) configure the evaluator."""
+    ``policy_temperature`` the softmax temperature of the priors (None: the evaluator's default); ``symmetry``,
+    ``device``, ``dtype``, ``batch`` (leaves per network call, None: the evaluator's) and ``compile`` (a
+    ``torch.compile`` mode, None: off) configure the evaluator."""
 
     kind: str = "mcts"
     move_temperature: float = 1.0
@@ -131,6 +148,7 @@ class PlayerOptions:
     lam: float | None = None
     c_puct: float | None = None
     expand_after: int | None = None
+    virtual_loss: int | None = None
     fpu_reduction: float | None = None
     lcb: bool | None = None
     c_puct_base: float | None = None
@@ -142,6 +160,9 @@ class PlayerOptions:
     compile: str | None = None
 
     def __post_init__(self):
+        if isinstance(self.model, str) and self.model.strip().lower() == NO_MODEL:
+            object.__setattr__(self, "model", NO_MODEL)
+
         def bad(flag: str, why: str) -> ValueError:
             return ValueError(f"{flag}: {why}")
 
@@ -167,6 +188,7 @@ class PlayerOptions:
         check_int("--threads", self.threads, high=MAX_THREADS)
         check_int("--nn-threads", self.nn_threads, high=MAX_THREADS)
         check_int("--expand-after", self.expand_after)
+        check_int("--virtual-loss", self.virtual_loss, low=0, high=MAX_VIRTUAL_LOSS)
         check_int("--batch", self.batch, high=MAX_BATCH)
         check_positive("--time", self.time)
         check_positive("--c-puct", self.c_puct)
@@ -195,7 +217,7 @@ class PlayerOptions:
             raise bad("--device", f"must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         if self.kind == "random" and self.uses_networks:
             raise ValueError("--player random plays without networks; drop --model/--value-model")
-        if self.kind == "policy" and (not self.model or self.value_model):
+        if self.kind == "policy" and (not self.model_path or self.value_model):
             raise ValueError("--player policy plays the move of one AlphaGo policy net: give --model only")
         if self.lam is not None and self.lam < 1.0 and not self.uses_networks:
             raise ValueError("--lambda below 1 needs a value network (--model with a Zero net, or --value-model)")
@@ -203,7 +225,12 @@ class PlayerOptions:
     @property
     def uses_networks(self) -> bool:
         """True when a policy/Zero net or a value net is given (the rollout policy is not a network here)."""
-        return bool(self.model or self.value_model)
+        return bool(self.model_path or self.value_model)
+
+    @property
+    def model_path(self) -> str | None:
+        """The checkpoint ``model`` names: None when none is given or it is :data:`NO_MODEL`."""
+        return None if self.model == NO_MODEL else self.model
 
     # --- the defaults that depend on the networks ---------------------------------------------------------------
 
@@ -223,8 +250,8 @@ class PlayerOptions:
 
     def search_config(self, net_kind: str | None = None, has_value: bool = False):
         """The :class:`~igo.engine.search.SearchConfig` of the search player: AlphaGo Zero's search without root noise
-        for a Zero net, AlphaGo's otherwise, with λ from :meth:`resolved_lam` and ``c_puct`` / ``expand_after`` when
-        given."""
+        for a Zero net, AlphaGo's otherwise, with λ from :meth:`resolved_lam` and ``c_puct`` / ``expand_after`` /
+        ``virtual_loss`` and the other search fields when given."""
         from .search import SearchConfig
 
         fields: dict = {"lam": self.resolved_lam(net_kind, has_value)}
@@ -232,6 +259,8 @@ class PlayerOptions:
             fields["c_puct"] = float(self.c_puct)
         if self.expand_after is not None:
             fields["n_thr"] = self.expand_after
+        if self.virtual_loss is not None:
+            fields["n_vl"] = self.virtual_loss
         if self.fpu_reduction is not None:
             fields["fpu_reduction"] = float(self.fpu_reduction)
         if self.lcb is not None:
@@ -326,7 +355,7 @@ _FLAGS = {
         for name in (
             "move_temperature", "playouts", "time", "threads", "nn_threads", "resign", "seed", "model", "value_model",
             "rollout_policy", "c_puct", "expand_after", "policy_temperature", "symmetry", "device", "dtype", "batch",
-            "compile", "fpu_reduction", "lcb", "c_puct_base",
+            "compile", "fpu_reduction", "lcb", "c_puct_base", "virtual_loss",
         )
     },
 }  # fmt: skip
@@ -395,7 +424,9 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
     n.add_argument(
         "--model",
         metavar="PATH",
-        help="checkpoint of a Zero net, or of an AlphaGo SL/RL policy net (default: none, the search plays rollouts)",
+        help="checkpoint of a Zero net, or of an AlphaGo SL/RL policy net; 'none': no network, the search plays "
+        "rollouts (default: on 9x9 the network that ships with igo, 'igo model info --default', when neither "
+        "--value-model nor --rollout-policy is given; rollouts on other sizes)",
     )
     n.add_argument(
         "--value-model", metavar="PATH", help="checkpoint of an AlphaGo value net (lee-value; default: none)"
@@ -419,9 +450,18 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
     )
     n.add_argument(
         "--expand-after",
+        "--expand-threshold",
+        dest="expand_after",
         type=positive_int,
         default=d.expand_after,
-        help="visits of a leaf before it is expanded (default 1)",
+        help="visits of a leaf before it is expanded, n_thr (AlphaGo: 40; default 1: at once)",
+    )
+    n.add_argument(
+        "--virtual-loss",
+        type=_virtual_loss,
+        default=d.virtual_loss,
+        help="lost visits counted for each simulation in flight through a move while batches of leaves are "
+        "selected (threads or a network), n_vl; 0 none (default 3, AlphaGo's; 1 with a Zero net)",
     )
     n.add_argument(
         "--fpu-reduction",
@@ -490,6 +530,7 @@ __all__ = [
     "COMPILE_MODES",
     "DEFAULT_MOVE_TIME",
     "DTYPES",
+    "NO_MODEL",
     "PLAYER_KINDS",
     "PlayerOptions",
     "SYMMETRIES",

@@ -7,8 +7,8 @@ Three ways to run simulations, chosen by the constructor:
   descend with PUCT, expand, random playout, back up — with no Python in the loop;
 - **rollouts on several threads** (``threads > 1``): batches of leaves are selected one after another with virtual
   loss (:func:`~igo.engine.mcts_batch.select_leaves`) into a board-state pool (:mod:`igo.engine.pool`), played out
-  in parallel by kernels that release the GIL, each thread on its own slice of the batch with its own random stream,
-  and backed up;
+  in parallel by kernels that release the GIL, each thread with its own random stream, and backed up; the selection
+  and backup of one batch run while the threads play out the other (:mod:`igo.engine.search_threads`);
 - **an evaluator** (``evaluator=...``, anything with the :class:`Evaluator` protocol — a network in :mod:`nets`, or
   :class:`PlayoutEvaluator` here): each batch of leaves goes to ``evaluator.evaluate`` at once; its priors expand the
   leaves and its values are backed up as value statistics. With ``0 < λ`` the leaves are also played out and Q mixes
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -42,10 +41,11 @@ import numpy as np
 from . import board_kernels as K
 from . import mcts as M
 from . import mcts_batch as MB
-from .coords import gtp_to_padded, padded_to_gtp
+from .coords import padded_to_gtp
 from .limits import MAX_BATCH, MAX_THREADS, MAX_TREE_EDGES, MAX_TREE_NODES
 from .pool import copy_slots, copy_to_slot, legal_masks, new_pool, slot_view
 from .rng import make_rng
+from .search_threads import LeafSlots, RolloutThreads
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class MoveStats:
         return max(0.0, w - z * math.sqrt(var / self.visits))
 
 
-class MCTS:
+class MCTS(RolloutThreads):
     """A search tree bound to one board size; see the module docstring.
 
     ``search(board, simulations)`` runs simulations from ``board``'s position, reusing the statistics of the subtree
@@ -265,7 +265,6 @@ class MCTS:
         self.config = config or SearchConfig()
         self.params = self.config.pack(size, self.komi)
         self.evaluator = evaluator
-        self.threads = threads
         self.max_nodes = max_nodes
         self.max_edges = tree_edges(max_nodes, size) if max_edges is None else max_edges
         self._tree = self._new_tree()
@@ -292,16 +291,7 @@ class MCTS:
         self._pool: K.BoardState | None = None
         self._pool_capacity = 0
         self._pending, self._pending_marks = 0, (0, 0)  # a begin_batch's leaves; the tree's nodes, edges before it
-        self._executor: ThreadPoolExecutor | None = None
-        self._thread_rngs = [make_rng(None if seed is None else seed + 1 + k) for k in range(threads)]
-        # AlphaGo's fast rollout policy (engine.rollout): playouts draw moves from a linear softmax over pattern
-        # features with these weights instead of the light random policy
-        self.rollout_policy = None if rollout_policy is None else np.ascontiguousarray(rollout_policy, np.float32)
-        self._rollout_work = None
-        if self.rollout_policy is not None:
-            from .rollout import new_work
-
-            self._rollout_work = [new_work(size) for _ in range(threads)]
+        self._init_threads(size, threads, seed, rollout_policy)
 
     # --- the root ----------------------------------------------------------------------------------------------
 
@@ -425,10 +415,10 @@ class MCTS:
         self.cancel_batch()
         t = self._tree
         root = int(t.meta[M.T_ROOT])
-        if root < 0 or not board.moves:
+        last = board.last_played  # not board.moves, which names every move of the game (O(moves) per call)
+        if root < 0 or last is None:
             return False
-        color, vertex = board.moves[-1]
-        p = gtp_to_padded(vertex, self.size)
+        color, p = last
         first, m = int(t.node_first[root]), int(t.node_nedges[root])
         self._reset_root_stats()
         follows = MB.follows(self._root_key, self._root_state, self._scratch, board, color, p)
@@ -472,6 +462,10 @@ class MCTS:
                 ))  # fmt: skip
             self._note_full()
             return done
+        if self.evaluator is None and self.threads > 1 and rollouts:
+            done = self._run_pipelined(board, simulations)
+            self._note_full()
+            return done
         while done < simulations:
             done += self._run_batch(board, min(self._batch_size, simulations - done), rollouts)
         self._note_full()
@@ -481,14 +475,9 @@ class MCTS:
         if self._pool is None or (want is not None and want > self._pool_capacity):
             b = max(self._batch_size, want or 0)
             self._pool_capacity = b
-            self._pool = new_pool(self.size, b)
-            self._rpool = new_pool(self.size, b) if self.evaluator is not None else self._pool
-            self._paths = np.zeros((b, self._path.shape[0]), np.int32)
-            self._depths = np.zeros(b, np.int64)
-            self._status = np.zeros(b, np.int8)
-            self._scores = np.zeros(b, np.float64)
-            self._values = np.zeros(b, np.float64)
-            self._priors = np.zeros((b, self.size * self.size + 1), np.float32)
+            sl = self._slots = LeafSlots(self.size, b, self._path.shape[0], self.evaluator is not None)
+            self._pool, self._rpool, self._paths, self._depths = sl.pool, sl.rpool, sl.paths, sl.depths
+            self._status, self._scores, self._values, self._priors = sl.status, sl.scores, sl.values, sl.priors
 
     def _run_batch(self, board, count: int, rollouts: bool) -> int:
         self._ensure_pool()
@@ -509,12 +498,12 @@ class MCTS:
                 try:
                     if use_rollouts:
                         copy_slots(self._rpool, pool, count)
-                        pending = self._start_rollouts(self._rpool, count)
+                        pending = self._start_rollouts(self._slots, count)
                     self._evaluate_leaves(board, count)
                 finally:
                     MB.join_all(pending)
             elif use_rollouts:
-                self._rollouts(pool, count)
+                self._rollouts(self._slots, count)
         except BaseException:
             MB.undo_leaves(t, self._paths, self._depths, count, *marks)
             raise
@@ -593,42 +582,6 @@ class MCTS:
         if count > 0:
             MB.undo_leaves(self._tree, self._paths, self._depths, count, *self._pending_marks)
         return count
-
-    def _executor_for(self, workers: int) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="igo-rollout")
-        return self._executor
-
-    def _rollout_range(self, pool: K.BoardState, lo: int, hi: int, k: int) -> None:
-        max_moves = np.int64(self.params[M.P_MAX_MOVES])
-        if self.rollout_policy is None:
-            MB.rollout_slots(pool, lo, hi, self._status, self._thread_rngs[k], max_moves, self._scores)
-        else:
-            from .rollout import policy_rollout_slots
-
-            policy_rollout_slots(pool, lo, hi, self._status, self._thread_rngs[k], max_moves, self._scores,
-                                 self.rollout_policy, self._rollout_work[k])  # fmt: skip
-
-    def _rollouts(self, pool: K.BoardState, count: int) -> None:
-        """Play out ``count`` leaves of ``pool`` on the calling thread and ``threads - 1`` others."""
-        k = self.threads
-        if k == 1 or count < 2 * k:
-            self._rollout_range(pool, 0, count, 0)
-            return
-        ex = self._executor_for(k - 1)
-        bounds = [count * i // k for i in range(k + 1)]
-        futures = [ex.submit(self._rollout_range, pool, bounds[i], bounds[i + 1], i) for i in range(1, k)]
-        try:
-            self._rollout_range(pool, bounds[0], bounds[1], 0)
-        finally:
-            MB.join_all(futures)
-
-    def _start_rollouts(self, pool: K.BoardState, count: int) -> list:
-        """Start playing out ``count`` leaves of ``pool`` on ``threads`` background threads; returns the futures."""
-        k = min(self.threads, count)
-        ex = self._executor_for(self.threads)
-        bounds = [count * i // k for i in range(k + 1)]
-        return [ex.submit(self._rollout_range, pool, bounds[i], bounds[i + 1], i) for i in range(k)]
 
     def _history_length(self) -> int:
         if self.evaluator is None:
@@ -756,11 +709,6 @@ class MCTS:
         """Mean of Black's area margin minus komi over the root's rollouts; None before any rollout."""
         count = self.stats[M.S_COUNT]
         return None if count <= 0 else float(self.stats[M.S_SCORE] / count)
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
 
 
 def _flat(vertex: str, n: int) -> int:

@@ -1,6 +1,7 @@
 """``igo bench``: speed of the hot paths, measured on one core and printed (never asserted).
 
-``igo bench mcts`` measures simulations per second of the rollout search and of the tree alone (dummy evaluator).
+``igo bench mcts`` measures simulations per second of the rollout search (on one thread and on ``--threads``) and of
+the tree alone (dummy evaluator), beside the raw playout rate.
 ``igo bench nn`` and ``igo bench search-nn`` (:mod:`igo.bench_nn`) measure network inference and the search with a
 network evaluator.
 
@@ -43,19 +44,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m = sub.add_parser(
         "mcts",
         help="simulations per second of the search",
-        description="Simulations per second of the rollout search (on --threads threads) and of the tree alone with "
-        "a dummy evaluator (value 0, uniform priors, one thread), from the empty board, each search starting from a "
-        "fresh tree.",
+        description="Simulations per second of the rollout search on one thread and on --threads threads (and the "
+        "speed-up), of the tree alone with a dummy evaluator (value 0, uniform priors, one thread), and of raw light "
+        "playouts on one thread, all from the empty board, each search starting from a fresh tree. The ratio of the "
+        "one-thread rollout search to the raw playouts is the share of the search's time spent playing out.",
     )
     _common_arguments(m)
     m.add_argument("--simulations", type=int, default=10_000, help="simulations per search (default 10000)")
     m.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="search threads, which play the rollouts, as igo gtp's --threads (default 1: the figure of one core; "
-        "igo gtp uses all the cores this process may use); with more than one the rollout search runs in batches of "
-        "leaves selected with virtual loss and played out in parallel",
+        default=None,
+        help="search threads, which play the rollouts, as igo gtp's --threads (default: as igo gtp, the cores this "
+        "process may use, OMP_NUM_THREADS respected); with more than one the rollout search runs in batches of "
+        "leaves selected with virtual loss and played out in parallel, selection and backup overlapping the rollouts",
+    )
+    m.add_argument(
+        "--expand-after",
+        type=int,
+        default=None,
+        help="the rollout search's expansion threshold n_thr, as igo gtp's (default: the search's, 1)",
+    )
+    m.add_argument(
+        "--virtual-loss",
+        type=int,
+        default=None,
+        help="the rollout search's virtual loss n_vl on several threads, as igo gtp's (default: the search's, 3)",
     )
     m.set_defaults(run=run_mcts)
     from .bench_nn import add_parsers
@@ -91,30 +105,49 @@ def run_mcts(args) -> int:
     from igo.engine import playout as P
     from igo.engine.board import Board
     from igo.engine.coords import check_size
+    from igo.engine.cores import core_budget
     from igo.engine.rng import make_rng
     from igo.engine.search import MCTS, SearchConfig
 
     size = check_size(args.size)
-    if args.seconds <= 0 or args.simulations < 1 or args.threads < 1:
+    threads = core_budget() if args.threads is None else args.threads
+    if args.seconds <= 0 or args.simulations < 1 or threads < 1:
         raise ValueError("--seconds, --simulations and --threads must be positive")
+    if args.expand_after is not None and args.expand_after < 1:
+        raise ValueError(f"--expand-after must be at least 1, got {args.expand_after}")
+    if args.virtual_loss is not None and args.virtual_loss < 0:
+        raise ValueError(f"--virtual-loss must be at least 0, got {args.virtual_loss}")
+    tuned = {"n_thr": args.expand_after, "n_vl": args.virtual_loss}
+    config = SearchConfig(**{k: v for k, v in tuned.items() if v is not None})
     say = _say(args)
     board = Board(size)
     # the tree alone: uniform priors (no heuristic prior), value 0 — the cost of selection, expansion and backup
     # room for every simulation's node with all its moves: the bench measures searches, not a full tree
     room = {"max_nodes": args.simulations + 1, "max_edges": (args.simulations + 1) * (size * size + 1)}
     tree_search = MCTS(size, 7.5, SearchConfig(heuristic_prior=False), seed=args.seed, **room)
-    rollout_search = MCTS(size, 7.5, SearchConfig(), seed=args.seed, threads=args.threads, **room)
+    searches = {1: MCTS(size, 7.5, config, seed=args.seed, threads=1, **room)}
+    if threads > 1:
+        searches[threads] = MCTS(size, 7.5, config, seed=args.seed, threads=threads, **room)
+    state = K.new_state(size, K.KO_SIMPLE)
+    scratch = K.copy_state(state, history=False)
+    rng = make_rng(args.seed)
     t0 = time.perf_counter()
     tree_search.search(board, 10, rollouts=False)
-    rollout_search.search(board, 64)
-    threads = "one thread" if args.threads == 1 else f"{args.threads} search threads"
-    say(f"igo bench mcts: {size}x{size}, {args.simulations} simulations per search, {threads}")
+    for search in searches.values():
+        search.search(board, 64)
+    P.run_playouts(state, scratch, rng, 2, 3 * size * size)
+    say(
+        f"igo bench mcts: {size}x{size}, {args.simulations} simulations per search, {threads} search thread"
+        f"{'s' if threads > 1 else ''}, n_thr {config.n_thr}, n_vl {config.n_vl}"
+    )
     say(f"  kernels ready in {time.perf_counter() - t0:.2f} s")
     figures = {}
-    for label, rollouts in (("tree only (dummy evaluator)", False), ("rollout search", True)):
+    runs = [("tree only (dummy evaluator)", tree_search, False), ("rollout search, one thread", searches[1], True)]
+    if threads > 1:
+        runs.append((f"rollout search, {threads} threads", searches[threads], True))
+    for label, search, rollouts in runs:
 
-        def one_search(n, rollouts=rollouts):
-            search = rollout_search if rollouts else tree_search
+        def one_search(n, search=search, rollouts=rollouts):
             for _ in range(n):
                 search.reset()
                 search.search(board, args.simulations, rollouts=rollouts)
@@ -122,27 +155,33 @@ def run_mcts(args) -> int:
 
         count, elapsed, _ = _timed_loop(one_search, args.seconds)
         sps = count * args.simulations / elapsed
-        figures[rollouts] = sps
+        figures[label] = sps
         say(f"  {label:28s} {sps:12,.0f} simulations/s   {1e6 / sps:8.2f} us/simulation")
-    state = K.new_state(size, K.KO_SIMPLE)
-    scratch = K.copy_state(state, history=False)
-    rng = make_rng(args.seed)
+    one = figures[runs[1][0]]
+    sps = figures[runs[-1][0]]
+    if threads > 1:
+        say(f"  {threads} threads / one thread     {sps / one:12.2f}x")
     count, elapsed, _ = _timed_loop(lambda n: P.run_playouts(state, scratch, rng, n, 3 * size * size), args.seconds)
     pps = count / elapsed
-    rollout_search.close()
-    say(f"  raw playouts, one thread     {pps:12,.0f} /s   (rollout search runs at {figures[True] / pps:.0%} of it)")
+    for search in searches.values():
+        search.close()
+    say(f"  raw playouts, one thread     {pps:12,.0f} /s   (one-thread rollout search: {one / pps:.0%} of it)")
     if args.json:
         print(
             json.dumps(
                 {
                     "benchmark": "mcts",
                     "size": size,
-                    "threads": args.threads,
+                    "threads": threads,
+                    "expand_after": config.n_thr,
+                    "virtual_loss": config.n_vl,
                     "simulations_per_search": args.simulations,
-                    "simulations_per_sec": round(figures[True], 1),
-                    "tree_simulations_per_sec": round(figures[False], 1),
+                    "simulations_per_sec": round(sps, 1),
+                    "simulations_per_sec_one_thread": round(one, 1),
+                    "threads_speedup": round(sps / one, 3),
+                    "tree_simulations_per_sec": round(figures[runs[0][0]], 1),
                     "playouts_per_sec": round(pps, 1),
-                    "rollout_search_vs_playouts": round(figures[True] / pps, 3),
+                    "rollout_search_vs_playouts": round(one / pps, 3),
                 }
             )
         )

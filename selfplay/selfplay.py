@@ -1,9 +1,10 @@
 """AlphaGo Zero self-play: many games at once, their leaves evaluated by the network in one batch.
 
 :class:`SelfPlay` keeps ``parallel_games`` games going. Each :meth:`SelfPlay.step` asks every game's search for
-``leaves_per_game`` leaves (selected with virtual loss, :meth:`igo.engine.search.MCTS.begin_batch`), puts all of them
-into **one** evaluator call, and hands each search its share back (:meth:`~igo.engine.search.MCTS.end_batch`). A game
-whose search has done ``simulations`` new simulations for the current move plays a move:
+``leaves_per_game`` leaves, selected with virtual loss by one kernel call per game straight into **one** preallocated
+batch (:class:`igo.engine.leafbatch.LeafRows`: positions, history planes, legal moves, no Python per leaf), puts that
+batch into one evaluator call, and takes the results back into every tree (one kernel call per game). A game whose
+search has done ``simulations`` new simulations for the current move plays a move:
 
 - the position's training data is recorded: its feature planes (bit-packed), the search's visit distribution π,
   and later the game's result z from the view of the player to move;
@@ -43,6 +44,7 @@ from igo.engine import mcts as M
 from igo.engine.board import Board
 from igo.engine.coords import rc_to_gtp
 from igo.engine.features import FeatureEncoder
+from igo.engine.leafbatch import LeafRows, root_history
 from igo.engine.limits import MAX_TREE_EDGES, MAX_TREE_NODES
 from igo.engine.planes import pack_planes
 from igo.engine.pool import concat_slots
@@ -144,6 +146,7 @@ class _Game:
 
     def __init__(self, number: int, config: SelfPlayConfig, evaluator, seed: int, resign_allowed: bool):
         self.number = number
+        self.root_hist = np.zeros((1, (config.size + 2) ** 2), np.int8)  # the root's padded history planes
         self.board = Board(config.size, komi=config.komi)
         max_nodes, max_edges = config.tree_limits()
         self.search = MCTS(
@@ -169,11 +172,17 @@ class _Game:
         self.versions: set[int] = set()
         self.full_mark = 0  # the tree's count of refused expansions when the current move's search began
 
-    def start_move(self, simulations: int) -> None:
+    def start_move(self, simulations: int, history_length: int = 1) -> None:
         self.search.set_root(self.board)
+        self.root_history(history_length)
         self.full_mark = int(self.search.tree.meta[M.T_FULL])
         self.target = self.search.root_visits + simulations
         self.move_started = time.perf_counter()
+
+    def root_history(self, length: int) -> None:
+        """The root's history planes, from which the leaves' are made (:meth:`LeafRows.select`)."""
+        if length > 1:
+            self.root_hist = root_history(self.board, length)
 
 
 def concat_batches(batches: list[LeafBatch], states: bool = True) -> LeafBatch:
@@ -239,6 +248,13 @@ class SelfPlay:
         self._visits = np.zeros(points + 1, np.int32)
         self._q = np.zeros(points + 1, np.float64)
         self._prior = np.zeros(points + 1, np.float64)
+        self._rows = self._leaf_rows(evaluator)
+
+    def _leaf_rows(self, evaluator) -> LeafRows:
+        """The batch that the leaves of all games are selected into, with the evaluator's history length."""
+        hlen = max(1, int(getattr(evaluator, "history_length", 1)))
+        cfg = self.config
+        return LeafRows(cfg.size, cfg.parallel_games * cfg.leaves_per_game, hlen)
 
     @staticmethod
     def _feature_set(evaluator) -> str:
@@ -250,6 +266,10 @@ class SelfPlay:
 
     def set_evaluator(self, evaluator, version: int | None = None) -> None:
         self.evaluator = evaluator
+        if max(1, int(getattr(evaluator, "history_length", 1))) != self._rows.history_length:
+            self._rows = self._leaf_rows(evaluator)
+            for g in self._games:  # the roots' history planes at the new length
+                g.root_history(self._rows.history_length)
         for g in self._games:
             g.search.evaluator = evaluator
         if version is not None:
@@ -264,7 +284,7 @@ class SelfPlay:
         resign_allowed = cfg.resign_threshold > -1.0 and self.rng.random() >= cfg.no_resign_fraction
         g = _Game(self._started, cfg, self.evaluator, int(self.rng.integers(2**31)), resign_allowed)
         self._started += 1
-        g.start_move(cfg.simulations)
+        g.start_move(cfg.simulations, self._rows.history_length)
         return g
 
     def _fill(self) -> None:
@@ -278,32 +298,27 @@ class SelfPlay:
         Returns the games that finished."""
         t0 = time.perf_counter()
         self._fill()
-        cfg = self.config
-        batches = []
-        for g in self._games:
-            want = min(cfg.leaves_per_game, max(1, g.target - g.search.root_visits))
-            batches.append(g.search.begin_batch(g.board, want))
-        reads_states = getattr(self.evaluator, "reads_states", True)
-        big = batches[0] if len(batches) == 1 else concat_batches(batches, reads_states)
-        t1 = time.perf_counter()
-        ev_stats = getattr(self.evaluator, "stats", None)
-        net0 = getattr(ev_stats, "network_s", None)
-        try:
-            priors, values = self.evaluator.evaluate(big)
+        rows = self._rows
+        leaves = self.config.leaves_per_game
+        try:  # on any error (evaluator, malformed output, interrupt) no game's tree keeps virtual loss
+            for g in self._games:
+                search = g.search
+                rows.select(search, g.board.state, g.root_hist, min(leaves, max(1, g.target - search.root_visits)))
+            batch = rows.batch(getattr(self.evaluator, "reads_states", True))
+            t1 = time.perf_counter()
+            ev_stats = getattr(self.evaluator, "stats", None)
+            net0 = getattr(ev_stats, "network_s", None)
+            priors, values = self.evaluator.evaluate(batch)
             call_s = time.perf_counter() - t1
             self.stats.eval_s += call_s
             self.stats.network_s += call_s if net0 is None else ev_stats.network_s - net0
             self.stats.eval_calls += 1
-            self.stats.evaluations += big.count
-            lo = 0
-            for g, b in zip(self._games, batches, strict=True):
-                g.search.end_batch(priors[lo : lo + b.count], values[lo : lo + b.count])
-                lo += b.count
-        except BaseException:  # an evaluator error leaves no virtual loss in any game's tree
-            for g in self._games:
-                g.search.cancel_batch()
+            self.stats.evaluations += batch.count
+            rows.finish(priors, values)
+        except BaseException:
+            rows.cancel()
             raise
-        self.stats.simulations += big.count
+        self.stats.simulations += batch.count
         finished = []
         still = []
         for g in self._games:
@@ -335,7 +350,7 @@ class SelfPlay:
     def _move(self, g: _Game) -> dict | None:
         cfg = self.config
         board, search = g.board, g.search
-        self.stats.tree_full_events += int(search.tree.meta[M.T_FULL]) - g.full_mark
+        self.stats.tree_full_events += int(search.tree.meta[M.T_FULL]) - g.full_mark  # the search logs a warning
         flat, visits, best = self._root_edges(search)
         best_q = float(self._q[best]) if best >= 0 else 0.0
         color = board.to_move
@@ -361,7 +376,7 @@ class SelfPlay:
             return self._finish(g)
         if not (cfg.tree_reuse and search.advance(board)):
             search.reset()
-        g.start_move(cfg.simulations)
+        g.start_move(cfg.simulations, self._rows.history_length)
         return None
 
     def _root_edges(self, search: MCTS) -> tuple[np.ndarray, np.ndarray, int]:

@@ -457,3 +457,129 @@ def test_rollouts_can_follow_the_pattern_rollout_policy(threads):
     assert moves[0].move == "G4", summary(moves)
     assert m.rollouts == 1500
     check_tree(m, exact_expansion=False)
+
+
+# --- the rollout pipeline on several threads (issue 17 item 4) -------------------------------------------------------
+
+
+def _walked_nodes(m: S.MCTS) -> int:
+    """The nodes reachable from the root (every node of a tree at rest without superko or tree reuse)."""
+    t = m.tree
+    stack, walked = [int(t.meta[M.T_ROOT])], 0
+    while stack:
+        node = stack.pop()
+        walked += 1
+        f, c = int(t.node_first[node]), int(t.node_nedges[node])
+        stack += [int(x) for x in t.child[f : f + c] if x >= 0]
+    return walked
+
+
+def test_selection_of_the_next_batch_overlaps_the_rollouts():
+    """While the worker plays out batch k (slowed down here), the calling thread selects batch k + 1."""
+    import threading
+    import time
+
+    b = Board(7, 7.5)
+    m = S.MCTS(7, 7.5, threads=2, batch_size=8, seed=3, max_nodes=10_000)
+    real_rollouts, real_select = m._rollout_range, m._select
+    busy = threading.Event()
+    playing = [None]  # the batch the worker plays out
+    overlapped = []
+
+    def slow_rollouts(slots, lo, hi, k):
+        if k == 1:
+            playing[0] = slots
+            busy.set()
+            time.sleep(0.05)  # sleep releases the GIL
+        real_rollouts(slots, lo, hi, k)
+        if k == 1:
+            busy.clear()
+
+    def select(slots, board, count):
+        # a sequential search never has the worker busy here: the wait then times out
+        overlapped.append(bool(overlapped) and busy.wait(5.0) and playing[0] is not slots)
+        real_select(slots, board, count)
+
+    m._rollout_range, m._select = slow_rollouts, select
+    try:
+        assert m.search(b, 64) and m.root_visits == 64
+    finally:
+        m.close()
+    assert overlapped == [False] + [True] * 7  # every batch but the first selected during the rollouts of another
+    check_tree(m)
+    assert _walked_nodes(m) == int(m.tree.meta[M.T_NODES])
+
+
+@pytest.mark.parametrize("where", ["worker", "select", "caller"])
+def test_an_error_in_the_pipeline_takes_both_batches_back(where):
+    """A rollout failing on a worker, Ctrl-C just after a selection (two batches in flight) or in the calling
+    thread's own rollouts: the search raises, the batches not backed up are taken back whole (virtual loss and the
+    nodes they expanded), and the tree searches on."""
+    import time
+
+    b = Board(7, 7.5)
+    b.play("D4")
+    m = S.MCTS(7, 7.5, threads=2, batch_size=8, seed=4, max_nodes=10_000)
+    real_rollouts, real_select = m._rollout_range, m._select
+    calls = {"worker": 0, "select": 0, "caller": 0}
+
+    def rollouts(slots, lo, hi, k):
+        who = "worker" if k == 1 else "caller"
+        calls[who] += 1
+        if who == "worker" and where == "caller":
+            time.sleep(0.005)  # leave chunks to the calling thread
+        if where == who and calls[who] == 6:
+            raise KeyboardInterrupt if who == "caller" else RuntimeError("rollout failed")
+        real_rollouts(slots, lo, hi, k)
+
+    def select(slots, board, count):
+        real_select(slots, board, count)
+        calls["select"] += 1
+        if where == "select" and calls["select"] == 4:
+            raise KeyboardInterrupt
+
+    m._rollout_range, m._select = rollouts, select
+    m.search(b, 0)
+    error = RuntimeError if where == "worker" else KeyboardInterrupt
+    for _ in range(20):  # the calling thread takes a chunk whenever the worker has not taken them all first
+        try:
+            m.run(b, 64)
+        except error:
+            break
+    else:
+        pytest.fail(f"no {where} error in 20 searches")
+    try:
+        visits = m.root_visits
+        assert visits % 8 == 0  # whole batches only
+        check_tree(m)
+        assert _walked_nodes(m) == int(m.tree.meta[M.T_NODES])  # no node of a batch taken back is left
+        m._rollout_range, m._select = real_rollouts, real_select
+        assert m.run(b, 40) == 40 and m.root_visits == visits + 40
+        check_tree(m)
+        assert _walked_nodes(m) == int(m.tree.meta[M.T_NODES])
+    finally:
+        m.close()
+
+
+# --- the expansion threshold -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_expansion_threshold_expands_a_leaf_after_n_thr_visits(threads):
+    b = Board(7, 7.5)
+    n_thr, sims = 6, 1200
+    m = S.MCTS(7, 7.5, S.SearchConfig(n_thr=n_thr), threads=threads, seed=5, max_nodes=10_000)
+    try:
+        m.search(b, sims)
+    finally:
+        m.close()
+    t = m.tree
+    nodes, edges = int(t.meta[M.T_NODES]), int(t.meta[M.T_EDGES])
+    # each expansion took n_thr simulations that ended at its edge: far fewer nodes than with n_thr = 1
+    assert 1 + sims // (4 * n_thr) < nodes <= 1 + sims // n_thr
+    expanded = t.child[:edges] >= 0
+    assert (t.n[:edges][expanded] >= n_thr).all()
+    if threads == 1:  # without simulations in flight, exactly on the n_thr-th visit
+        assert (t.n[:edges][~expanded] < n_thr).all()
+    check_tree(m, exact_expansion=False)
+    assert m.root_visits == sims == m.rollouts

@@ -140,3 +140,38 @@ def test_options_give_the_strength_settings_to_the_search():
         SearchConfig(fpu_reduction=3.0)
     with pytest.raises(ValueError, match="c_puct_base"):
         SearchConfig(c_puct_base=-1.0)
+
+
+# --- the expansion threshold and the virtual loss as player options ----------------------------------------------
+
+
+def test_expansion_threshold_and_virtual_loss_are_player_options():
+    d = PlayerOptions()
+    assert (d.search_config().n_thr, d.search_config().n_vl) == (1, 3)  # AlphaGo's n_vl, expansion at once
+    assert d.search_config("zero", True).n_vl == 1  # AlphaGo Zero's
+    o = PlayerOptions.from_argv(["--expand-threshold", "8", "--virtual-loss", "0"])
+    assert (o.expand_after, o.virtual_loss) == (8, 0)
+    assert (o.search_config().n_thr, o.search_config().n_vl) == (8, 0)
+    assert PlayerOptions(model="z", virtual_loss=2).search_config("zero", True).n_vl == 2
+    assert o.to_argv() == ["--expand-after", "8", "--virtual-loss", "0"]
+    assert PlayerOptions.from_argv(o.to_argv()) == o
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argv"),
+    [({"virtual_loss": -1}, ["--virtual-loss", "-1"]), ({"virtual_loss": 1001}, ["--virtual-loss", "1001"]),
+     ({"expand_after": 0}, ["--expand-threshold", "0"])],
+)  # fmt: skip
+def test_bad_expansion_threshold_or_virtual_loss_names_the_flag(kwargs, argv):
+    flag = "--virtual-loss" if "virtual_loss" in kwargs else "--expand-after|--expand-threshold"
+    with pytest.raises(ValueError, match=flag):
+        PlayerOptions(**kwargs)
+    with pytest.raises(ValueError, match=flag):
+        PlayerOptions.from_argv(argv)
+
+
+def test_the_player_searches_with_the_virtual_loss_it_is_given():
+    from igo.nets.player import build_player
+
+    player = build_player(PlayerOptions(playouts=8, threads=2, virtual_loss=5, expand_after=3), 5)
+    assert (player.config.search.n_vl, player.config.search.n_thr) == (5, 3)

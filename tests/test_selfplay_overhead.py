@@ -14,7 +14,9 @@ import torch
 
 from igo.bench_nn import UniformEvaluator
 from igo.engine import board_kernels as K
+from igo.engine import mcts as M
 from igo.engine.board import Board
+from igo.engine.leafbatch import LeafRows, root_history
 from igo.engine.pool import copy_to_slot, legal_masks, new_pool, slot_view
 from igo.engine.search import MCTS, SearchConfig
 from igo.nets.config import get_config
@@ -245,3 +247,166 @@ def test_igo_bench_selfplay_uniform_evaluator():
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode != 0 and "--evaluator uniform runs in this process only" in r.stderr
+
+
+# --- the leaves of all games in one preallocated batch (engine.leafbatch) -----------------------------------------
+
+
+def _searches(size: int, count: int, **kw):
+    boards = [_position(size, 4 + 2 * k, seed=10 + k) for k in range(count)]
+    searches = [MCTS(size, 0.5, SearchConfig.zero(dirichlet_weight=0.0), evaluator=HashEvaluator(), seed=k, **kw)
+                for k in range(count)]  # fmt: skip
+    for s, b in zip(searches, boards, strict=True):
+        s.set_root(b)
+    return boards, searches
+
+
+def _tree_arrays(s: MCTS) -> dict:
+    t = s.tree
+    edges, nodes = int(t.meta[M.T_EDGES]), int(t.meta[M.T_NODES])
+    out = {name: getattr(t, name)[:edges].copy() for name in ("move", "prior", "n", "nv", "wv", "vl", "child")}
+    out.update(node_n=t.node_n[:nodes].copy(), meta=t.meta.copy())
+    return out
+
+
+def _same_trees(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_leaf_rows_give_the_batches_and_trees_of_begin_end_batch():
+    """One kernel call per game into one batch gives what begin_batch/end_batch per game gave: the same rows
+    (history of 8 positions, player to move, legal moves, positions) and the same trees after many rounds."""
+    ev = HashEvaluator()
+    boards, old = _searches(5, 3)
+    _, new = _searches(5, 3)
+    rows = LeafRows(5, 3 * 4, history_length=ev.history_length)
+    for _ in range(12):
+        batches = [s.begin_batch(b, 4) for s, b in zip(old, boards, strict=True)]
+        for s, b in zip(new, boards, strict=True):
+            rows.select(s, b.state, root_history(b, ev.history_length), 4)
+        big = rows.batch()
+        ref = concat_batches(batches)
+        assert big.count == ref.count == 12
+        for name in ("history", "to_move", "legal"):
+            assert np.array_equal(getattr(big, name), getattr(ref, name)), name
+        assert np.array_equal(big.states.stones[:12], ref.states.stones)
+        p, v = ev.evaluate(ref)
+        lo = 0
+        for s, b in zip(old, batches, strict=True):
+            s.end_batch(p[lo : lo + b.count], v[lo : lo + b.count])
+            lo += b.count
+        assert rows.finish(p, v) == 12
+    for a, b in zip(old, new, strict=True):
+        assert a.root_visits == b.root_visits == 48
+        assert _same_trees(_tree_arrays(a), _tree_arrays(b))
+        assert not _tree_arrays(b)["vl"].any()
+
+
+class _Failing(UniformEvaluator):
+    def __init__(self, mode: str):
+        super().__init__("zero8")
+        self.mode = mode
+
+    def evaluate(self, batch):
+        priors, values = super().evaluate(batch)
+        if self.mode == "raise":
+            raise RuntimeError("network down")
+        if self.mode == "shape":
+            return priors[:-1], values[:-1]
+        if self.mode == "nan":
+            values[0] = np.nan
+        if self.mode == "negative":
+            priors[0, 0] = -1.0
+        return priors, values
+
+
+@pytest.mark.parametrize("mode", ["raise", "shape", "nan", "negative"])
+def test_selfplay_step_that_fails_leaves_every_tree_as_it_was(mode):
+    cfg = SelfPlayConfig(size=5, komi=0.5, simulations=40, parallel_games=3, leaves_per_game=4)
+    sp = SelfPlay(UniformEvaluator("zero8"), cfg, seed=3)
+    for _ in range(3):
+        sp.step()
+    before = [_tree_arrays(g.search) for g in sp._games]
+    sp.set_evaluator(_Failing(mode))
+    with pytest.raises(RuntimeError if mode == "raise" else ValueError):
+        sp.step()
+    for g, b in zip(sp._games, before, strict=True):
+        assert _same_trees(_tree_arrays(g.search), b)  # no virtual loss, no node left behind
+    sp.set_evaluator(UniformEvaluator("zero8"))
+    visits = [g.search.root_visits for g in sp._games]
+    sp.step()  # the batch is usable again
+    assert [g.search.root_visits for g in sp._games] == [v + 4 for v in visits]
+
+
+def test_an_interrupt_between_two_games_takes_the_rest_back(monkeypatch):
+    import igo.engine.leafbatch as LB
+
+    ev = HashEvaluator()
+    boards, searches = _searches(5, 3)
+    rows = LeafRows(5, 12, history_length=ev.history_length)
+    before = [_tree_arrays(s) for s in searches]
+    for s, b in zip(searches, boards, strict=True):
+        rows.select(s, b.state, root_history(b, ev.history_length), 4)
+    p, v = ev.evaluate(rows.batch())
+    calls = []
+    original = LB._finish_flat
+
+    def once_then_interrupt(*a):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return original(*a)
+
+    monkeypatch.setattr(LB, "_finish_flat", once_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        rows.finish(p, v)
+    visits = [s.root_visits for s in searches]
+    assert sorted(visits) == [0, 0, 4]  # the game finished is backed up, the others are as before
+    for s, b in zip(searches, before, strict=True):
+        assert not _tree_arrays(s)["vl"].any()
+        if s.root_visits == 0:
+            assert _same_trees(_tree_arrays(s), b)
+    assert rows.count == 0 and rows.cancel() == 0
+
+
+def test_leaf_rows_input_checks():
+    ev = HashEvaluator()
+    boards, searches = _searches(5, 2)
+    rows = LeafRows(5, 6, history_length=8)
+    hist = root_history(boards[0], 8)
+    rows.select(searches[0], boards[0].state, hist, 4)
+    with pytest.raises(ValueError, match="once"):
+        rows.select(searches[0], boards[0].state, hist, 1)
+    with pytest.raises(ValueError, match="count must be in 1..2"):
+        rows.select(searches[1], boards[1].state, root_history(boards[1], 8), 3)
+    with pytest.raises(ValueError, match="5x5"):
+        rows.select(searches[1], Board(7).state, root_history(boards[1], 8), 1)
+    assert rows.cancel() == 4 and not _tree_arrays(searches[0])["vl"].any()
+    with pytest.raises(ValueError, match="λ = 0"):
+        rows.select(MCTS(5, 0.5, SearchConfig(lam=0.5), evaluator=ev), boards[0].state, hist, 1)
+    with pytest.raises(RuntimeError, match="set_root"):
+        rows.select(MCTS(5, 0.5, SearchConfig.zero(), evaluator=ev), boards[0].state, hist, 1)
+    with pytest.raises(ValueError, match="capacity"):
+        LeafRows(5, 0)
+
+
+def test_selfplay_step_selects_into_one_batch_without_begin_batch(monkeypatch):
+    def refuse(*a, **k):
+        raise AssertionError("per-search batches are not used by self-play")
+
+    for name in ("begin_batch", "end_batch"):
+        monkeypatch.setattr(MCTS, name, refuse)
+    seen = []
+
+    class Recorder(UniformEvaluator):
+        def evaluate(self, batch):
+            seen.append(batch)
+            return super().evaluate(batch)
+
+    cfg = SelfPlayConfig(size=5, komi=0.5, simulations=8, parallel_games=3, leaves_per_game=4)
+    sp = SelfPlay(Recorder("zero8"), cfg, seed=2)
+    sp.step()
+    leaves = seen[-1]
+    assert leaves.count == 12 and leaves.history.shape == (12, 8, 5, 5)
+    assert np.shares_memory(leaves.history, sp._rows.history) and np.shares_memory(leaves.legal, sp._rows.legal)
+    assert all(g.search.root_visits == 4 for g in sp._games)

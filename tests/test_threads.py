@@ -291,3 +291,41 @@ def test_bench_search_nn_rollout_threads_is_gone(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "search-nn", "--rollout-threads", "2"])
     assert "--rollout-threads" in capsys.readouterr().err
+
+
+# --- igo bench mcts: the cores by default, one thread beside them (issue 17 item 4) -------------------------------
+
+
+def test_bench_mcts_threads_default_to_the_cores(capsys, monkeypatch, four_cores):
+    from igo.cli import main
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    argv = ["bench", "mcts", "--size", "5", "--seconds", "0.05", "--simulations", "64", "--json"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    figures = json.loads(captured.out.strip().splitlines()[-1])
+    assert figures["threads"] == 2 and "2 search threads" in captured.err  # as igo gtp: the cores it may use
+    assert figures["simulations_per_sec_one_thread"] > 0 and figures["simulations_per_sec"] > 0
+    assert figures["threads_speedup"] == pytest.approx(
+        figures["simulations_per_sec"] / figures["simulations_per_sec_one_thread"], rel=1e-2
+    )
+    assert figures["rollout_search_vs_playouts"] == pytest.approx(
+        figures["simulations_per_sec_one_thread"] / figures["playouts_per_sec"], rel=1e-2
+    )
+    assert (figures["expand_after"], figures["virtual_loss"]) == (1, 3)  # the search's defaults
+
+
+def test_bench_mcts_one_thread_and_search_settings(capsys):
+    from igo.cli import main
+
+    argv = ["bench", "mcts", "--size", "5", "--seconds", "0.05", "--simulations", "64", "--threads", "1",
+            "--expand-after", "4", "--virtual-loss", "1", "--json"]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    figures = json.loads(captured.out.strip().splitlines()[-1])
+    assert figures["threads"] == 1 and figures["threads_speedup"] == 1.0
+    assert (figures["expand_after"], figures["virtual_loss"]) == (4, 1)
+    assert "rollout search, one thread" in captured.err and "threads / one thread" not in captured.err
+    for flag, value in (("--virtual-loss", "-1"), ("--expand-after", "0")):
+        assert main(["bench", "mcts", "--size", "5", flag, value]) != 0
+        assert f"{flag} must be at least" in capsys.readouterr().err
