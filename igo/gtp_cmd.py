@@ -5,6 +5,11 @@ player is the Monte Carlo tree search with ``--playouts`` or ``--time`` per move
 (``--model``, ``--value-model``, ``--lambda``; see :class:`igo.engine.options.PlayerOptions`) — or the random baseline
 with ``--player random``.
 
+On 9x9 without ``--model`` (nor ``--value-model``, ``--rollout-policy``) the player is the network that ships with
+igo (:mod:`igo.nets.default`; ``-v`` says which one plays), with the library's play settings and its komi;
+``--model none`` plays rollouts. A GUI that then asks for another size (``boardsize``, ``loadsgf``) gets the rollout
+search there, as without the network, and the network again on 9x9.
+
 At start the kernels the player needs are loaded from Numba's cache (or compiled, on the first run after an install)
 on a background thread, board kernels first, while the engine already answers: ``play`` and ``genmove`` wait only for
 the kernels they use (:mod:`igo.engine.warmup`). A compile is announced on stderr, with or without ``-v``:
@@ -57,18 +62,80 @@ def _warm_up(player) -> None:
     start_warm_up(steps, sys.stderr, done)
 
 
+def _default_net_engine(player, options: PlayerOptions, **kwargs):
+    """The GTP engine of a player with the default network (:mod:`igo.nets.default`): on another board size
+    (``boardsize``, ``loadsgf``) it plays with ``options`` without the network (``--model none``: rollouts, as igo
+    did before it shipped a network), and with the network again on the network's size."""
+    import dataclasses
+
+    from igo.engine.options import NO_MODEL
+    from igo.gtp.engine import GTPEngine
+    from igo.nets.player import build_player
+
+    net_size = kwargs["size"]
+
+    class DefaultNetEngine(GTPEngine):
+        def __init__(self):
+            super().__init__(player, **kwargs)
+            self._rollout_player = None
+
+        def _fit_player(self, size: int) -> None:
+            if size == net_size:
+                chosen = player
+            else:
+                if self._rollout_player is None:
+                    try:
+                        self._rollout_player = build_player(dataclasses.replace(options, model=NO_MODEL), size)
+                    except ValueError as e:  # e.g. --lambda 0 needs the network: the size stays refused
+                        log.warning("no player without the network for %dx%d: %s", size, size, e)
+                        return
+                    log.info("%dx%d: the rollout search plays (the default network is for %dx%d)", size, size,
+                             net_size, net_size)  # fmt: skip
+                chosen = self._rollout_player
+            if chosen is not self.player:
+                self.player = chosen
+                self.player.set_clock(self.clock)
+
+        def cmd_boardsize(self, args: list[str]) -> str:
+            previous = self.player
+            try:
+                self._fit_player(int(args[0]))
+            except (IndexError, ValueError):
+                pass  # the command's own checks answer
+            try:
+                return super().cmd_boardsize(args)
+            except Exception:
+                self.player = previous
+                raise
+
+        def cmd_loadsgf(self, args: list[str]) -> str:
+            previous = self.player
+            reply = super().cmd_loadsgf(args)
+            self._fit_player(self.board.size)
+            if self.player is not previous:
+                self.player.new_game(self.board)
+            return reply
+
+    return DefaultNetEngine()
+
+
 def run(args) -> int:
     start = time.perf_counter()
-    from igo.engine.coords import check_size
     from igo.gtp.engine import GTPEngine
-    from igo.nets.player import build_player, resolve_komi, resolve_size
+    from igo.nets.player import build_player, resolve_play
 
-    options = PlayerOptions.from_namespace(args)
-    args.size = check_size(resolve_size(options, args.size, DEFAULT_SIZE))
-    args.komi = resolve_komi(options, args.komi)
+    options, args.size, args.komi, default_net = resolve_play(
+        PlayerOptions.from_namespace(args), args.size, args.komi, DEFAULT_SIZE
+    )
     player = build_player(options, args.size)
     _warm_up(player)  # before the engine's board: its kernels are announced too
-    engine = GTPEngine(player, size=args.size, komi=args.komi)
+    if default_net is None:
+        engine = GTPEngine(player, size=args.size, komi=args.komi)
+    else:
+        from igo.nets.default import default_network_info, describe
+
+        log.info("playing with %s; --model none plays rollouts", describe(default_network_info()))
+        engine = _default_net_engine(player, options, size=args.size, komi=args.komi)
     log.info("igo gtp ready in %.3f s: %dx%d, komi %g", time.perf_counter() - start, args.size, args.size, args.komi)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream

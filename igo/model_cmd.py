@@ -1,7 +1,11 @@
 """``igo model``: inspect and create network checkpoints.
 
 - ``igo model list`` — the config registry (names, kinds, parameters on a board size);
-- ``igo model info PATH [--json]`` — a checkpoint's metadata and parameter count (reads only the header);
+- ``igo model info PATH [--json]`` — a checkpoint's metadata and parameter count (reads only the header), with its
+  provenance when it has one; ``igo model info --default [--json]`` — the same for the network that ships with igo
+  (:mod:`igo.nets.default`; the JSON has ``path``, ``elo`` and ``board_size`` at the top level), exit 1 without one;
+- ``igo model ship CHECKPOINT --provenance FILE.json [-o OUT]`` — copy a checkpoint's weights to the shipped network's
+  place (default: the package's ``nets/data/igo-9x9.safetensors``) with its provenance in the metadata;
 - ``igo model init --config NAME --size N -o PATH`` — a freshly initialised net, e.g. to start training or to try the
   GTP engine with a network before one is trained.
 """
@@ -26,7 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description="Print a checkpoint's metadata (config, board size, features, training step, parent, notes) and "
         "its parameter count. Only the file's header is read; nothing is unpickled.",
     )
-    info.add_argument("path", help="a checkpoint (.safetensors)")
+    info.add_argument("path", nargs="?", default=None, help="a checkpoint (.safetensors; required unless --default)")
+    info.add_argument("--default", action="store_true", help="the network that ships with igo (played on 9x9 when "
+                      "no --model is given; IGO_DEFAULT_NET overrides it) instead of PATH")  # fmt: skip
     info.add_argument("--json", action="store_true", help="print the metadata as JSON")
     info.set_defaults(run=run_info)
     init = sub.add_parser(
@@ -42,6 +48,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     init.add_argument("--notes", default="", help="free text kept in the metadata (default: none)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(run=run_init)
+    ship = sub.add_parser(
+        "ship",
+        help="make a checkpoint the network that ships with igo, with its provenance",
+        description="Copy a Zero checkpoint's weights (safetensors, validated, never unpickled) to OUT with a "
+        "provenance block in its metadata: the JSON object of --provenance FILE, with the keys commands (the command "
+        "lines that made the network), games, positions, learner_steps, cpu_hours, parent and elo_vs_gnugo10 "
+        "{elo, low, high, games}; other keys (settings, notes) are kept. 'igo model info --default' shows it.",
+        epilog="Example: igo model ship runs/z9/latest.safetensors --provenance runs/z9/provenance.json --force",
+    )
+    ship.add_argument("checkpoint", help="the Zero checkpoint to ship (.safetensors)")
+    ship.add_argument("--provenance", required=True, metavar="FILE.json", help="the provenance, a JSON object")
+    ship.add_argument("-o", "--output", default=None, help="where to write it (default: the package's "
+                      "nets/data/igo-9x9.safetensors, which must then be a 9x9 net)")  # fmt: skip
+    ship.add_argument("--force", action="store_true", help="replace an existing OUT (default: refuse)")
+    ship.set_defaults(run=run_ship)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 
@@ -77,6 +98,23 @@ def run_info(args) -> int:
     from igo.nets.checkpoint import read_metadata
     from igo.nets.config import printable as p
 
+    if args.default == (args.path is not None):
+        raise ValueError(
+            "igo model info: give a checkpoint PATH or --default, not both"
+            if args.default
+            else "igo model info: give a checkpoint PATH, or --default for the network that ships with igo"
+        )
+    if args.default:
+        from igo.nets.default import ENV_VAR, default_network_info
+
+        info = default_network_info()
+        if info is None:
+            raise ValueError(f"no default network: this igo ships none (or {ENV_VAR} is 'none'); igo plays "
+                             "rollouts unless --model is given")  # fmt: skip
+        if args.json:
+            print(json.dumps(info, indent=2, sort_keys=True))
+            return 0
+        args.path = info["path"]
     meta = read_metadata(args.path)  # a regular file, its metadata type- and range-checked: CheckpointError otherwise
     d = meta.to_dict()
     if args.json:
@@ -101,6 +139,64 @@ def run_info(args) -> int:
         print(f"notes        {p(meta.notes)}")
     for key, value in (meta.extra or {}).items():
         print(f"extra.{p(key):7} {p(value)}")
+    if meta.provenance is not None:
+        _print_provenance(meta.provenance)
+    return 0
+
+
+def _print_provenance(prov: dict) -> None:
+    """The provenance block (validated by :func:`igo.nets.checkpoint.check_provenance`), every string escaped."""
+    from igo.nets.config import printable as p
+
+    elo = prov["elo_vs_gnugo10"]
+    print("provenance")
+    print(f"  Elo vs GNU Go 10  {elo['elo']:+.0f} (95% interval {elo['low']:+.0f} .. {elo['high']:+.0f}, "
+          f"{elo['games']} games)")  # fmt: skip
+    print(f"  games            {prov['games']:,}")
+    print(f"  positions        {prov['positions']:,}")
+    print(f"  learner steps    {prov['learner_steps']:,}")
+    print(f"  CPU-hours        {prov['cpu_hours']:.1f}")
+    print(f"  parent           {p(prov['parent'] or '-')}")
+    print("  commands")
+    for command in prov["commands"]:
+        print(f"    {p(command)}")
+    for key, value in prov.items():
+        if key not in ("commands", "games", "positions", "learner_steps", "cpu_hours", "parent", "elo_vs_gnugo10"):
+            print(f"  {p(key):16} {p(json.dumps(value, sort_keys=True))}")
+
+
+def run_ship(args) -> int:
+    from pathlib import Path
+
+    from igo.nets.checkpoint import read_metadata, ship_checkpoint
+    from igo.nets.default import BOARD_SIZE, packaged_path
+
+    try:
+        provenance = json.loads(Path(args.provenance).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ValueError(f"--provenance {args.provenance}: cannot read it ({e.strerror or e})") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"--provenance {args.provenance}: not valid JSON ({e})") from None
+    try:
+        from igo.nets.checkpoint import check_provenance
+
+        check_provenance(provenance)
+    except ValueError as e:
+        raise ValueError(f"--provenance {args.provenance}: {e}") from None
+    out = Path(args.output) if args.output else packaged_path()
+    meta = read_metadata(args.checkpoint)
+    if meta.kind != "zero":
+        raise ValueError(f"{args.checkpoint} is a {meta.kind} net; igo ships a Zero net (it plays with λ = 0)")
+    if args.output is None and meta.board_size != BOARD_SIZE:
+        n = meta.board_size
+        raise ValueError(f"{args.checkpoint} is for {n}x{n}; the shipped network plays {BOARD_SIZE}x{BOARD_SIZE} "
+                         "(give -o to write it elsewhere)")  # fmt: skip
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; use --force to replace it")
+    meta = ship_checkpoint(args.checkpoint, out, provenance)
+    elo = meta.provenance["elo_vs_gnugo10"]
+    print(f"wrote {out}: {meta.config_name} for {meta.board_size}x{meta.board_size}, Elo {elo['elo']:+.0f} against "
+          f"GNU Go level 10 ({elo['games']} games)")  # fmt: skip
     return 0
 
 

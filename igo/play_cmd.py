@@ -2,7 +2,8 @@
 
 ::
 
-    igo play                                  # 9x9, komi 7.5, you are Black, the search player's default budget
+    igo play                                  # 9x9, you are Black, the search player's default budget (with
+                                              # the network that ships with igo, at its komi; --model none: rollouts)
     igo play --size 13 --color white --time 5 --sgf game.sgf
     igo play --handicap 4 --komi 0.5          # four fixed handicap stones for Black (you), igo (White) moves first
 
@@ -534,11 +535,15 @@ def run(args) -> int:
     if args.handicap < 0:
         raise ValueError(f"--handicap must be 0 or 2 and more, got {args.handicap}")
     from igo.engine.coords import DEFAULT_SIZE
-    from igo.nets.player import build_player, resolve_komi, resolve_size
+    from igo.nets.player import build_player, resolve_play
 
-    options = PlayerOptions.from_namespace(args)
-    args.size = resolve_size(options, args.size, DEFAULT_SIZE)
-    args.komi = resolve_komi(options, args.komi)
+    options, args.size, args.komi, default_net = resolve_play(
+        PlayerOptions.from_namespace(args), args.size, args.komi, DEFAULT_SIZE
+    )
+    if default_net is not None:  # one line: which network plays, and how to play without it
+        from igo.nets.default import default_network_info, describe
+
+        print(f"igo: playing with {describe(default_network_info())}; --model none plays rollouts", file=sys.stderr)
     try:
         player = build_player(options, args.size)
     except ImportError as e:

@@ -34,6 +34,7 @@ examples:
   igo train zero --size 9 --config zero-b6c64 --run-dir runs/z9            # local Ray, this machine's cores
   igo train zero --size 7 --komi 9 --config zero-b2c32 --run-dir runs/z7 --simulations 64 --max-minutes 30
   igo train zero --run-dir runs/z9                                          # resume (settings from config.json)
+  igo train zero --size 9 --run-dir runs/z9b --init runs/sl9/sl.safetensors # warm start from a trained zero-b6c64
   igo train zero --run-dir runs/z9 --address auto --actors 30               # on a Ray cluster (ray start --head)
 
 Everything goes to --run-dir: latest.safetensors (the newest network, replaced at every checkpoint: play it with
@@ -75,6 +76,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--komi", type=float, default=None, help="komi (default 7.5)")
     g.add_argument("--config", dest="model", default=None, help="network config, see 'igo model list' "
                    "(default zero-b6c64)")  # fmt: skip
+    g.add_argument("--init", default=None, metavar="CHECKPOINT", help="a new run's first network is this Zero "
+                   "checkpoint's weights (same --config and --size; e.g. an 'igo train sl' net or the shipped one), "
+                   "recorded as the run's parent; on resume it must be the same (default: random weights)")  # fmt: skip
     g = z.add_argument_group("self-play")
     g.add_argument("--actors", type=positive_int, default=None, help="self-play actors (default 1)")
     g.add_argument("--games-per-actor", type=positive_int, default=None, help="games each actor plays at once, "
@@ -164,6 +168,10 @@ def overrides_from(args) -> dict:
                        "actor_device", "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio",
                        "checkpoint_every", "keep_checkpoints", "keep_every", "eval_every", "eval_games",
                        "eval_simulations", "gating_games", "gating_threshold", "learners", "seed"))  # fmt: skip
+    if args.init is not None:
+        from pathlib import Path
+
+        top["parent"] = str(Path(args.init).expanduser().resolve())
     if args.eval_opponent is not None:
         top["eval_opponents"] = list(args.eval_opponent)
     if args.no_eval_rollout:

@@ -14,10 +14,13 @@ CPU, in its own dtypes) and, in the header's string-to-string metadata, one key 
     igo_version     installed igo version, or "dev"
     parameters      parameter count               extra           any JSON object (Elo, data set, ...)
     komi            the komi it was trained at    rules           the rules it was trained under (RULES)
+    provenance      how a shipped network was made (check_provenance), or absent
 
 ``komi`` and ``rules`` are absent when the trainer does not know them (a network learnt from a corpus of games at
 various komi; files written before igo recorded them): :func:`network_komi` then falls back to a default. A komi
-must be a finite number within +-:data:`igo.engine.limits.MAX_KOMI`, the rules a short string.
+must be a finite number within +-:data:`igo.engine.limits.MAX_KOMI`, the rules a short string. ``provenance`` is
+written by ``igo model ship`` (:func:`ship_checkpoint`) and absent from other checkpoints; files without it read as
+before (format version 1: an optional field, which older igo versions ignore).
 
 Writes are atomic (:func:`igo.engine.fileio.atomic_write`: ``<path>.tmp`` in the same directory, fsync,
 ``os.replace``); a crash leaves either the old file or the new one. Reading never unpickles: the
@@ -48,6 +51,7 @@ Text from a file that goes into an error message is escaped (:func:`igo.nets.con
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import logging
@@ -124,6 +128,7 @@ class CheckpointMeta:
     format_version: int = FORMAT_VERSION
     komi: float | None = None  # None: not recorded (unknown)
     rules: str | None = None
+    provenance: dict[str, Any] | None = None  # a shipped network's (check_provenance); None: not recorded
 
     @property
     def kind(self) -> str:
@@ -154,7 +159,11 @@ class CheckpointMeta:
             "igo_version": self.igo_version,
             "parameters": self.parameters,
             "extra": self.extra,
-        } | {k: v for k, v in (("komi", self.komi), ("rules", self.rules)) if v is not None}
+        } | {
+            k: v
+            for k, v in (("komi", self.komi), ("rules", self.rules), ("provenance", self.provenance))
+            if v is not None
+        }
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "checkpoint") -> CheckpointMeta:
@@ -205,8 +214,14 @@ class CheckpointMeta:
             komi, rules = check_komi(d.get("komi")), check_rules(d.get("rules"))
         except ValueError as e:
             raise bad(f"metadata field {e}") from None
+        provenance = d.get("provenance")
+        if provenance is not None:
+            try:
+                provenance = check_provenance(provenance)
+            except ValueError as e:
+                raise bad(f"metadata field {e}") from None
         return cls(config=config, board_size=board_size, parent=parent, format_version=version, komi=komi,
-                   rules=rules, **values)  # fmt: skip
+                   rules=rules, provenance=provenance, **values)  # fmt: skip
 
 
 def check_komi(komi: Any) -> float | None:
@@ -232,6 +247,59 @@ def check_rules(rules: Any) -> str | None:
         raise ValueError(f"rules must be a string of at most {MAX_RULES_CHARS} characters or null, got "
                          f"{_short_repr(rules)}")  # fmt: skip
     return rules
+
+
+PROVENANCE_COUNTS = ("games", "positions", "learner_steps")
+ELO_KEYS = ("elo", "low", "high")
+
+
+def check_provenance(d: Any) -> dict[str, Any]:
+    """``d`` when it is a valid provenance block (a JSON object), else ValueError ``provenance: ...`` naming the
+    key. Required: ``commands`` (a non-empty list of strings: the command sequence that made the network),
+    ``games``, ``positions``, ``learner_steps`` (integers >= 0), ``cpu_hours`` (a finite number >= 0), ``parent``
+    (a string or null) and ``elo_vs_gnugo10``: ``{"elo", "low", "high"}`` (finite numbers, low <= elo <= high: the
+    Elo against GNU Go level 10 and its 95% interval) and ``games`` (an integer >= 1, the games behind it). Other
+    keys (``settings``, ``notes``...) are kept as they are."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"provenance: {what}")
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    def count(v: Any, low: int = 0) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and low <= v <= MAX_COUNT
+
+    if not isinstance(d, dict):
+        raise bad(f"must be a JSON object, got {type(d).__name__}")
+    required = ("commands", *PROVENANCE_COUNTS, "cpu_hours", "parent", "elo_vs_gnugo10")
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise bad(f"missing key{'s' if len(missing) > 1 else ''} {', '.join(repr(k) for k in missing)}")
+    commands = d["commands"]
+    if not (isinstance(commands, list) and commands and all(isinstance(c, str) and c.strip() for c in commands)):
+        raise bad(f"'commands' must be a non-empty list of command lines (strings), got {_short_repr(commands)}")
+    for key in PROVENANCE_COUNTS:
+        if not count(d[key]):
+            raise bad(f"{key!r} must be an integer >= 0, got {_short_repr(d[key])}")
+    if not (number(d["cpu_hours"]) and d["cpu_hours"] >= 0):
+        raise bad(f"'cpu_hours' must be a finite number >= 0, got {_short_repr(d['cpu_hours'])}")
+    if d["parent"] is not None and not isinstance(d["parent"], str):
+        raise bad(f"'parent' must be a string or null, got {_short_repr(d['parent'])}")
+    elo = d["elo_vs_gnugo10"]
+    if not isinstance(elo, dict):
+        raise bad(f"'elo_vs_gnugo10' must be an object {{elo, low, high, games}}, got {_short_repr(elo)}")
+    missing = [k for k in (*ELO_KEYS, "games") if k not in elo]
+    if missing:
+        raise bad(f"'elo_vs_gnugo10' has no {', '.join(repr(k) for k in missing)}")
+    for key in ELO_KEYS:
+        if not number(elo[key]):
+            raise bad(f"'elo_vs_gnugo10.{key}' must be a finite number, got {_short_repr(elo[key])}")
+    if not elo["low"] <= elo["elo"] <= elo["high"]:
+        raise bad(f"'elo_vs_gnugo10' must have low <= elo <= high, got {elo['low']}, {elo['elo']}, {elo['high']}")
+    if not count(elo["games"], 1):
+        raise bad(f"'elo_vs_gnugo10.games' must be an integer >= 1, got {_short_repr(elo['games'])}")
+    return d
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
@@ -279,6 +347,15 @@ def save_checkpoint(
         komi=komi,
         rules=rules,
     )
+    data = _encode(_state_tensors(model), meta)
+    atomic_write(path, data, parents=True)
+    logger.info("saved %s (%s, %dx%d, step %d, %d bytes)", path, config.name, board_size, board_size, step, len(data))
+    return path
+
+
+def _encode(tensors: dict[str, torch.Tensor], meta: CheckpointMeta) -> bytes:
+    """The safetensors bytes of ``tensors`` with ``meta`` in the header; ValueError for metadata that the reader
+    would refuse."""
     try:
         header = json.dumps(meta.to_dict(), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -287,13 +364,21 @@ def save_checkpoint(
     if len(header) > MAX_METADATA_BYTES or _too_deep(meta.to_dict(), MAX_METADATA_DEPTH):
         raise ValueError(
             f"checkpoint metadata must be at most {MAX_METADATA_BYTES:,} characters and nested at most "
-            f"{MAX_METADATA_DEPTH} deep (check notes and extra)"
+            f"{MAX_METADATA_DEPTH} deep (check notes, extra and provenance)"
         )
-    data = st_save(_state_tensors(model), metadata={METADATA_KEY: header})
+    return st_save(tensors, metadata={METADATA_KEY: header})
 
-    atomic_write(path, data, parents=True)
-    logger.info("saved %s (%s, %dx%d, step %d, %d bytes)", path, config.name, board_size, board_size, step, len(data))
-    return path
+
+def ship_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, provenance: Any) -> CheckpointMeta:
+    """Copy the checkpoint ``src`` to ``dst`` (atomically, parents created) with ``provenance``
+    (:func:`check_provenance`) in its metadata; the weights are copied as they are stored (validated by
+    :func:`load_state`, never unpickled), the rest of the metadata kept. Returns the new metadata."""
+    provenance = check_provenance(provenance)
+    tensors, meta = load_state(src)
+    meta = dataclasses.replace(meta, provenance=provenance)
+    atomic_write(Path(dst), _encode({k: v.contiguous() for k, v in tensors.items()}, meta), parents=True)
+    logger.info("shipped %s as %s (%s, %dx%d)", src, dst, meta.config_name, meta.board_size, meta.board_size)
+    return meta
 
 
 # --- reading ---------------------------------------------------------------------------------------------------------
@@ -518,6 +603,7 @@ __all__ = [
     "METADATA_KEY",
     "RULES",
     "check_komi",
+    "check_provenance",
     "check_rules",
     "igo_version",
     "load_checkpoint",
@@ -525,4 +611,5 @@ __all__ = [
     "network_komi",
     "read_metadata",
     "save_checkpoint",
+    "ship_checkpoint",
 ]

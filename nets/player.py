@@ -7,6 +7,10 @@ the :class:`~igo.nets.evaluator.NetEvaluator`), the players themselves are :mod:
     size = resolve_size(options, None, default=19)
     player = build_player(options, size)
 
+The commands that play (``igo gtp``, ``igo play``; ``igo match`` and ``igo tournament`` run ``igo gtp``) resolve
+their options in one place, :func:`resolve_play`: the board size, the default network (the one that ships with igo,
+:mod:`igo.nets.default`, on 9x9 when no network is named; ``--model none`` plays rollouts) and the komi.
+
 torch and the checkpoint code are imported on first use, so a player without networks (``--player random``, the
 rollout search) starts without them. The search threads and torch's threads are those of
 :meth:`~igo.engine.options.PlayerOptions.resolved_threads`: the cores this process may use, split so that the
@@ -15,7 +19,9 @@ search and the network never oversubscribe them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -47,7 +53,7 @@ def resolve_size(options: PlayerOptions, size: int | None, default: int) -> int:
     """The board size: ``size`` (``--size``), else the networks' size, else ``default``. A network made for another
     size than ``size`` is an error (its fully connected heads fix the size)."""
     sizes = set()
-    for path in (options.model, options.value_model):
+    for path in (options.model_path, options.value_model):
         if path:
             from .checkpoint import read_metadata
 
@@ -70,7 +76,45 @@ def resolve_komi(options: PlayerOptions, komi: float | None, default: float = 7.
         return default
     from .checkpoint import network_komi
 
-    return network_komi(options.model, options.value_model, default=default)
+    return network_komi(options.model_path, options.value_model, default=default)
+
+
+def with_default_network(options: PlayerOptions, size: int) -> tuple[PlayerOptions, Path | None]:
+    """``options`` with the default network (:func:`igo.nets.default.default_network_path`) as ``model`` when it
+    applies — the search player (``--player mcts``) on a board of the default network's size with no network named
+    (no ``--model``, ``--value-model`` nor ``--rollout-policy``) — and its path; else ``options`` unchanged and
+    None. ``--model none`` names no network and gets none."""
+    from .default import BOARD_SIZE, default_network_path
+
+    if options.kind != "mcts" or options.model is not None or options.value_model or options.rollout_policy:
+        return options, None
+    if size != BOARD_SIZE:
+        return options, None
+    path = default_network_path()
+    if path is None:
+        return options, None
+    return dataclasses.replace(options, model=str(path)), path
+
+
+class PlaySetup(NamedTuple):
+    """What :func:`resolve_play` decided: the player's ``options`` (``model`` set to the default network when it
+    plays), the board ``size`` and ``komi``, and ``default_network`` (its path, None when it does not play)."""
+
+    options: PlayerOptions
+    size: int
+    komi: float
+    default_network: Path | None
+
+
+def resolve_play(options: PlayerOptions, size: int | None, komi: float | None, default_size: int) -> PlaySetup:
+    """The one place where a command that plays resolves its player: the board size (:func:`resolve_size`, checked),
+    then the default network (:func:`with_default_network`), then the komi (:func:`resolve_komi`: the default
+    network's, like any Zero checkpoint's, when ``komi`` is None)."""
+    from igo.engine.coords import check_size
+
+    size = check_size(resolve_size(options, size, default_size))
+    options, default = with_default_network(options, size)
+    return PlaySetup(options, size, resolve_komi(options, komi), default)
 
 
 def build_evaluator(options: PlayerOptions, size: int) -> NetEvaluator | None:
@@ -83,8 +127,8 @@ def build_evaluator(options: PlayerOptions, size: int) -> NetEvaluator | None:
 
     model = value = None
     kind = "lee-value"
-    if options.model:
-        model, meta = load_checkpoint(options.model, board_size=size)
+    if options.model_path:
+        model, meta = load_checkpoint(options.model_path, board_size=size)
         if meta.kind not in ("zero", "lee-policy"):
             raise ValueError(f"--model {options.model} is a {meta.kind} net; give a zero or lee-policy net")
         kind = meta.kind
@@ -113,7 +157,7 @@ def build_player(options: PlayerOptions, size: int) -> Player:
     if options.kind == "policy":
         from .checkpoint import load_checkpoint
 
-        model, meta = load_checkpoint(options.model, expect_kind="lee-policy")
+        model, meta = load_checkpoint(options.model_path, expect_kind="lee-policy")
         if meta.board_size != size:
             n = meta.board_size
             raise ValueError(f"--model {options.model} is for {n}x{n}, the game is {size}x{size}")
@@ -148,4 +192,13 @@ def build_player(options: PlayerOptions, size: int) -> Player:
     return MCTSPlayer(config, evaluator, rollout)
 
 
-__all__ = ["build_evaluator", "build_player", "resolve_komi", "resolve_size", "torch_policy"]
+__all__ = [
+    "PlaySetup",
+    "build_evaluator",
+    "build_player",
+    "resolve_komi",
+    "resolve_play",
+    "resolve_size",
+    "torch_policy",
+    "with_default_network",
+]

@@ -700,7 +700,7 @@ class Tournament:
         for p in self.config.players:
             if p.step is not None:
                 out[p.name] = int(p.step)
-            elif p.model:
+            elif p.model and p.model.lower() != "none":
                 try:
                     from igo.nets.checkpoint import read_metadata
 

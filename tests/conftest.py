@@ -1,6 +1,13 @@
-"""Fixtures shared by several test modules."""
+"""Fixtures shared by several test modules.
+
+IGO_DEFAULT_NET=none: the tests choose their networks; a shipped default 9x9 net must not slip into the 9x9 tests
+of gtp/play/tournaments (tests/test_default_net.py sets the variable itself)."""
+
+import os
 
 import pytest
+
+os.environ.setdefault("IGO_DEFAULT_NET", "none")
 
 
 @pytest.fixture(scope="module")

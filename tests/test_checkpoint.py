@@ -277,3 +277,65 @@ def test_wrong_kind_expected(saved):
     check_fails(saved, "lee-policy", "expected lee-value", expect_kind="lee-value")
     model, meta = load_checkpoint(saved, board_size=9, expect_kind="lee-policy")
     assert meta.step == 7
+
+
+# --- provenance (igo model ship) ---------------------------------------------------------------------------------
+
+
+def provenance(**changes) -> dict:
+    d = {
+        "commands": ["igo train zero --run-dir runs/z9"],
+        "games": 10,
+        "positions": 500,
+        "learner_steps": 20,
+        "cpu_hours": 1.5,
+        "parent": None,
+        "elo_vs_gnugo10": {"elo": 120.0, "low": 60.0, "high": 180.0, "games": 200},
+        "settings": {"simulations": 200},
+    }
+    d.update(changes)
+    return d
+
+
+def test_provenance_round_trip_keeps_weights_and_old_files_read(tmp_path):
+    from igo.nets.checkpoint import ship_checkpoint
+
+    src = save_checkpoint(tmp_path / "z.safetensors", net("zero-tiny"), step=3, komi=6.5, parent="p.safetensors")
+    assert read_metadata(src).provenance is None and "provenance" not in header(src)  # as before: no key at all
+    meta = ship_checkpoint(src, tmp_path / "out" / "shipped.safetensors", provenance())
+    assert meta.provenance == provenance()
+    back = read_metadata(tmp_path / "out" / "shipped.safetensors")
+    assert back.provenance == provenance() and back.step == 3 and back.komi == 6.5 and back.parent == "p.safetensors"
+    a, _ = load_state(src)
+    b, _ = load_state(tmp_path / "out" / "shipped.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"games": None}, "'games' must be an integer"),
+        ({"commands": "igo train zero"}, "'commands' must be a non-empty list"),
+        ({"commands": []}, "'commands' must be a non-empty list"),
+        ({"cpu_hours": -1}, "'cpu_hours'"),
+        ({"parent": 3}, "'parent'"),
+        ({"elo_vs_gnugo10": {"elo": 1.0, "low": 2.0, "high": 3.0, "games": 10}}, "low <= elo <= high"),
+        ({"elo_vs_gnugo10": {"elo": 1.0, "low": 0.0, "high": 3.0}}, "has no 'games'"),
+        ({"elo_vs_gnugo10": {"elo": 1.0, "low": 0.0, "high": 3.0, "games": 0}}, "games' must be an integer >= 1"),
+    ],
+)
+def test_bad_provenance_is_refused_on_write_and_on_read(tmp_path, changes, fragment):
+    from igo.nets.checkpoint import check_provenance, ship_checkpoint
+
+    src = save_checkpoint(tmp_path / "z.safetensors", net("zero-tiny"))
+    with pytest.raises(ValueError, match=fragment):
+        check_provenance(provenance(**changes))
+    with pytest.raises(ValueError, match=fragment):
+        ship_checkpoint(src, tmp_path / "out.safetensors", provenance(**changes))
+    assert not (tmp_path / "out.safetensors").exists()
+    bad = rewrite(src, tmp_path / "bad.safetensors", meta=lambda d: d.update(provenance=provenance(**changes)))
+    check_fails(bad, "provenance", fragment)
+    missing = provenance()
+    del missing["learner_steps"]
+    with pytest.raises(ValueError, match="missing key 'learner_steps'"):
+        check_provenance(missing)

@@ -19,6 +19,7 @@ from igo.engine.sgf import GameRecord, SetupEvent, dump_sgf, iter_positions, loa
 from igo.training.sgf_data import (
     LoadStats,
     PositionStream,
+    corpus_komi,
     corpus_stats,
     encode_positions,
     find_sgf_files,
@@ -26,6 +27,7 @@ from igo.training.sgf_data import (
     load_game,
     load_game_detail,
     split_files,
+    value_target,
 )
 
 
@@ -261,7 +263,7 @@ def test_encode_positions_matches_encode_board(tmp_path):
     paths = [write(tmp_path / f"g{i}.sgf", random_sgf(7, 40, 10 + i)) for i in range(3)]
     write(tmp_path / "broken.sgf", b"(;GM[1]SZ[7];B[aa];W[aa])")
     files = find_sgf_files(tmp_path)
-    planes, targets, stats = encode_positions(files, 7, chunk=16)
+    planes, targets, values, stats = encode_positions(files, 7, chunk=16)
     assert planes.dtype == np.uint8 and planes.shape[1:] == (48, 7, 7) and targets.dtype == np.int64
     assert stats.games == 3 and stats.skipped == 1 and stats.skipped_by_reason == {"illegal move": 1}
     enc = FeatureEncoder("alphago48", 7)
@@ -274,9 +276,10 @@ def test_encode_positions_matches_encode_board(tmp_path):
     np.testing.assert_array_equal(targets, want_targets)
     np.testing.assert_array_equal(planes, np.array(want_planes).astype(np.uint8))
     # the cap, and packed rows
-    capped, t2, _ = encode_positions(files, 7, 25, packed=True)
+    capped, t2, v2, _ = encode_positions(files, 7, 25, packed=True)
     assert len(t2) == 25 and capped.shape == (25, (48 * 49 + 7) // 8)
     np.testing.assert_array_equal(t2, targets[:25])
+    np.testing.assert_array_equal(v2, values[:25])
 
 
 def test_position_stream_epochs_symmetries_and_skips(tmp_path):
@@ -285,11 +288,11 @@ def test_position_stream_epochs_symmetries_and_skips(tmp_path):
     write(tmp_path / "bad.sgf", b"not sgf")
     write(tmp_path / "big.sgf", random_sgf(9, 10, 1))
     files = find_sgf_files(tmp_path)
-    _, all_targets, st = encode_positions(files, 7)
+    _, all_targets, _, st = encode_positions(files, 7)
     total = len(all_targets)
     stream = PositionStream(files, 7, batch_size=32, seed=1, shuffle_buffer=64, chunk=16)
     seen = 0
-    for planes, target in stream:
+    for planes, target, _values in stream:
         assert planes.shape == (32, 48, 7, 7) and planes.dtype == np.uint8
         assert target.dtype == np.int64 and ((0 <= target) & (target < 49)).all()
         # the target point is empty and legal in the (transformed) planes: plane 3 is "empty"
@@ -307,6 +310,92 @@ def test_position_stream_no_usable_games(tmp_path):
     stream = PositionStream(find_sgf_files(tmp_path), 7, batch_size=4, shuffle_buffer=8)
     with pytest.raises(ValueError, match="no usable 7x7 positions"):
         next(iter(stream))
+
+
+# --- Zero planes and value targets ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("result", "black", "white"),
+    [("B+R", 1, -1), ("B+3.5", 1, -1), ("b+t", 1, -1), ("W+R", -1, 1), ("W+0.5", -1, 1), ("0", 0, 0),
+     ("Draw", 0, 0), ("Void", 0, 0), ("?", 0, 0), ("", 0, 0), (None, 0, 0)],
+)  # fmt: skip
+def test_value_target_is_the_result_for_the_player_to_move(result, black, white):
+    assert (value_target(result, BLACK), value_target(result, WHITE)) == (black, white)
+
+
+def test_encode_positions_zero_planes_and_value_targets(tmp_path):
+    """zero8 planes as the player's encoder makes them; z = +1 for the winner to move, -1 for the loser; no target
+    (0) in a draw or a game without a result, counted as undecided."""
+    won = write(tmp_path / "a-black-wins.sgf", random_sgf(7, 30, 5, result="B+R"))
+    lost = write(tmp_path / "b-white-wins.sgf", random_sgf(7, 30, 6, result="W+2.5"))
+    write(tmp_path / "c-draw.sgf", random_sgf(7, 20, 7, result="0"))
+    write(tmp_path / "d-unknown.sgf", random_sgf(7, 20, 8))
+    files = find_sgf_files(tmp_path)
+    planes, targets, values, stats = encode_positions(files, 7, features="zero8", chunk=8)
+    enc = FeatureEncoder("zero8", 7)
+    want_planes, want_targets, want_values, colours = [], [], [], []
+    for path in files:
+        record = load_game(path)[0]
+        for board, color, (r, c) in iter_positions(record):
+            want_planes.append(enc.encode_board(board))
+            want_targets.append(r * 7 + c)
+            winner = {won: BLACK, lost: WHITE}.get(path)
+            want_values.append(0 if winner is None else (1 if color == winner else -1))
+            colours.append(color)
+    assert planes.shape == (len(want_targets), 17, 7, 7) and values.dtype == np.int8
+    np.testing.assert_array_equal(planes, np.array(want_planes).astype(np.uint8))
+    np.testing.assert_array_equal(targets, want_targets)
+    np.testing.assert_array_equal(values, want_values)
+    colours = np.array(colours)
+    first = stats.positions - stats.positions_undecided  # the two decided games come first (sorted names)
+    assert (values[:first][colours[:first] == BLACK] != 0).all() and set(values[:first]) == {-1, 1}
+    assert (values[first:] == 0).all() and first > 0
+    assert stats.games == 4 and stats.undecided == 2 and stats.to_dict()["undecided"] == 2
+    # packed rows have the zero8 width
+    packed, _, _, _ = encode_positions(files, 7, 5, packed=True, features="zero8")
+    assert packed.shape == (5, (17 * 49 + 7) // 8)
+
+
+def test_position_stream_keeps_value_targets_with_their_samples(tmp_path):
+    """Through the shuffle buffer and the symmetries a sample keeps its own z: in games Black won, z = +1 exactly
+    when the colour plane (Black to move) is ones."""
+    for i in range(5):
+        write(tmp_path / f"g{i}.sgf", random_sgf(7, 30, 30 + i, result="B+R"))
+    write(tmp_path / "draw.sgf", random_sgf(7, 30, 50, result="Draw"))
+    stream = PositionStream(find_sgf_files(tmp_path), 7, batch_size=32, seed=2, shuffle_buffer=64, chunk=16,
+                            features="zero8")  # fmt: skip
+    batches = iter(stream)
+    seen = set()
+    for _ in range(10):
+        planes, target, z = next(batches)
+        assert planes.shape == (32, 17, 7, 7) and z.dtype == np.int8
+        black_to_move = planes[:, 16].reshape(32, -1)
+        assert (black_to_move.min(axis=1) == black_to_move.max(axis=1)).all()
+        decided = z != 0
+        np.testing.assert_array_equal(z[decided], np.where(black_to_move[decided, 0] == 1, 1, -1))
+        seen |= set(z.tolist())
+        # the target is empty in the (transformed) current position: neither own nor opponent stones there
+        assert not planes[np.arange(32), 0, target // 7, target % 7].any()
+        assert not planes[np.arange(32), 1, target // 7, target % 7].any()
+    assert seen == {-1, 0, 1}
+    assert stream.stats.undecided >= 1
+
+
+def test_corpus_komi_most_common_of_the_size(tmp_path):
+    for i, km in enumerate([6.5, 6.5, 7.5]):
+        write(tmp_path / f"k{i}.sgf", random_sgf(7, 10, i, komi=km))
+    write(tmp_path / "nine.sgf", random_sgf(9, 10, 1, komi=0.5))
+    write(tmp_path / "nine2.sgf", random_sgf(9, 10, 2, komi=0.5))
+    write(tmp_path / "no-km.sgf", b"(;GM[1]SZ[7];B[dd];W[cc])")  # no KM: komi 0, as when read
+    write(tmp_path / "comment.sgf", b"(;GM[1]SZ[7]KM[6.5];B[dd]C[KM[99] is not the komi])")
+    write(tmp_path / "broken.sgf", b"(;GM[1]SZ[7]KM[lots];B[dd])")
+    write(tmp_path / "nineteen.sgf", b"(;GM[1]KM[5.5];B[dd])")  # no SZ: 19x19
+    files = find_sgf_files(tmp_path)
+    komi, counts = corpus_komi(files, 7)
+    assert komi == 6.5 and counts == {6.5: 3, 7.5: 1, 0.0: 1}
+    assert corpus_komi(files, 9)[0] == 0.5 and corpus_komi(files, 19)[0] == 5.5
+    assert corpus_komi(files, 13) == (None, {})
 
 
 # --- corpus statistics ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Tests of training/sl.py and ``igo train sl``: the symmetric sample transform, a tiny run on GNU Go games that beats
 the uniform guess, resume (steps, optimizer), refusing another model in a run directory, stopping, broken SGFs skipped
-and counted, and the command line."""
+and counted, the command line; and a Zero net's warm start (policy + value heads, masked value targets, komi in the
+checkpoint, playing with the result, resume)."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_stream_samples_are_symmetric_images_of_real_positions(tmp_path):
     for i in range(4):
         write(tmp_path / f"g{i}.sgf", random_sgf(SIZE, 30, 40 + i))
     files = find_sgf_files(tmp_path)
-    planes, targets, _ = encode_positions(files, SIZE)
+    planes, targets, _, _ = encode_positions(files, SIZE)
     images: dict[bytes, set] = {}
     for p, t in zip(planes, targets, strict=True):
         for k in range(NUM_SYMMETRIES):
@@ -89,7 +90,7 @@ def test_stream_samples_are_symmetric_images_of_real_positions(tmp_path):
     used = set()
     batches = iter(stream)
     for _ in range(12):
-        x, y = next(batches)
+        x, y, _ = next(batches)
         for p, t in zip(x, y, strict=True):
             matches = {k for u, k in images.get(p.tobytes(), set()) if u == t}
             assert matches, "a sample is not a symmetric image of any position with its own move"
@@ -227,14 +228,19 @@ def test_no_sgf_files_and_bad_settings(tmp_path):
     write(tmp_path / "bad" / "x.sgf", b"nonsense")
     with pytest.raises(SLRunError, match="no usable 7x7 positions"):
         train_sl(tiny(tmp_path, tmp_path / "bad", name="bad-run", max_steps=1, holdout=0.0))
-    for bad in ({"lr": 0.0}, {"optimizer": "adam"}, {"holdout": 1.0}, {"model": "zero-b6c64"}, {"batch_size": 0},
-                {"momentum": 1.0}, {"shuffle_buffer": 8}):  # fmt: skip
+    for bad in ({"lr": 0.0}, {"optimizer": "adam"}, {"holdout": 1.0}, {"model": "lee-value-tiny"}, {"batch_size": 0},
+                {"momentum": 1.0}, {"shuffle_buffer": 8}, {"model": "zero-tiny", "value_weight": -1.0},
+                {"model": "zero-tiny", "value_weight": float("nan")}):  # fmt: skip
         with pytest.raises(ValueError):
             tiny(tmp_path, tmp_path / "empty", **bad)
     with pytest.raises(ValueError, match="unknown network config"):
         tiny(tmp_path, tmp_path / "empty", model="no-such-net")
     with pytest.raises(ValueError, match="unknown SL settings"):
         SLConfig.from_dict({"sgf_dir": "x", "run_dir": "y", "bogus": 1})
+    with pytest.raises(ValueError, match="value_weight is for zero-\\* configs"):
+        tiny(tmp_path, tmp_path / "empty", value_weight=0.1)  # a lee-policy net has no value head
+    assert tiny(tmp_path, tmp_path / "empty").value_weight is None
+    assert tiny(tmp_path, tmp_path / "empty", model="zero-tiny").value_weight == 0.25
     c = tiny(tmp_path, tmp_path / "empty", lr=0.1, lr_halve_every=1000)
     assert [c.lr_at(s) for s in (0, 999, 1000, 2500)] == [0.1, 0.1, 0.05, 0.025]
     assert SLConfig.from_dict(c.to_dict()) == c
@@ -279,3 +285,160 @@ def test_cli_help(capsys):
     assert e.value.code == 0
     out = capsys.readouterr().out
     assert "--sgf DIR" in out and "examples:" in out and "lee-policy-64" in out
+    flat = "".join(out.split())  # argparse wraps at hyphens too
+    assert "lee-policy-*orzero-*" in flat and "--configzero-b6c64" in flat and "--value-weightW" in flat
+
+
+# --- a Zero net's warm start ----------------------------------------------------------------------------------------
+
+
+def zero_tiny(tmp_path: Path, sgf_dir: Path, name: str = "zrun", **kw) -> SLConfig:
+    return tiny(tmp_path, sgf_dir, name, model="zero-tiny", **kw)
+
+
+@needs_gnugo
+def test_zero_tiny_run_writes_a_zero_checkpoint_that_plays(tmp_path, corpus, capsys):
+    from igo.cli import main
+    from igo.engine.board import BLACK, Board
+    from igo.engine.options import PlayerOptions
+    from igo.nets.checkpoint import RULES, network_komi
+    from igo.nets.player import build_player
+
+    statuses = []
+    config = zero_tiny(tmp_path, corpus, max_steps=120, eval_every=60, checkpoint_every=60, batch_size=64)
+    result = train_sl(config, on_status=statuses.append)
+    run = Path(config.run_dir)
+    assert result.steps == 120 and result.stopped == "max_steps"
+    # the held-out value figures: over the held-out positions of decided games (7x7 at komi 7: GNU Go draws some)
+    _, held = split_files(corpus, find_sgf_files(corpus), 0.2)
+    decided = 0
+    for f in held:
+        record, _ = load_game(f, SIZE)
+        if record is not None and record.result[:2] in ("B+", "W+"):
+            decided += sum(1 for _ in iter_positions(record))
+    assert result.value_positions == decided > 50 and result.holdout_positions >= decided
+    assert 0 < result.value_mse < 4 and 0 <= result.value_sign <= 1
+    assert result.top1 > uniform_top1(corpus, 0.2) and result.top5 >= result.top1
+    assert result.komi == 7.0  # two broken 7x7 files without KM count as komi 0: the most common wins
+    assert "value MSE" in result.line() and "komi 7" in result.line()
+    assert "value MSE" in statuses[-1].line() and statuses[-1].eval_value_mse == pytest.approx(result.value_mse)
+    # an ordinary Zero checkpoint: the komi of the corpus and igo's rules, the held-out figures
+    model, meta = load_checkpoint(run / "sl.safetensors", expect_kind="zero")
+    assert meta.config_name == "zero-tiny" and meta.feature_set == "zero8" and meta.step == 120
+    assert meta.komi == 7.0 and meta.rules == RULES and network_komi(run / "sl.safetensors", default=7.5) == 7.0
+    assert meta.extra["trainer"] == "sl" and meta.extra["value_weight"] == 0.25
+    assert meta.extra["holdout_value_mse"] == pytest.approx(result.value_mse)
+    assert [s for s, _ in RunDir(run, PREFIX).checkpoints()] == [60, 120]
+    evals = read_metrics(run, "eval")
+    assert [r["step"] for r in evals] == [60, 120] and evals[-1]["value_mse"] == pytest.approx(result.value_mse)
+    assert {"value_sign", "value_positions"} <= set(evals[-1])
+    train_rows = read_metrics(run, "train")
+    assert {"loss", "policy_loss", "value_mse", "top1"} <= set(train_rows[-1])
+    assert train_rows[-1]["loss"] < train_rows[0]["loss"]
+    for row in train_rows:  # loss = policy + 0.25 * value MSE (per-window means of the same positions)
+        assert row["loss"] == pytest.approx(row["policy_loss"] + 0.25 * row["value_mse"], rel=1e-3)
+    # igo model info reads it; the normal player plays a legal move with it (lambda = 0 search)
+    assert main(["model", "info", str(run / "sl.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "zero-tiny (zero)" in out and "komi         7" in out
+    player = build_player(PlayerOptions(model=str(run / "sl.safetensors"), device="cpu", playouts=16, seed=1,
+                                        resign=0.0), SIZE)  # fmt: skip
+    assert player.evaluator is not None and player.config.search.lam == 0
+    board = Board(SIZE, 7.0)
+    for _ in range(4):
+        move = player.genmove(board, board.to_move)
+        assert move != "resign"
+        board.play(None if move == "pass" else move)  # IllegalMoveError for an illegal move
+    assert board.to_move == BLACK
+
+
+def test_zero_value_targets_of_undecided_games_are_masked(tmp_path):
+    """Games that are draws or have no result train the policy only: with no weight decay the value head's weights
+    stay exactly as they were built; the games are counted and no held-out value figure comes."""
+    import torch
+
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
+
+    corpus = tmp_path / "undecided"
+    for i in range(12):
+        write(corpus / f"g{i:02d}.sgf", random_sgf(SIZE, 30, 60 + i, **({"result": "0"} if i % 2 else {})))
+    config = zero_tiny(tmp_path, corpus, max_steps=6, weight_decay=0.0, holdout=0.3, seed=4)
+    result = train_sl(config)
+    assert result.steps == 6 and result.holdout_positions > 0
+    assert result.value_positions == 0 and result.value_mse is None and result.value_sign is None
+    assert result.undecided >= 12
+    torch.manual_seed(4)
+    fresh = build_model(get_config("zero-tiny"), SIZE)
+    trained, _ = load_checkpoint(Path(config.run_dir) / "sl.safetensors", expect_kind="zero")
+    fresh_params, trained_params = dict(fresh.named_parameters()), dict(trained.named_parameters())
+    value_head = [k for k in fresh_params if k.startswith("value")]
+    policy_head = [k for k in fresh_params if k.startswith("policy")]
+    assert value_head and policy_head
+    for k in value_head:
+        torch.testing.assert_close(trained_params[k], fresh_params[k], rtol=0, atol=0)
+    assert any(not torch.equal(trained_params[k], fresh_params[k]) for k in policy_head)
+    rows = read_metrics(Path(config.run_dir), "train")
+    assert rows and all(r["value_mse"] is None and r["loss"] == pytest.approx(r["policy_loss"]) for r in rows)
+
+
+def test_zero_evaluate_masks_positions_without_a_result():
+    import torch
+
+    from igo.training.sl import evaluate
+
+    class Fixed(torch.nn.Module):  # logits favour point 0; the value of sample i is given
+        def __init__(self, values):
+            super().__init__()
+            self.v = torch.tensor(values)
+
+        def forward(self, x):
+            logits = torch.zeros(len(x), SIZE * SIZE + 1)
+            logits[:, 0] = 5.0
+            return logits, self.v[: len(x)]
+
+    packed = np.zeros((4, (17 * SIZE * SIZE + 7) // 8), np.uint8)
+    targets = np.array([0, 1, 0, 2])
+    z = np.array([1, -1, 0, -1], np.int8)
+    res = evaluate(Fixed([0.5, 0.5, 0.9, -0.2]), packed, targets, SIZE, "cpu", False, values=z, planes=17)
+    assert res["value_positions"] == 3
+    assert res["value_mse"] == pytest.approx((0.25 + 2.25 + 0.64) / 3)  # the third position is left out
+    assert res["value_sign"] == pytest.approx(2 / 3) and res["top1"] == 0.5
+    none = evaluate(Fixed([0.5] * 4), packed, targets, SIZE, "cpu", False, values=np.zeros(4, np.int8), planes=17)
+    assert none["value_positions"] == 0 and none["value_mse"] is None
+
+
+@needs_gnugo
+def test_zero_resume_keeps_steps_komi_and_value_weight(tmp_path, corpus, caplog):
+    first = train_sl(zero_tiny(tmp_path, corpus, max_steps=6, checkpoint_every=3))
+    assert first.steps == 6 and first.komi == 7.0
+    caplog.set_level(logging.INFO, logger="igo.training.sl")
+    second = train_sl(zero_tiny(tmp_path, corpus, max_steps=10, value_weight=0.01))
+    assert second.steps == 10 and second.samples == 10 * 32 and second.komi == 7.0
+    assert "resuming from sl-00000006.safetensors" in caplog.text and "not restored" not in caplog.text
+    meta = read_metadata(tmp_path / "zrun" / "sl.safetensors")
+    assert meta.step == 10 and meta.komi == 7.0 and meta.extra["value_weight"] == 0.01
+    with pytest.raises(ValueError, match="model='zero-tiny'"):
+        train_sl(tiny(tmp_path, corpus, "zrun", max_steps=12))  # a lee-policy net in a Zero run directory
+
+
+@needs_gnugo
+def test_cli_train_sl_zero(tmp_path, corpus, capsys):
+    from igo.cli import main
+
+    run = tmp_path / "cli-zero"
+    base = ["train", "sl", "--run-dir", str(run), "--nn-threads", "1", "--device", "cpu"]
+    new = ["--sgf", str(corpus), "--size", "7", "--config", "zero-tiny", "--batch-size", "16", "--eval-every", "4",
+           "--holdout", "0.2", "--shuffle-buffer", "64", "--value-weight", "0.5"]  # fmt: skip
+    assert main(base + new + ["--max-steps", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "value MSE" in out and "komi 7" in out and "sl-00000004.safetensors" in out
+    assert json.loads((run / "config.json").read_text())["value_weight"] == 0.5
+    assert main(base + ["--max-steps", "6", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert d["steps"] == 6 and d["komi"] == 7.0 and 0 <= d["value_mse"] and d["value_positions"] > 0
+    # --value-weight with a lee-policy config: a usage error that names the option
+    lee = ["train", "sl", "--run-dir", str(tmp_path / "lee"), "--sgf", str(corpus), "--config", "lee-policy-tiny"]
+    assert main(lee + ["--value-weight", "0.1"]) == 2
+    assert "value_weight is for zero-* configs" in capsys.readouterr().err
+    assert not (tmp_path / "lee").exists()

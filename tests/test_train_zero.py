@@ -103,6 +103,81 @@ def test_evaluation_config(tmp_path):
     assert tc.games_per_pairing == 4 and tc.size == 5 and tc.komi == 0.5
 
 
+def _zero_net(path: Path, size: int = 5, config: str = "zero-tiny", seed: int = 3) -> Path:
+    import torch
+
+    from igo.nets.checkpoint import save_checkpoint
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
+
+    torch.manual_seed(seed)
+    return save_checkpoint(path, build_model(get_config(config), size), komi=0.5)
+
+
+def test_init_warm_starts_a_new_run_from_a_checkpoint(tmp_path):
+    import torch
+
+    from igo.nets.checkpoint import load_state
+
+    parent = _zero_net(tmp_path / "parent.safetensors")
+    run = tmp_path / "run"
+    zr = ZeroRun(run, tiny_config(parent=str(parent)), learner_threads=1)
+    assert json.loads((run / "config.json").read_text())["parent"] == str(parent)
+    learner = zr._learner()  # the run's first network, before any training
+    assert learner.step == 0
+    want, _ = load_state(parent)
+    got, meta = load_state(RunDir(run, PREFIX).checkpoint(0))
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    assert meta.parent == str(parent) and meta.extra["cpu_hours"] == 0.0
+    # a resume keeps its parent; another one is refused
+    assert prepare_run_dir(run, None, {"parent": str(parent)}).parent == str(parent)
+    with pytest.raises(RunError, match="parent"):
+        prepare_run_dir(run, None, {"parent": str(tmp_path / "other.safetensors")})
+    # --init on a run that started without one is refused too
+    plain = tmp_path / "plain"
+    prepare_run_dir(plain, tiny_config())
+    with pytest.raises(RunError, match="parent"):
+        prepare_run_dir(plain, None, {"parent": str(parent)})
+
+
+def test_init_of_another_config_or_size_is_refused_before_anything_is_written(tmp_path, capsys):
+    from igo.cli import main
+
+    seven = _zero_net(tmp_path / "seven.safetensors", size=7)
+    with pytest.raises(ValueError, match="is a zero-tiny net for 7x7, this run trains zero-tiny for 5x5"):
+        prepare_run_dir(tmp_path / "r1", tiny_config(parent=str(seven)))
+    assert not (tmp_path / "r1").exists()
+    wider = _zero_net(tmp_path / "wider.safetensors", config="zero-b2c32")
+    with pytest.raises(ValueError, match="is a zero-b2c32 net for 5x5, this run trains zero-tiny for 5x5"):
+        prepare_run_dir(tmp_path / "r2", tiny_config(parent=str(wider)))
+    args = ["train", "zero", "--run-dir", str(tmp_path / "r3"), "--size", "5", "--config", "zero-tiny"]
+    assert main([*args, "--init", str(seven)]) == 2
+    assert "is a zero-tiny net for 7x7, this run trains zero-tiny for 5x5" in capsys.readouterr().err
+    assert main([*args, "--init", str(tmp_path / "missing.safetensors")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "r3" / "config.json").exists()
+
+
+def test_cpu_hours_add_up_over_invocations(tmp_path):
+    from igo.training.zero_start import CpuHours, recorded_cpu_hours
+
+    now = [100.0]
+    clock = CpuHours(before=2.0, clock=lambda: now[0])
+    clock.start(4)
+    now[0] += 1800  # half an hour on 4 CPUs
+    assert clock.total() == pytest.approx(4.0)
+    ckpt = _zero_net(tmp_path / "c.safetensors")
+    assert recorded_cpu_hours({"cpu_hours": 2.5}, ckpt) == 2.5  # a checkpoint without the figure
+    from igo.nets.checkpoint import load_checkpoint, save_checkpoint
+
+    model, _ = load_checkpoint(ckpt)
+    ckpt3 = save_checkpoint(tmp_path / "c3.safetensors", model, extra={"cpu_hours": 3.0})
+    assert recorded_cpu_hours({"cpu_hours": 2.5}, ckpt3) == 3.0  # the larger: state.json is written after it
+    assert recorded_cpu_hours({"cpu_hours": 5.0}, ckpt3) == 5.0
+    assert recorded_cpu_hours(None, tmp_path / "missing.safetensors") == 0.0
+    assert recorded_cpu_hours({"cpu_hours": "lots"}, None) == 0.0
+
+
 def _sgf_count(run: Path) -> int:
     return len(list((run / "games").glob("*.sgf")))
 
@@ -130,11 +205,19 @@ def test_tiny_run_trains_checkpoints_evaluates_and_resumes(tmp_path):
     state = json.loads((run / "state.json").read_text())
     assert state["best"] == 30
     assert (run / "tb").is_dir() and any((run / "tb").iterdir())
-    # resume: the learner goes on from step 30, the games on disk are all still counted
+    # CPU-hours: wall time x the 2 Ray CPUs, in the status, the checkpoints, state.json and the metrics rows
+    from igo.nets.checkpoint import read_metadata
+
+    at30 = read_metadata(RunDir(run, PREFIX).checkpoint(30)).extra["cpu_hours"]
+    assert 0 < at30 <= st.cpu_hours and state["cpu_hours"] == at30 and "CPU-h" in st.line()
+    assert all(r["cpu_hours"] > 0 for r in train) and read_metrics(run, "checkpoint")[-1]["cpu_hours"] > 0
+    # resume: the learner goes on from step 30, the games on disk are all still counted, the CPU-hours too
     games_before = st.games
     st2 = ZeroRun(run, None, num_cpus=2, learner_threads=1).run(Limits(max_steps=40))
     assert st2.step == 40 and st2.samples == 40 * 32
     assert st2.games >= games_before and _sgf_count(run) == st2.games
+    at40 = read_metadata(RunDir(run, PREFIX).checkpoint(40)).extra["cpu_hours"]
+    assert at30 < at40 <= st2.cpu_hours and json.loads((run / "state.json").read_text())["cpu_hours"] == at40
 
 
 @pytest.mark.slow

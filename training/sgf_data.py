@@ -1,6 +1,7 @@
 """Game records as training data: finding SGF files, the held-out split, reading games (skipping broken ones with a
-reason), replaying them position by position, corpus statistics, and the SL-policy data (AlphaGo 2016, "supervised
-learning of policy networks"): positions encoded as the 48 ``alphago48`` planes, the expert's move as the target.
+reason), replaying them position by position, corpus statistics, and the supervised-learning data: positions encoded
+as a network's input planes (the 48 ``alphago48`` planes of AlphaGo 2016's SL policy network, the default, or a Zero
+net's ``zeroK`` planes), the expert's move as the policy target and the game's result as the value target.
 
 - :func:`find_sgf_files` / :func:`split_files`: every ``.sgf`` under a directory (recursive, sorted); a file is held
   out by the sha1 of its path relative to the root, so the split is the same on every run and machine and a file never
@@ -13,18 +14,24 @@ learning of policy networks"): positions encoded as the 48 ``alphago48`` planes,
 - :class:`PositionStream` is the endless training stream: files in a new seeded order each epoch, passes left out (as
   in the paper), each position encoded once (Numba, many positions per call), kept bit-packed in a shuffle buffer
   (positions of one game are strongly correlated), and given out in batches with a random one of the 8 symmetries per
-  sample applied to the planes and the target together. :func:`encode_positions` encodes held-out games once, in
-  their own orientation.
-- :func:`corpus_stats` summarises a directory (``igo corpus stats DIR``).
+  sample applied to the planes and the target together (the value target stays). :func:`encode_positions` encodes
+  held-out games once, in their own orientation.
+- :func:`corpus_stats` summarises a directory (``igo corpus stats DIR``); :func:`corpus_komi` the komi most of its
+  games of one size were played at, from a quick look at each file's root node.
 
-Targets are flat indices ``r * N + c`` (row 0 on top), the order of :class:`igo.nets.lee.LeePolicyNet`'s logits.
+Targets are flat indices ``r * N + c`` (row 0 on top), the order of :class:`igo.nets.lee.LeePolicyNet`'s logits and of
+the first ``N*N`` logits of :class:`igo.nets.zero.ZeroNet`. Value targets ``z`` (int8) are the game's result for the
+player to move: +1 a win, -1 a loss, and 0 for no target, every position of a game whose result is not a decisive
+``B+``/``W+`` (a draw, an unknown or void result); :attr:`LoadStats.undecided` counts those games.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
+import re
 import statistics
 import types
 from collections import Counter
@@ -34,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from igo.engine.board import Board
+from igo.engine.board import BLACK, WHITE, Board
 from igo.engine.errors import SGFError
-from igo.engine.features import FeatureEncoder
+from igo.engine.features import FeatureEncoder, feature_set
 from igo.engine.planes import pack_planes, packed_width, unpack_planes
 from igo.engine.pool import copy_to_slot, new_pool
 from igo.engine.sgf import GameRecord, iter_positions, load_sgf_file
@@ -44,14 +51,14 @@ from igo.engine.symmetry import NUM_SYMMETRIES, apply_planes, flat_permutation, 
 
 log = logging.getLogger(__name__)
 
-FEATURES = "alphago48"
+FEATURES = "alphago48"  # the default feature set: AlphaGo's SL policy network
 PLANES = 48
-HISTORY = 8  # positions of history the "turns since" planes read
 
 __all__ = [
     "CorpusStats",
     "LoadStats",
     "PositionStream",
+    "corpus_komi",
     "corpus_stats",
     "encode_positions",
     "find_sgf_files",
@@ -62,6 +69,7 @@ __all__ = [
     "packed_bytes",
     "split_files",
     "transform_sample",
+    "value_target",
 ]
 
 
@@ -165,7 +173,8 @@ def load_game(path: str | os.PathLike, size: int | None = None) -> tuple[GameRec
 @dataclass
 class LoadStats:
     """What a reader has read: files tried, games used, games skipped (by reason), positions given out and
-    positions left out (passes)."""
+    positions left out (passes); ``undecided``: games used whose result is not a decisive B+/W+ (their positions
+    have no value target), ``positions_undecided`` their positions."""
 
     files: int = 0
     games: int = 0
@@ -173,6 +182,8 @@ class LoadStats:
     skipped_by_reason: Counter = field(default_factory=Counter)
     positions: int = 0
     positions_skipped: int = 0
+    undecided: int = 0
+    positions_undecided: int = 0
 
     def skip(self, reason: str) -> None:
         self.skipped += 1
@@ -186,6 +197,8 @@ class LoadStats:
             "skipped_by_reason": dict(sorted(self.skipped_by_reason.items())),
             "positions": self.positions,
             "positions_skipped": self.positions_skipped,
+            "undecided": self.undecided,
+            "positions_undecided": self.positions_undecided,
         }
 
 
@@ -322,12 +335,49 @@ def corpus_stats(root: str | os.PathLike, size: int | None = None, *, max_errors
     return st
 
 
+_MOVE_RE = re.compile(rb";\s*[BW]\[")
+_KM_RE = re.compile(rb"(?<![A-Za-z])KM\[\s*([^\]]*?)\s*\]")
+_SZ_RE = re.compile(rb"(?<![A-Za-z])SZ\[\s*(\d+)")
+_HEAD_BYTES = 65536
+
+
+def corpus_komi(files: Iterable[str | os.PathLike], size: int) -> tuple[float | None, Counter]:
+    """``(komi, counts)``: the komi most games of ``size`` in ``files`` were played at (the first met among equals;
+    None when there is none) and the count of each komi. A quick look, not a parse: the ``KM`` and ``SZ`` of each
+    file's first 64 KB before its first move (no ``KM`` is komi 0 and no ``SZ`` is 19, as when the file is read);
+    unreadable files and unreadable values are passed over (the trainer skips those games anyway)."""
+    from igo.engine.limits import MAX_KOMI
+
+    counts: Counter = Counter()
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(_HEAD_BYTES)
+        except OSError:
+            continue
+        m = _MOVE_RE.search(head)
+        if m is not None:
+            head = head[: m.start()]
+        sz = _SZ_RE.search(head)
+        if (int(sz.group(1)) if sz else 19) != size:
+            continue
+        km = _KM_RE.search(head)
+        try:
+            komi = float(km.group(1)) if km else 0.0
+        except ValueError:
+            continue
+        if math.isfinite(komi) and abs(komi) <= MAX_KOMI:
+            counts[komi] += 1
+    return (counts.most_common(1)[0][0] if counts else None), counts
+
+
 # --- encoding ------------------------------------------------------------------------------------------------------
 
 
-def packed_bytes(size: int) -> int:
-    """Bytes of one position's 48 planes packed 8 to a byte (:func:`igo.engine.planes.packed_width`)."""
-    return packed_width(PLANES, size)
+def packed_bytes(size: int, planes: int = PLANES) -> int:
+    """Bytes of one position's ``planes`` planes (48 by default) packed 8 to a byte
+    (:func:`igo.engine.planes.packed_width`)."""
+    return packed_width(planes, size)
 
 
 def move_map(size: int, k: int) -> np.ndarray:
@@ -336,57 +386,91 @@ def move_map(size: int, k: int) -> np.ndarray:
 
 
 def transform_sample(planes: np.ndarray, target: int | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The planes ``[..., N, N]`` and flat targets of a position under symmetry ``k``, transformed together."""
+    """The planes ``[..., N, N]`` and flat targets of a position under symmetry ``k``, transformed together (a value
+    target does not change)."""
     n = planes.shape[-1]
     return apply_planes(planes, k), move_map(n, k)[np.asarray(target)]
 
 
-class _Encoder:
-    """Encodes many positions per Numba call: board positions are copied into a pool of slots with their history,
-    then :class:`igo.engine.features.FeatureEncoder` fills ``[count, 48, N, N]`` at once; rows are kept bit-packed."""
+def value_target(result: str | None, color: int) -> int:
+    """The value target of a position of a game with SGF ``result`` where ``color`` (BLACK / WHITE) is to move: +1
+    when that colour won, -1 when it lost, 0 (no target) for a draw or an unknown or void result."""
+    kind = _result_kind(result)
+    if kind == "black_wins":
+        winner = BLACK
+    elif kind == "white_wins":
+        winner = WHITE
+    else:
+        return 0
+    return 1 if color == winner else -1
 
-    def __init__(self, size: int, chunk: int = 256):
+
+class _Encoder:
+    """Encodes many positions per Numba call: positions are queued with their history (and, for AlphaGo planes,
+    copied into a pool of board slots), then :class:`igo.engine.features.FeatureEncoder` fills ``[count, C, N, N]``
+    at once; rows are kept bit-packed."""
+
+    def __init__(self, size: int, chunk: int = 256, features: str = FEATURES):
+        fs = feature_set(features)
         self.size = size
         self.chunk = chunk
-        self.encoder = FeatureEncoder(FEATURES, size)
+        self.planes = fs.planes
+        self.history_length = fs.history
+        self.zero = fs.is_zero  # Zero planes read only the history and the colour to move, not the pool
+        self.encoder = FeatureEncoder(fs, size)
         self.pool = new_pool(size, chunk)
-        self.history = np.zeros((chunk, HISTORY, size, size), np.int8)
+        self.history = np.zeros((chunk, fs.history, size, size), np.int8)
         self.to_move = np.zeros(chunk, np.int8)
-        self.out = np.empty((chunk, PLANES, size, size), np.float32)
+        self.out = np.empty((chunk, fs.planes, size, size), np.float32)
         self.targets = np.empty(chunk, np.int64)
+        self.values = np.empty(chunk, np.int8)
         self.count = 0
 
-    def add(self, board: Board, point: tuple[int, int]) -> bool:
-        """Queue one position; True when the chunk is full (call :meth:`flush`)."""
+    def add(self, board: Board, point: tuple[int, int], z: int = 0) -> bool:
+        """Queue one position with its move and value target; True when the chunk is full (call :meth:`flush`)."""
         i = self.count
-        copy_to_slot(self.pool, i, board.state)
-        self.history[i] = board.history(HISTORY)
+        if not self.zero:
+            copy_to_slot(self.pool, i, board.state)
+        self.history[i] = board.history(self.history_length)
         self.to_move[i] = board.to_move
         self.targets[i] = point[0] * self.size + point[1]
+        self.values[i] = z
         self.count += 1
         return self.count == self.chunk
 
-    def flush(self) -> tuple[np.ndarray, np.ndarray]:
-        """The queued positions: packed planes ``[count, packed_bytes]`` and targets ``[count]``."""
+    def flush(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The queued positions: packed planes ``[count, packed_bytes]``, targets ``[count]`` and value targets
+        ``[count]``."""
         k = self.count
         self.count = 0
         if k == 0:
-            return np.empty((0, packed_bytes(self.size)), np.uint8), np.empty(0, np.int64)
+            return (
+                np.empty((0, packed_bytes(self.size, self.planes)), np.uint8),
+                np.empty(0, np.int64),
+                np.empty(0, np.int8),
+            )
         batch = types.SimpleNamespace(
             size=self.size, count=k, states=self.pool, history=self.history, to_move=self.to_move
         )
         planes = self.encoder.encode(batch, out=self.out)
         packed = pack_planes(planes)
-        return packed, self.targets[:k].copy()
+        return packed, self.targets[:k].copy(), self.values[:k].copy()
 
 
-def _game_positions(record: GameRecord, enc: _Encoder, stats: LoadStats) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for board, _color, point in iter_positions(record, include_passes=True):
+def _game_positions(
+    record: GameRecord, enc: _Encoder, stats: LoadStats
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    z_black = value_target(record.result, BLACK)  # 0: no value target in this game
+    if not z_black:
+        stats.undecided += 1
+    for board, color, point in iter_positions(record, include_passes=True):
         if point is None:
             stats.positions_skipped += 1
             continue
         stats.positions += 1
-        if enc.add(board, point):
+        if not z_black:
+            stats.positions_undecided += 1
+        if enc.add(board, point, z_black if color == BLACK else -z_black):
             yield enc.flush()
 
 
@@ -398,15 +482,18 @@ def encode_positions(
     packed: bool = False,
     stats: LoadStats | None = None,
     chunk: int = 256,
-) -> tuple[np.ndarray, np.ndarray, LoadStats]:
+    features: str = FEATURES,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, LoadStats]:
     """Every non-pass position of the good ``size`` games in ``files`` (in order, no symmetry), at most
-    ``max_positions``: ``(planes, targets, stats)`` with planes uint8 ``[M, 48, N, N]``, or packed rows
-    ``[M, packed_bytes(N)]`` with ``packed`` (:func:`igo.engine.planes.unpack_planes`), and int64 flat targets
-    ``[M]``."""
+    ``max_positions``: ``(planes, targets, values, stats)`` with planes uint8 ``[M, C, N, N]`` (``C`` the planes of
+    ``features``), or packed rows ``[M, packed_bytes(N, C)]`` with ``packed``
+    (:func:`igo.engine.planes.unpack_planes`), int64 flat targets ``[M]`` and int8 value targets ``[M]``
+    (:func:`value_target`; 0: none)."""
     stats = stats if stats is not None else LoadStats()
-    enc = _Encoder(size, chunk)
+    enc = _Encoder(size, chunk, features)
     parts: list[np.ndarray] = []
     targets: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     have = 0
     cap = max_positions if max_positions is not None else float("inf")
     for path in files:
@@ -419,34 +506,38 @@ def encode_positions(
             continue
         stats.games += 1
         before = stats.positions
-        for p, t in _game_positions(record, enc, stats):
+        for p, t, z in _game_positions(record, enc, stats):
             parts.append(p)
             targets.append(t)
+            values.append(z)
         have += stats.positions - before
     if enc.count:
-        p, t = enc.flush()
+        p, t, z = enc.flush()
         parts.append(p)
         targets.append(t)
-    planes = np.concatenate(parts) if parts else np.empty((0, packed_bytes(size)), np.uint8)
+        values.append(z)
+    planes = np.concatenate(parts) if parts else np.empty((0, packed_bytes(size, enc.planes)), np.uint8)
     target = np.concatenate(targets) if targets else np.empty(0, np.int64)
+    value = np.concatenate(values) if values else np.empty(0, np.int8)
     if max_positions is not None and len(target) > max_positions:
-        planes, target = planes[:max_positions], target[:max_positions]
+        planes, target, value = planes[:max_positions], target[:max_positions], value[:max_positions]
     if not packed:
-        planes = unpack_planes(planes, PLANES, size, dtype=np.uint8)
-    return planes, target, stats
+        planes = unpack_planes(planes, enc.planes, size, dtype=np.uint8)
+    return planes, target, value, stats
 
 
 class PositionStream:
-    """The SL training stream: an endless iterator of batches ``(planes, targets)``, planes uint8 ``[B, 48, N, N]``
-    (0/1; ``float32`` with ``dtype=np.float32``) and int64 flat targets ``[B]``.
+    """The SL training stream: an endless iterator of batches ``(planes, targets, values)``, planes uint8
+    ``[B, C, N, N]`` (0/1; ``float32`` with ``dtype=np.float32``; ``C`` the planes of ``features``, 48 by default),
+    int64 flat targets ``[B]`` and int8 value targets ``[B]`` (:func:`value_target`; 0: none).
 
     Each epoch reads ``files`` in a new order (a permutation seeded by ``seed`` and the epoch number); broken and
     other-size games are skipped and counted in :attr:`stats`; passes are left out. Positions wait in a shuffle
-    buffer of ``shuffle_buffer`` positions (bit-packed: 6*N*N bytes each) and each batch takes random ones out; a
-    random symmetry (0..7) is applied to each sample's planes and target. ``epoch`` is the epoch being read (start a
-    resumed run with the stored value; ``skip_files`` skips the files of that epoch already read). :attr:`stats`
-    counts every read (a broken file again each epoch), :attr:`skipped_files` each skipped file once. A ValueError
-    comes when a whole epoch yields no position."""
+    buffer of ``shuffle_buffer`` positions (bit-packed: 6*N*N bytes each for 48 planes) and each batch takes random
+    ones out; a random symmetry (0..7) is applied to each sample's planes and target (the value target stays).
+    ``epoch`` is the epoch being read (start a resumed run with the stored value; ``skip_files`` skips the files of
+    that epoch already read). :attr:`stats` counts every read (a broken file again each epoch), :attr:`skipped_files`
+    each skipped file once. A ValueError comes when a whole epoch yields no position."""
 
     def __init__(
         self,
@@ -461,6 +552,7 @@ class PositionStream:
         skip_files: int = 0,
         dtype=np.uint8,
         chunk: int = 256,
+        features: str = FEATURES,
     ):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -478,14 +570,16 @@ class PositionStream:
         self.files_read = int(skip_files)  # files of the current epoch read so far
         self.stats = LoadStats()  # counts every read: a broken file counts again each epoch
         self.skipped_files: dict[Path, str] = {}  # each skipped file once, with its reason
-        self._enc = _Encoder(self.size, chunk)
+        self._enc = _Encoder(self.size, chunk, features)
+        self.planes = self._enc.planes
         self._rng = np.random.default_rng([self.seed, self.epoch, self.files_read, 1])
-        nb = packed_bytes(self.size)
+        nb = packed_bytes(self.size, self.planes)
         self._cap = int(shuffle_buffer)
         self._buf = np.empty((self._cap, nb), np.uint8)
         self._buf_t = np.empty(self._cap, np.int64)
+        self._buf_z = np.empty(self._cap, np.int8)
         self._fill = 0
-        self._out: list[tuple[np.ndarray, np.ndarray]] = []  # positions taken out of the buffer, in order
+        self._out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # positions out of the buffer, in order
         self._out_n = 0
         self._positions_this_epoch = 0
         self._maps = np.stack([move_map(self.size, k) for k in range(NUM_SYMMETRIES)])
@@ -494,7 +588,7 @@ class PositionStream:
         perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.files))
         return [self.files[i] for i in perm]
 
-    def _chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def _chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         while True:
             order = self._order(self.epoch)
             started_at = self.files_read
@@ -526,33 +620,37 @@ class PositionStream:
             self._positions_this_epoch = 0
             log.info("SGF stream: epoch %d begins (%s)", self.epoch, self.stats.to_dict())
 
-    def _take(self, packed: np.ndarray, targets: np.ndarray) -> None:
+    def _take(self, packed: np.ndarray, targets: np.ndarray, values: np.ndarray) -> None:
         """Put new positions into the buffer; once it is full, each new one replaces a random one, which goes out."""
         k = len(targets)
         room = min(self._cap - self._fill, k)
         if room:
             self._buf[self._fill : self._fill + room] = packed[:room]
             self._buf_t[self._fill : self._fill + room] = targets[:room]
+            self._buf_z[self._fill : self._fill + room] = values[:room]
             self._fill += room
         i = room
         while i < k:
             n = min(k - i, self._cap)
             idx = self._rng.choice(self._cap, size=n, replace=False)
-            self._out.append((self._buf[idx], self._buf_t[idx]))  # fancy indexing copies
+            self._out.append((self._buf[idx], self._buf_t[idx], self._buf_z[idx]))  # fancy indexing copies
             self._out_n += n
             self._buf[idx] = packed[i : i + n]
             self._buf_t[idx] = targets[i : i + n]
+            self._buf_z[idx] = values[i : i + n]
             i += n
 
-    def _batch(self) -> tuple[np.ndarray, np.ndarray]:
+    def _batch(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         b = self.batch_size
-        packed = np.concatenate([p for p, _ in self._out])
-        targets = np.concatenate([t for _, t in self._out])
-        rest_p, rest_t = packed[b:], targets[b:]
-        self._out = [(rest_p, rest_t)] if len(rest_t) else []
+        packed = np.concatenate([p for p, _, _ in self._out])
+        targets = np.concatenate([t for _, t, _ in self._out])
+        values = np.concatenate([z for _, _, z in self._out])
+        rest_p, rest_t, rest_z = packed[b:], targets[b:], values[b:]
+        self._out = [(rest_p, rest_t, rest_z)] if len(rest_t) else []
         self._out_n = len(rest_t)
-        planes = unpack_planes(packed[:b], PLANES, self.size, dtype=np.uint8)
+        planes = unpack_planes(packed[:b], self.planes, self.size, dtype=np.uint8)
         target = targets[:b].copy()
+        value = values[:b].copy()
         if self.symmetries:
             ks = self._rng.integers(0, NUM_SYMMETRIES, size=b)
             target = self._maps[ks, target]
@@ -562,12 +660,11 @@ class PositionStream:
                     planes[sel] = apply_planes(planes[sel], k)
         if self.dtype is not np.uint8:
             planes = planes.astype(self.dtype)
-        return planes, target
+        return planes, target, value
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         chunks = self._chunks()
         while True:
             while self._out_n < self.batch_size:
-                p, t = next(chunks)
-                self._take(p, t)
+                self._take(*next(chunks))
             yield self._batch()

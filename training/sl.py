@@ -1,4 +1,5 @@
-"""AlphaGo (2016) supervised-learning policy network: predict the expert's move from SGF game records.
+"""Supervised learning from SGF game records: AlphaGo's (2016) SL policy network, or a warm start of an AlphaGo Zero
+ResNet (the Zero paper's supervised baseline; AlphaGo Master's start before self-play).
 
 ``igo train sl`` runs :func:`train_sl`. The SGF directory is split once into training and held-out files by a hash
 of each path (:func:`igo.training.sgf_data.split_files`, ``holdout`` of the files); the held-out games are encoded once
@@ -7,14 +8,26 @@ of each path (:func:`igo.training.sgf_data.split_files`, ``holdout`` of the file
 symmetry per sample). The loss is the cross-entropy of the ``N*N`` logits of :class:`igo.nets.lee.LeePolicyNet` against
 the expert's move.
 
+A ``zero-*`` config trains a :class:`igo.nets.zero.ZeroNet` on its own planes (``zero8``: 17) with both heads, as the
+AlphaGo Zero paper's supervised net: loss = policy cross-entropy on the expert's move (``N*N + 1`` logits, pass
+included; passes themselves are left out of the data) + ``value_weight`` * MSE(value, z) + L2 (the optimizer's weight
+decay), z the game's result for the player to move (:func:`igo.training.sgf_data.value_target`); positions of games
+without a decisive ``B+``/``W+`` result have no value target and are masked out of the value term (counted as
+``undecided``). The paper used value weight 0.01 on KGS against over-fitting of the value head; the default here is
+0.25 and the held-out value MSE (and the share of positions whose value has z's sign) is reported beside top-1/top-5
+to watch for it. Its checkpoints are ordinary Zero checkpoints (``igo gtp --model RUN/sl.safetensors`` plays with them,
+lambda = 0 search; a Zero run can start from one) and record the komi most of the corpus' games were played at
+(:func:`igo.training.sgf_data.corpus_komi`) and igo's rules, as Zero runs do, so players resolve the komi the same way.
+
 **The run directory** holds ``config.json``, ``checkpoints/sl-XXXXXXXX.safetensors`` (thinned as
 :class:`igo.training.run.Retention` says; ``.optim.safetensors``, the optimizer state, beside the newest),
 ``sl.safetensors`` (a copy of the newest checkpoint for users, e.g. ``igo gtp --model RUN/sl.safetensors``),
-``metrics.jsonl`` (``kind`` ``train`` and ``eval`` rows) and ``tb/`` (TensorBoard). Running the same command again
-resumes (and says so on stderr) from the newest checkpoint: weights, optimizer state, step, samples, epoch and the
-files of that epoch already read (positions that were waiting in the shuffle buffer are not kept). A run directory
-keeps its board size, network config and SGF directory (another is refused); the optimizer settings, limits and
-intervals may change between invocations.
+``metrics.jsonl`` (``kind`` ``train`` and ``eval`` rows; for Zero nets also ``value_mse`` in both, ``policy_loss`` in
+``train`` rows, ``value_sign`` in ``eval`` rows) and ``tb/`` (TensorBoard). Running the same command again resumes
+(and says so on stderr) from the newest checkpoint: weights, optimizer state, step, samples, epoch and the files of
+that epoch already read (positions that were waiting in the shuffle buffer are not kept). A run directory keeps its
+board size, network config and SGF directory (another is refused); the optimizer settings (``value_weight`` too),
+limits and intervals may change between invocations.
 
 The paper trained with plain SGD, step size 0.003 halved every 80M steps, minibatches of 16, asynchronously on 50
 GPUs for three weeks. On one CPU or GPU we want far fewer, larger steps, so the defaults are SGD with momentum 0.9,
@@ -42,17 +55,20 @@ import torch.nn.functional as F
 
 from igo.engine.cores import core_budget
 from igo.engine.planes import unpack_planes
+from igo.nets.checkpoint import RULES
 from igo.nets.device import resolve_device
 
 from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
 from .run import ConfigDict, Retention, RunDir, RunError, check_settings, restore_optimizer, shown, stop_on_signals
-from .sgf_data import PLANES, LoadStats, PositionStream, encode_positions, find_sgf_files, split_files
+from .sgf_data import LoadStats, PositionStream, corpus_komi, encode_positions, find_sgf_files, split_files
 
 log = logging.getLogger(__name__)
 
 PREFIX = "sl"  # checkpoints/sl-<step>.safetensors
 IDENTITY = ("size", "model", "sgf_dir")
 EVAL_BATCH = 512
+KINDS = ("lee-policy", "zero")  # the network kinds SL trains
+DEFAULT_VALUE_WEIGHT = 0.25  # zero nets; the AlphaGo Zero paper used 0.01 on KGS
 
 
 class SLRunError(RunError):
@@ -69,6 +85,7 @@ class SLConfig(Retention, ConfigDict):
     run_dir: str
     size: int = 19
     model: str = "lee-policy-192"  # the paper's 13 layers x 192 filters; lee-policy-64 is the CPU-friendly one
+    value_weight: float | None = None  # zero-* nets only (None: DEFAULT_VALUE_WEIGHT); lee-policy nets have no value
     optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
@@ -99,8 +116,19 @@ class SLConfig(Retention, ConfigDict):
         self.run_dir = str(self.run_dir)
         check_size(self.size)
         cfg = get_config(self.model)  # ValueError naming the known configs
-        if cfg.kind != "lee-policy":
-            raise ValueError(f"model {self.model!r} is a {cfg.kind} net; SL training needs a lee-policy-* config")
+        if cfg.kind not in KINDS:
+            raise ValueError(
+                f"model {self.model!r} is a {cfg.kind} net; SL training needs a lee-policy-* or zero-* config"
+            )
+        if cfg.kind == "zero":
+            if self.value_weight is None:
+                self.value_weight = DEFAULT_VALUE_WEIGHT
+            if not (_finite(self.value_weight) and self.value_weight >= 0):
+                raise ValueError(f"value_weight must be >= 0, got {self.value_weight!r}")
+        elif self.value_weight is not None:
+            raise ValueError(
+                f"value_weight is for zero-* configs (a value head); {self.model!r} is a policy-only {cfg.kind} net"
+            )
         check_settings([
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
             (_finite(self.lr) and self.lr > 0, "lr must be positive"),
@@ -154,11 +182,17 @@ class SLStatus:
     eval_top1: float | None = None
     eval_top5: float | None = None
     skipped: int = 0
+    zero: bool = False  # a Zero net: the held-out value figures below are shown
+    eval_value_mse: float | None = None
+    eval_value_sign: float | None = None  # share of held-out positions whose value has the sign of z
 
     def line(self) -> str:
         ev = shown(self.eval_top1, ".1f", percent=True)
         if self.eval_top1 is not None:
             ev += "/" + shown(self.eval_top5, ".1f", percent=True)
+        if self.zero:
+            ev += (f" value MSE {shown(self.eval_value_mse)} sign "
+                   f"{shown(self.eval_value_sign, '.1f', percent=True)}")  # fmt: skip
         return (
             f"step {self.step} samples {self.samples} epoch {self.epoch} loss {shown(self.loss)} top-1 "
             f"{shown(self.top1, '.1f', percent=True)} held-out top-1/5 {ev} lr {self.lr:.3g} "
@@ -183,6 +217,12 @@ class SLResult:
     checkpoint: str | None
     seconds: float
     stopped: str  # max_steps | max_minutes | signal
+    # zero nets (None / 0 for lee-policy nets)
+    value_mse: float | None = None  # held-out, over the positions with a value target
+    value_sign: float | None = None  # held-out share of those positions whose value has the sign of z
+    value_positions: int = 0  # held-out positions with a value target
+    undecided: int = 0  # games read by this call (training reads and held-out) without a decisive B+/W+ result
+    komi: float | None = None  # recorded in the checkpoints
 
     def line(self) -> str:
         ev = (
@@ -190,10 +230,18 @@ class SLResult:
             if self.top1 is None
             else f"held-out top-1 {100 * self.top1:.1f}%, top-5 {100 * self.top5:.1f}%, loss {self.loss:.3f}"
         )
+        if self.value_mse is not None:
+            ev += (f", value MSE {self.value_mse:.3f}, sign {100 * self.value_sign:.1f}% "
+                   f"({self.value_positions} with a result)")  # fmt: skip
         return (
             f"{self.steps} steps ({self.samples} samples, epoch {self.epoch}); {ev} on {self.holdout_positions} "
             f"positions; {self.train_positions} training positions read; {self.skipped} games skipped; "
-            f"checkpoint {self.checkpoint}"
+            + (
+                f"{self.undecided} games without a result (no value target); komi {self.komi:g}; "
+                if self.komi is not None
+                else ""
+            )
+            + f"checkpoint {self.checkpoint}"
         )
 
 
@@ -218,9 +266,32 @@ def _accuracy(logits: torch.Tensor, target: torch.Tensor) -> tuple[int, int]:
     return int(hit[:, 0].sum()), int(hit.any(dim=1).sum())
 
 
+def _value_error(value: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(sum of (v - z)^2, positions whose v has the sign of z, positions)`` over the positions with a value target
+    (z != 0)."""
+    mask = z != 0
+    zf = z.to(value.dtype)
+    err = ((value - zf).pow(2) * mask).sum()
+    sign = ((value * zf > 0) & mask).sum()
+    return err, sign, mask.sum()
+
+
 @torch.no_grad()
-def evaluate(model, packed: np.ndarray, targets: np.ndarray, size: int, device, amp: bool) -> dict | None:
-    """Held-out loss, top-1 and top-5 of ``model`` over packed positions (:func:`encode_positions`)."""
+def evaluate(
+    model,
+    packed: np.ndarray,
+    targets: np.ndarray,
+    size: int,
+    device,
+    amp: bool,
+    *,
+    values: np.ndarray | None = None,
+    planes: int = 48,
+) -> dict | None:
+    """Held-out policy loss (cross-entropy), top-1 and top-5 of ``model`` over packed positions of ``planes`` planes
+    (:func:`encode_positions`); for a Zero net (a model that returns ``(logits, value)``) with ``values``, also
+    ``value_mse`` and ``value_sign`` (the share whose value has the sign of z) over the ``value_positions`` with a
+    value target (None without one)."""
     n = len(targets)
     if n == 0:
         return None
@@ -228,18 +299,31 @@ def evaluate(model, packed: np.ndarray, targets: np.ndarray, size: int, device, 
     model.eval()
     loss_sum = 0.0
     top1 = top5 = 0
+    err = sign = counted = 0.0
+    zero = False
     for i in range(0, n, EVAL_BATCH):
-        x = torch.from_numpy(unpack_planes(packed[i : i + EVAL_BATCH], PLANES, size, dtype=np.uint8)).to(device).float()
+        x = torch.from_numpy(unpack_planes(packed[i : i + EVAL_BATCH], planes, size, dtype=np.uint8)).to(device).float()
         y = torch.from_numpy(targets[i : i + EVAL_BATCH]).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            logits = model(x)
-        logits = logits.float()
+            out = model(x)
+        if isinstance(out, tuple):
+            zero = True
+            logits, value = out[0].float(), out[1].float()
+            if values is not None:
+                e, s, c = _value_error(value, torch.from_numpy(values[i : i + EVAL_BATCH]).to(device))
+                err, sign, counted = err + float(e), sign + float(s), counted + float(c)
+        else:
+            logits = out.float()
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         a, b = _accuracy(logits, y)
         top1 += a
         top5 += b
     model.train(was_training)
-    return {"loss": loss_sum / n, "top1": top1 / n, "top5": top5 / n, "positions": n}
+    res = {"loss": loss_sum / n, "top1": top1 / n, "top5": top5 / n, "positions": n}
+    if zero and values is not None:
+        res.update(value_mse=err / counted if counted else None, value_sign=sign / counted if counted else None,
+                   value_positions=int(counted))  # fmt: skip
+    return res
 
 
 # --- training ------------------------------------------------------------------------------------------------------
@@ -251,9 +335,9 @@ def train_sl(
     on_status: Callable[[SLStatus], None] | None = None,
     stop: threading.Event | None = None,
 ) -> SLResult:
-    """Train (or resume) the SL policy network of ``config`` until ``max_steps``, ``max_minutes``, SIGINT/SIGTERM or
-    ``stop`` is set; a checkpoint is saved at the end. SLRunError when there is nothing to train on; ValueError for
-    a run directory of another size / model / SGF directory."""
+    """Train (or resume) the SL network of ``config`` (a policy net, or a Zero net's both heads) until
+    ``max_steps``, ``max_minutes``, SIGINT/SIGTERM or ``stop`` is set; a checkpoint is saved at the end. SLRunError
+    when there is nothing to train on; ValueError for a run directory of another size / model / SGF directory."""
     from igo.nets.checkpoint import CheckpointError, load_checkpoint
     from igo.nets.config import get_config
     from igo.nets.models import build_model
@@ -268,10 +352,14 @@ def train_sl(
     if not train_files:
         raise SLRunError(f"all {len(files)} SGF files are held out; lower --holdout or add games")
     log.info("%d SGF files: %d for training, %d held out", len(files), len(train_files), len(held_files))
+    net_config = get_config(config.model)
+    zero = net_config.kind == "zero"
+    features = net_config.feature_set
+    planes = net_config.input_planes
 
     held_stats = LoadStats()
-    held_packed, held_targets, _ = encode_positions(
-        held_files, config.size, config.max_holdout_positions, packed=True, stats=held_stats
+    held_packed, held_targets, held_values, _ = encode_positions(
+        held_files, config.size, config.max_holdout_positions, packed=True, stats=held_stats, features=features
     )
     log.info("held-out: %d positions from %d games (%d skipped)", len(held_targets), held_stats.games,
              held_stats.skipped)  # fmt: skip
@@ -280,17 +368,18 @@ def train_sl(
     torch.set_num_threads(config.threads or core_budget())
     amp = device.type == "cuda"
     torch.manual_seed(config.seed)
-    model = build_model(get_config(config.model), config.size).to(device)
+    model = build_model(net_config, config.size).to(device)
     optimizer = build_optimizer(
         model.parameters(), config.optimizer, config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     step = samples = epoch = files_read = 0
+    komi: float | None = None  # zero nets: recorded in their checkpoints
     rd = RunDir(run_dir, PREFIX)
     newest = rd.newest()
     if newest is not None:
         last = newest[1]
         try:
-            loaded, meta = load_checkpoint(last, board_size=config.size, expect_kind="lee-policy")
+            loaded, meta = load_checkpoint(last, board_size=config.size, expect_kind=net_config.kind)
         except (CheckpointError, OSError, ValueError) as e:
             raise SLRunError(f"cannot resume from {last}: {e}") from None
         if meta.config_name != config.model:
@@ -302,8 +391,14 @@ def train_sl(
         samples = int(meta.extra.get("samples", step * config.batch_size))
         epoch = int(meta.extra.get("epoch", 0))
         files_read = int(meta.extra.get("files_read", 0))
+        komi = meta.komi
         log.info("resuming from %s: step %d, %d samples, epoch %d", last.name, step, samples, epoch)
         rd.announce_resume(step, f"{samples} samples", f"epoch {epoch}")
+    if zero and komi is None:
+        komi, counts = corpus_komi(files, config.size)
+        if len(counts) > 1:
+            log.warning("the %dx%d games disagree on komi (%s); recording the most common, %g", config.size,
+                        config.size, ", ".join(f"{k:g}: {n}" for k, n in counts.most_common()), komi)  # fmt: skip
     model.train()
 
     stream = PositionStream(
@@ -314,6 +409,7 @@ def train_sl(
         shuffle_buffer=config.shuffle_buffer,
         epoch=epoch,
         skip_files=files_read if files_read < len(train_files) else 0,
+        features=features,
     )
     stop = stop if stop is not None else threading.Event()
     metrics = Metrics(run_dir)
@@ -322,7 +418,8 @@ def train_sl(
     eval_step = -1
     ckpt: Path | None = None if newest is None else newest[1]
     ckpt_step = -1 if newest is None else step
-    window = {"loss": 0.0, "top1": 0, "top5": 0, "n": 0, "steps": 0, "t": time.monotonic()}
+    window = {"loss": 0.0, "top1": 0, "top5": 0, "n": 0, "steps": 0, "t": time.monotonic(), "policy": 0.0,
+              "verr": 0.0, "vn": 0}  # fmt: skip
     run_loss = run_top1 = None
     pps = 0.0
     stopped = "max_steps"
@@ -336,13 +433,16 @@ def train_sl(
 
     def do_eval() -> None:
         nonlocal last_eval, eval_step
-        res = evaluate(model, held_packed, held_targets, config.size, device, amp)
+        res = evaluate(model, held_packed, held_targets, config.size, device, amp, values=held_values, planes=planes)
         eval_step = step
         if res is not None:
             last_eval = res
             metrics.write("eval", step, samples=samples, epoch=stream.epoch, **res)
             log.info("step %d: held-out loss %.3f top-1 %.3f top-5 %.3f", step, res["loss"], res["top1"],
                      res["top5"])  # fmt: skip
+            if zero:
+                log.info("step %d: held-out value MSE %s sign %s on %d positions", step, shown(res["value_mse"]),
+                         shown(res["value_sign"]), res["value_positions"])  # fmt: skip
 
     def save() -> Path:
         nonlocal ckpt, ckpt_step
@@ -358,7 +458,15 @@ def train_sl(
         if last_eval is not None:
             extra.update(holdout_top1=last_eval["top1"], holdout_top5=last_eval["top5"],
                          holdout_loss=last_eval["loss"])  # fmt: skip
-        path = save_with_optimizer(rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step, extra=extra)
+        known = {}
+        if zero:
+            extra["value_weight"] = config.value_weight
+            if last_eval is not None:
+                extra.update(holdout_value_mse=last_eval["value_mse"], holdout_value_sign=last_eval["value_sign"])
+            known = {"komi": komi, "rules": RULES}
+        path = save_with_optimizer(
+            rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step, extra=extra, **known
+        )
         rd.publish(path, "sl.safetensors")
         config.thin(rd, config.checkpoint_every, step)
         ckpt, ckpt_step = path, step
@@ -378,18 +486,27 @@ def train_sl(
                 stopped = "signal"
                 break
             try:
-                planes, target = next(batches)
+                batch, target, value_target = next(batches)
             except ValueError as e:  # a whole epoch without a usable position
                 raise SLRunError(str(e)) from None
             lr = config.lr_at(samples)
             for g in optimizer.param_groups:
                 g["lr"] = lr
-            x = torch.from_numpy(planes).to(device, non_blocking=True).float()
+            x = torch.from_numpy(batch).to(device, non_blocking=True).float()
             y = torch.from_numpy(target).to(device, non_blocking=True)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                logits = model(x)
-            logits = logits.float()
-            loss = F.cross_entropy(logits, y)
+                out = model(x)
+            if zero:
+                logits, value = out[0].float(), out[1].float()
+                err, _sign, counted = _value_error(value, torch.from_numpy(value_target).to(device, non_blocking=True))
+                policy_loss = F.cross_entropy(logits, y)
+                loss = policy_loss + config.value_weight * err / counted.clamp(min=1)
+                window["policy"] += float(policy_loss.detach()) * len(target)
+                window["verr"] += float(err.detach())
+                window["vn"] += int(counted)
+            else:
+                logits = out.float()
+                loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -407,12 +524,16 @@ def train_sl(
                 n = window["n"]
                 run_loss, run_top1 = window["loss"] / n, window["top1"] / n
                 pps = n / dt
+                heads = {}
+                if zero:
+                    heads = {"policy_loss": window["policy"] / n, "undecided": stream.stats.undecided,
+                             "value_mse": window["verr"] / window["vn"] if window["vn"] else None}  # fmt: skip
                 metrics.write(
                     "train", step, loss=run_loss, top1=run_top1, top5=window["top5"] / n, lr=lr,
                     positions_per_s=pps, samples=samples, epoch=stream.epoch, skipped=skipped(),
-                    positions_read=stream.stats.positions,
+                    positions_read=stream.stats.positions, **heads,
                 )  # fmt: skip
-                window.update(loss=0.0, top1=0, top5=0, n=0, steps=0, t=time.monotonic())
+                window.update(loss=0.0, top1=0, top5=0, n=0, steps=0, t=time.monotonic(), policy=0.0, verr=0.0, vn=0)
             elif run_loss is None:
                 run_loss, run_top1 = window["loss"] / window["n"], window["top1"] / window["n"]
                 pps = window["n"] / max(time.monotonic() - window["t"], 1e-9)
@@ -435,6 +556,9 @@ def train_sl(
                         last_eval and last_eval["top1"],
                         last_eval and last_eval["top5"],
                         skipped(),
+                        zero,
+                        last_eval and last_eval.get("value_mse"),
+                        last_eval and last_eval.get("value_sign"),
                     )  # fmt: skip
                 )
         if eval_step != step:
@@ -460,6 +584,11 @@ def train_sl(
         checkpoint=None if ckpt is None else str(ckpt),
         seconds=time.monotonic() - t0,
         stopped=stopped,
+        value_mse=None if last_eval is None else last_eval.get("value_mse"),
+        value_sign=None if last_eval is None else last_eval.get("value_sign"),
+        value_positions=int(np.count_nonzero(held_values)) if zero else 0,
+        undecided=stream.stats.undecided + held_stats.undecided,
+        komi=komi,
     )
 
 

@@ -34,6 +34,11 @@ console) are logged by the driver. Stale ``.tmp`` files of interrupted writes ar
 ``version`` not a non-negative integer, its checkpoint unreadable) the run warns and recomputes it — the best
 checkpoint is the last one ``metrics.jsonl`` records as promoted by gating, or the learner's checkpoint — and writes
 it afresh, rather than stopping until the user deletes the file.
+
+**Warm start and CPU-hours** (:mod:`igo.training.zero_start`): ``parent`` (``--init CHECKPOINT``, a new run only)
+makes a checkpoint of the same config and board size the run's first network and is recorded in ``config.json`` and
+every checkpoint; the CPU-hours of all invocations (wall time x Ray CPUs) go into each checkpoint's
+``extra.cpu_hours``, ``state.json``, ``metrics.jsonl`` and the status.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from .common import Metrics, write_json
 from .learner import LearnerConfig, ZeroLearner
 from .run import ConfigDict, Retention, RunDir, RunError, check_settings, checkpoint_problem, shown, stop_on_signals
 from .zero_eval import PREFIX, _igo_player, eval_ratings, evaluation_config
+from .zero_start import CpuHours, check_parent, parent_model, ray_cpus, recorded_cpu_hours
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +104,7 @@ class ZeroRunConfig(Retention, ConfigDict):
     learners: int = 1  # > 1: synchronous data-parallel training (torch DDP) over that many GPUs / processes
     learner_cpus: float = 1.0  # Ray CPUs per data-parallel learner
     seed: int = 0
+    parent: str | None = None  # --init: the checkpoint whose weights are the first network (a new run only)
     selfplay: dict = field(default_factory=dict)
     learner: dict = field(default_factory=dict)
 
@@ -156,14 +163,14 @@ class ZeroRunConfig(Retention, ConfigDict):
 # --- the run directory -------------------------------------------------------------------------------------------
 
 
-IDENTITY = ("size", "komi", "model")
+IDENTITY = ("size", "komi", "model", "parent")
 SUBDIRS = ("checkpoints", "replay", "games", "eval", "tb")
 
 
 def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict | None = None) -> ZeroRunConfig:
     """Create the run directory with ``config``, or read the existing one. On resume, ``overrides`` (settings given
     on the command line) may change how the run goes on (actors, ratios, evaluation...) but not what it trains
-    (size, komi, model): that is refused."""
+    (size, komi, model, parent): that is refused. A new run's ``parent`` is checked before anything is written."""
     run_dir = Path(run_dir)
     rd = RunDir(run_dir, PREFIX)
     found = rd.read_config(error=RunError)
@@ -182,6 +189,7 @@ def prepare_run_dir(run_dir: Path, config: ZeroRunConfig | None, overrides: dict
         raise RunError(f"{run_dir} has no config.json")
     if overrides:
         config = config.with_overrides(overrides)
+    check_parent(config)
     rd.write_config(config.to_dict(), subdirs=SUBDIRS)
     return config
 
@@ -247,6 +255,7 @@ class Status:
     new_games: int = 0  # games of this invocation: the rates count these only
     games_per_hour: float = 0.0
     positions_per_s: float = 0.0
+    cpu_hours: float = 0.0  # wall time x Ray CPUs, all invocations of the run
     would_resign: int = 0  # no-resign games (this invocation) in which a side fell below the resign threshold
     false_resign: int = 0  # ... and that side won after all: resigning there would have been wrong
     elapsed: float = 0.0
@@ -257,7 +266,7 @@ class Status:
         return (
             f"games {self.games}  positions {self.positions}  step {self.step}  samples {self.samples}  "
             f"loss {loss}  Elo {shown(self.elo, '+.0f')}  {self.games_per_hour:.0f} games/h  "
-            f"{self.positions_per_s:.1f} pos/s (this run)  false resignations {fr}"
+            f"{self.positions_per_s:.1f} pos/s (this run)  {self.cpu_hours:.2f} CPU-h  false resignations {fr}"
         )
 
 
@@ -288,6 +297,7 @@ class ZeroRun:
         self.status_every = status_every
         self.stop_requested = threading.Event()
         self.status = Status()
+        self._cpu_hours: Callable[[], float] = lambda: self.status.cpu_hours  # run() counts from its start
 
     # --- set-up ------------------------------------------------------------------------------------------------
 
@@ -325,9 +335,14 @@ class ZeroRun:
                 "the damaged files out of it to start the learner afresh"
             )
         torch.manual_seed(self.config.seed)
-        model = build_model(get_config(self.config.model), self.config.size)
+        if self.config.parent:
+            model = parent_model(self.config)
+            log.info("the run starts from the weights of %s", self.config.parent)
+        else:
+            model = build_model(get_config(self.config.model), self.config.size)
         learner = ZeroLearner(model, lc)
-        learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir)}, komi=self.config.komi, rules=RULES)
+        learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir), "cpu_hours": 0.0},
+                     parent=self.config.parent, komi=self.config.komi, rules=RULES)  # fmt: skip
         return learner
 
     def _state(self, *, warn: bool = False) -> dict | None:
@@ -413,6 +428,7 @@ class ZeroRun:
 
         limits = limits or Limits()
         cfg = self.config
+        clock = CpuHours()
         torch.set_num_threads(self._learner_thread_count())
         self.rd.remove_stale_tmp()
         resuming = bool(self.rd.checkpoints())
@@ -421,9 +437,12 @@ class ZeroRun:
             self._publish(learner.step)
         first_step = self.rd.checkpoints()[0][0]
         best_step = self._resume_best(learner.step)
+        clock.before = recorded_cpu_hours(self._state(), self.rd.checkpoint(learner.step))
         in_use: dict[tuple[str, int], tuple[int, ...]] = {}  # checkpoints that evaluation and gating jobs play
         last_ckpt_step = learner.step
         started_ray = self._init_ray()
+        clock.start(ray_cpus(cfg, self.address))
+        self._cpu_hours = clock.total
         metrics = Metrics(self.run_dir)
         background = _Background()
         actors: dict = {}
@@ -447,7 +466,7 @@ class ZeroRun:
                     )  # fmt: skip
                 st = self.status
                 st.games, st.positions = int(bstats["games_total"]), int(bstats["positions_total"])
-                st.step, st.samples = learner.step, learner.samples
+                st.step, st.samples, st.cpu_hours = learner.step, learner.samples, clock.before
                 log.info("run %s: %d games, %d positions, learner step %d", self.run_dir, st.games, st.positions,
                          st.step)  # fmt: skip
                 if resuming:
@@ -487,7 +506,8 @@ class ZeroRun:
                         s = out["stats"]
                         st.would_resign += s["would_resign"]
                         st.false_resign += s["false_resign"]
-                        metrics.write("selfplay", st.step, games_total=st.games, positions_total=st.positions,
+                        metrics.write("selfplay", st.step, cpu_hours=round(clock.total(), 4),
+                                      games_total=st.games, positions_total=st.positions,
                                       games=s["games"], positions=s["positions"], evaluations=s["evaluations"],
                                       wall_s=round(s["wall_s"], 3), eval_s=round(s["eval_s"], 3),
                                       resigned=s["resigned"],
@@ -517,7 +537,8 @@ class ZeroRun:
                             losses.clear()
                             st.loss, st.policy_loss = mean["loss"], mean["policy_loss"]
                             st.value_loss = mean["value_loss"]
-                            metrics.write("train", st.step, samples=st.samples, **mean)
+                            metrics.write("train", st.step, samples=st.samples, cpu_hours=round(clock.total(), 4),
+                                          **mean)  # fmt: skip
                         if st.step - last_ckpt_step >= cfg.checkpoint_every:
                             last_ckpt_step = st.step
                             if cfg.gating_games == 0:  # continuous update: the new checkpoint is the best
@@ -557,6 +578,7 @@ class ZeroRun:
                                 name = f"step-{step}"
                                 st.elo = ratings.elo.get(name)
                                 metrics.write("eval", step, elo=st.elo, elo_all=dict(ratings.elo),
+                                              cpu_hours=round(clock.total(), 4),
                                               interval=dict(ratings.interval), score=table)  # fmt: skip
                     # 4. status and limits
                     now = time.time()
@@ -564,7 +586,7 @@ class ZeroRun:
                     if st.elapsed > 0:  # one counter, since this invocation started
                         st.games_per_hour = st.new_games / st.elapsed * 3600
                         st.positions_per_s = (st.positions - positions0) / st.elapsed
-                    st.version = version
+                    st.version, st.cpu_hours = version, clock.total()
                     if self.on_status is not None and now - last_status >= self.status_every:
                         last_status = now
                         self.on_status(st)
@@ -578,6 +600,7 @@ class ZeroRun:
                     self._checkpoint(trainer, metrics, st, {first_step, best, *_steps(in_use)})
                     if cfg.gating_games == 0:
                         self._save_state(best=st.step, version=st.step)
+                st.cpu_hours = clock.total()
                 if self.on_status is not None:
                     self.on_status(st)
                 return st
@@ -627,13 +650,17 @@ class ZeroRun:
         """Save the learner's checkpoint, publish it as ``latest.safetensors`` and thin the older ones (never those
         in ``protect``)."""
         cfg, path = self.config, self.rd.checkpoint(learner.step)
-        known = {"komi": cfg.komi, "rules": RULES}
+        known = {"komi": cfg.komi, "rules": RULES, "parent": cfg.parent}
+        st.cpu_hours = self._cpu_hours()
         try:
-            learner.save(path, extra={"games": st.games, "positions": st.positions}, **known)
+            learner.save(path, extra={"games": st.games, "positions": st.positions, "cpu_hours": st.cpu_hours},
+                         **known)  # fmt: skip
         except OSError as e:
             raise RunError(f"cannot write checkpoint {path}: {e}") from None
         self._publish(learner.step)
-        metrics.write("checkpoint", learner.step, path=str(path), samples=learner.samples, games=st.games)
+        self._save_state(cpu_hours=st.cpu_hours)
+        metrics.write("checkpoint", learner.step, path=str(path), samples=learner.samples, games=st.games,
+                      cpu_hours=round(st.cpu_hours, 4))  # fmt: skip
         log.info("checkpoint %s", path)
         cfg.thin(self.rd, cfg.checkpoint_every, learner.step, protect)
         return path

@@ -17,11 +17,11 @@ EVAL_RESIGN = 0.05  # igo resigns below this win rate in evaluation and gating g
 
 def _igo_player(name: str, ckpt: Path | None, simulations: int, step: int | None = None):
     """igo's player in the run's evaluations: ``simulations`` per move on one thread, resigning below 5%, with
-    checkpoint ``ckpt`` (None: rollouts only)."""
+    checkpoint ``ckpt`` (None: rollouts only, ``--model none``, never the shipped default net)."""
     from igo.engine.options import PlayerOptions
     from igo.selfplay.tournament import TournamentPlayer
 
-    options = PlayerOptions(model=None if ckpt is None else str(ckpt), playouts=simulations, resign=EVAL_RESIGN)
+    options = PlayerOptions(model="none" if ckpt is None else str(ckpt), playouts=simulations, resign=EVAL_RESIGN)
     return TournamentPlayer.from_options(name, options, step=step)
 
 

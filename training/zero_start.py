@@ -1,0 +1,91 @@
+"""How a Zero run starts and what it spends: the warm start from ``--init`` and the CPU-hours.
+
+**Warm start.** ``igo train zero --init CHECKPOINT`` (``ZeroRunConfig.parent``, a new run only) makes that checkpoint's
+weights the run's first network (``step-0``, published to the actors before any training); it must be a Zero net of
+the run's config and board size (:func:`check_parent`, before the run directory is written). The path is the run's
+``parent`` in ``config.json`` and in every checkpoint's metadata.
+
+**CPU-hours.** Each invocation adds its wall time times the Ray CPUs it used (:func:`ray_cpus`: a local Ray's CPUs;
+on a cluster the CPUs the run reserves, actors and learners) to the total of the invocations before it
+(:class:`CpuHours`). The total is written into each checkpoint's metadata (``extra.cpu_hours``), ``state.json``
+(``cpu_hours``), the ``metrics.jsonl`` rows and the status; a resume starts from the larger of ``state.json``'s and
+the resumed checkpoint's, so a crash loses at most the time since the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+
+def check_parent(config) -> None:
+    """ValueError unless ``config.parent`` (a :class:`~igo.training.zero.ZeroRunConfig`'s) is None or a readable
+    Zero checkpoint of the run's network config and board size; reads only its header."""
+    if config.parent is None:
+        return
+    from igo.nets.checkpoint import read_metadata
+    from igo.nets.config import config_to_dict, get_config
+
+    meta = read_metadata(config.parent)  # CheckpointError (a ValueError) names the path and the problem
+    same = config_to_dict(meta.config) == config_to_dict(get_config(config.model))
+    if not same or meta.board_size != config.size:
+        n, s = meta.board_size, config.size
+        raise ValueError(f"--init {config.parent} is a {meta.config_name} net for {n}x{n}, this run trains "
+                         f"{config.model} for {s}x{s}")  # fmt: skip
+
+
+def parent_model(config):
+    """The network of ``config.parent`` (checked by :func:`check_parent`), to train from."""
+    from igo.nets.checkpoint import load_checkpoint
+
+    check_parent(config)
+    model, _meta = load_checkpoint(config.parent, board_size=config.size, expect_kind="zero")
+    return model.train()
+
+
+def ray_cpus(config, address: str | None) -> float:
+    """The Ray CPUs this invocation uses: all of a local Ray's (the run has the machine); on a cluster, what the
+    run reserves (its actors and data-parallel learners, or one CPU for a learner in the driver)."""
+    import ray
+
+    if address is None:
+        return float(ray.cluster_resources().get("CPU", 1.0))
+    learners = config.learners * config.learner_cpus if config.learners > 1 else 1.0
+    return config.actors * config.actor_cpus + learners
+
+
+def recorded_cpu_hours(state: dict | None, checkpoint: Path | None) -> float:
+    """The CPU-hours spent before this invocation: the larger of ``state.json``'s ``cpu_hours`` and the resumed
+    ``checkpoint``'s ``extra.cpu_hours`` (a value that is not a finite number >= 0 counts 0)."""
+    found = [(state or {}).get("cpu_hours")]
+    if checkpoint is not None:
+        from igo.nets.checkpoint import CheckpointError, read_metadata
+
+        try:
+            found.append(read_metadata(checkpoint).extra.get("cpu_hours"))
+        except CheckpointError:
+            pass
+    ok = [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
+    return max([v for v in ok if v >= 0], default=0.0)
+
+
+class CpuHours:
+    """The run's CPU-hours: ``before`` (earlier invocations) plus this invocation's wall time since
+    :meth:`start` times ``cpus``."""
+
+    def __init__(self, before: float = 0.0, clock=time.monotonic):
+        self.before = float(before)
+        self.cpus = 0.0
+        self._clock = clock
+        self._t0 = clock()
+
+    def start(self, cpus: float) -> None:
+        """Count from now on, at ``cpus`` CPUs (the invocation's time before Ray was up counts at that rate too)."""
+        self.cpus = float(cpus)
+
+    def total(self) -> float:
+        return self.before + (self._clock() - self._t0) / 3600.0 * self.cpus
+
+
+__all__ = ["CpuHours", "check_parent", "parent_model", "ray_cpus", "recorded_cpu_hours"]
