@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all cores)")
     p.add_argument("--plot", nargs="?", const="elo.png", default=None, metavar="PNG",
                    help="draw Elo against checkpoint step (default file elo.png in --out)")  # fmt: skip
+    p.add_argument("--plot-x", choices=("step", "cpu-hours"), default="step", help="what --plot puts on the x axis: "
+                   "the checkpoint's training step, or the CPU-hours that made its network (its own training and "
+                   "its --init parent's, as the trainers record them; default step)")  # fmt: skip
     p.add_argument("--ratings-only", action="store_true", help="play nothing; rate the games "
                    "recorded in --out (players and settings read from there when not given)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the ratings as JSON on the last line")
@@ -233,17 +236,23 @@ def run(args) -> int:
         say(table.table(ratings.players))
         say(f"\nratings.json, ratings.csv, crosstable.json written to {out}")
         if args.plot:
-            steps = t.steps()
+            steps = t.steps() if args.plot_x == "step" else t.cpu_hours()
             path = Path(args.plot)
             if not path.is_absolute():
                 path = out / path
             if steps:
                 from igo.selfplay.elo import plot_elo_vs_step
 
-                plot_elo_vs_step(ratings, steps, path, title=cfg.name)
+                xlabel = "training step" if args.plot_x == "step" else "training CPU-hours"
+                plot_elo_vs_step(ratings, steps, path, title=cfg.name, xlabel=xlabel)
                 say(f"Elo plot written to {path}")
             else:
-                say("--plot: no player has a training step (give 'step' or a checkpoint 'model'); nothing drawn")
+                what = (
+                    "a training step (give 'step' or a checkpoint 'model')"
+                    if args.plot_x == "step"
+                    else ("recorded CPU-hours (checkpoints of igo train sl/zero record them)")
+                )
+                say(f"--plot: no player has {what}; nothing drawn")
     if interrupted is not None:
         ids = {g.id for g in t.games()}
         say(f"\ninterrupted after {len(t.finished_ids() & ids)} of {len(ids)} games; rerun the same command to resume")

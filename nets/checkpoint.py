@@ -475,6 +475,22 @@ def network_komi(*paths: str | os.PathLike | None, default: float) -> float:
     return default
 
 
+def hours(value: Any) -> float:
+    """A recorded CPU-hours figure as a float: 0 when it is absent or not a finite number >= 0 (metadata is
+    untrusted)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return float(value) if ok else 0.0
+
+
+def network_cpu_hours(extra: dict[str, Any]) -> float | None:
+    """The CPU-hours that made a network, from its checkpoint's ``extra``: ``cpu_hours`` (its own training, which
+    ``igo train sl`` and ``igo train zero`` record) plus ``parent_cpu_hours`` (what its ``--init`` network cost);
+    None when it records neither."""
+    if "cpu_hours" not in extra and "parent_cpu_hours" not in extra:
+        return None
+    return hours(extra.get("cpu_hours")) + hours(extra.get("parent_cpu_hours"))
+
+
 def _check_request(path: Path, meta: CheckpointMeta, board_size: int | None, expect_kind: str | None) -> None:
     if board_size is not None and board_size != meta.board_size:
         n = meta.board_size
@@ -605,9 +621,11 @@ __all__ = [
     "check_komi",
     "check_provenance",
     "check_rules",
+    "hours",
     "igo_version",
     "load_checkpoint",
     "load_state",
+    "network_cpu_hours",
     "network_komi",
     "read_metadata",
     "save_checkpoint",

@@ -684,15 +684,17 @@ def plot_elo_vs_step(
     *,
     title: str | None = None,
     others: bool = True,
+    xlabel: str = "training step",
 ) -> None:
-    """Draw Elo with 95% error bars against training step for the rated players in ``steps`` and, with
+    """Draw Elo with 95% error bars against training step (or any other measure of training, e.g. CPU-hours, named
+    by ``xlabel``) for the rated players in ``steps`` and, with
     ``others``, the rated players without a step (e.g. GNU Go levels) as labelled horizontal lines (their 95%
     interval a faint band; none for the anchor); write a PNG (matplotlib's Agg canvas, no pyplot state).
     Raises ValueError when no rated player has a step."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    stepped = sorted((int(steps[p]), p) for p in ratings.players if p in steps)
+    stepped = sorted((steps[p], p) for p in ratings.players if p in steps)
     if not stepped:
         raise ValueError(f"no rated player has a training step (players: {_short(ratings.players, 20)})")
     unrated = sorted(set(steps) - set(ratings.players))
@@ -724,7 +726,7 @@ def plot_elo_vs_step(
                 fontsize=8,
                 color=colour,
             )
-    ax.set_xlabel("training step")
+    ax.set_xlabel(xlabel)
     anchor = f"{ratings.anchor} = {ratings.anchor_elo:g}" if ratings.anchor else f"mean {ratings.anchor_elo:g}"
     ax.set_ylabel(f"Elo ({anchor})")
     if title:

@@ -700,13 +700,34 @@ class Tournament:
         for p in self.config.players:
             if p.step is not None:
                 out[p.name] = int(p.step)
-            elif p.model and p.model.lower() != "none":
+            elif _checkpoint(p):
                 try:
                     from igo.nets.checkpoint import read_metadata
 
-                    out[p.name] = int(read_metadata(p.model).step)
+                    out[p.name] = int(read_metadata(_checkpoint(p)).step)
                 except Exception as e:  # a plot without that point, not a failed tournament
                     log.warning("no training step for %s: %s", p.name, e)
+        return out
+
+    def cpu_hours(self) -> dict[str, float]:
+        """The CPU-hours that made each checkpoint player's network: its ``extra.cpu_hours`` (its own training:
+        ``igo train sl`` and ``igo train zero`` record it) plus ``extra.parent_cpu_hours`` (what its ``--init``
+        network had cost); players whose checkpoint records neither are left out."""
+        out = {}
+        for p in self.config.players:
+            if not _checkpoint(p):
+                continue
+            try:
+                from igo.nets.checkpoint import network_cpu_hours, read_metadata
+
+                found = network_cpu_hours(read_metadata(_checkpoint(p)).extra)
+            except Exception as e:  # a plot without that point, not a failed tournament
+                log.warning("no CPU-hours for %s: %s", p.name, e)
+                continue
+            if found is None:
+                log.warning("no CPU-hours recorded in %s (player %s)", _checkpoint(p), p.name)
+            else:
+                out[p.name] = found
         return out
 
     def write_ratings(self) -> tuple:
@@ -716,6 +737,13 @@ class Tournament:
         ratings.to_csv(self.out / "ratings.csv")
         atomic_write(self.out / "crosstable.json", json.dumps(table.to_dict(), indent=2) + "\n")
         return ratings, table
+
+
+def _checkpoint(p: TournamentPlayer) -> str | None:
+    """The network checkpoint an igo player plays with (its ``model``, or ``--model`` in its flags); None for GTP
+    commands, rollout-only players and ``--model none``."""
+    model = p.model or (p.options.model if p.options is not None else None)
+    return None if not model or model.lower() == "none" else model
 
 
 def standings(rows: Iterable[dict]) -> dict[str, tuple[float, int]]:

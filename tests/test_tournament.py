@@ -299,3 +299,22 @@ def test_the_example_gauntlet_config_is_valid():
     cfg = load_config(Path(__file__).resolve().parent.parent / "examples" / "gauntlet-9x9.toml")
     assert cfg.format == "gauntlet" and len(cfg.pairings()) == 6 and cfg.games_per_pairing >= 20
     assert len(schedule(cfg)) == 120
+
+
+def test_cpu_hours_of_checkpoint_players_for_the_elo_curve(tmp_path):
+    import torch
+
+    from igo.nets.checkpoint import save_checkpoint
+    from igo.nets.config import get_config
+    from igo.nets.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model(get_config("zero-tiny"), 5)
+    zero = save_checkpoint(tmp_path / "z.safetensors", net, extra={"cpu_hours": 0.5, "parent_cpu_hours": 1.25})
+    sl = save_checkpoint(tmp_path / "s.safetensors", net, extra={"cpu_hours": 0.25})
+    bare = save_checkpoint(tmp_path / "b.safetensors", net)
+    ps = [TournamentPlayer("z", igo=f"--model {zero}"), TournamentPlayer("s", igo=f"--model {sl}"),
+          TournamentPlayer("b", igo=f"--model {bare}"), TournamentPlayer("r", igo="--model none"),
+          TournamentPlayer("g", command="gnugo --mode gtp")]  # fmt: skip
+    t = Tournament(TournamentConfig(ps, games_per_pairing=2, size=5), tmp_path / "out")
+    assert t.cpu_hours() == {"z": 1.75, "s": 0.25}  # its own training and its parent's; none recorded: no point

@@ -412,12 +412,15 @@ def test_zero_evaluate_masks_positions_without_a_result():
 def test_zero_resume_keeps_steps_komi_and_value_weight(tmp_path, corpus, caplog):
     first = train_sl(zero_tiny(tmp_path, corpus, max_steps=6, checkpoint_every=3))
     assert first.steps == 6 and first.komi == 7.0
+    hours6 = read_metadata(tmp_path / "zrun" / "sl.safetensors").extra["cpu_hours"]
+    assert hours6 > 0
     caplog.set_level(logging.INFO, logger="igo.training.sl")
     second = train_sl(zero_tiny(tmp_path, corpus, max_steps=10, value_weight=0.01))
     assert second.steps == 10 and second.samples == 10 * 32 and second.komi == 7.0
     assert "resuming from sl-00000006.safetensors" in caplog.text and "not restored" not in caplog.text
     meta = read_metadata(tmp_path / "zrun" / "sl.safetensors")
     assert meta.step == 10 and meta.komi == 7.0 and meta.extra["value_weight"] == 0.01
+    assert meta.extra["cpu_hours"] > hours6  # CPU-hours add up over invocations
     with pytest.raises(ValueError, match="model='zero-tiny'"):
         train_sl(tiny(tmp_path, corpus, "zrun", max_steps=12))  # a lee-policy net in a Zero run directory
 

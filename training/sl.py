@@ -55,7 +55,7 @@ import torch.nn.functional as F
 
 from igo.engine.cores import core_budget
 from igo.engine.planes import unpack_planes
-from igo.nets.checkpoint import RULES
+from igo.nets.checkpoint import RULES, hours
 from igo.nets.device import resolve_device
 
 from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
@@ -365,7 +365,8 @@ def train_sl(
              held_stats.skipped)  # fmt: skip
 
     device = resolve_device(config.device)
-    torch.set_num_threads(config.threads or core_budget())
+    threads = config.threads or core_budget()
+    torch.set_num_threads(threads)
     amp = device.type == "cuda"
     torch.manual_seed(config.seed)
     model = build_model(net_config, config.size).to(device)
@@ -373,6 +374,7 @@ def train_sl(
         model.parameters(), config.optimizer, config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
     step = samples = epoch = files_read = 0
+    cpu_hours_before = 0.0  # earlier invocations' (their newest checkpoint's extra.cpu_hours)
     komi: float | None = None  # zero nets: recorded in their checkpoints
     rd = RunDir(run_dir, PREFIX)
     newest = rd.newest()
@@ -391,6 +393,7 @@ def train_sl(
         samples = int(meta.extra.get("samples", step * config.batch_size))
         epoch = int(meta.extra.get("epoch", 0))
         files_read = int(meta.extra.get("files_read", 0))
+        cpu_hours_before = hours(meta.extra.get("cpu_hours"))
         komi = meta.komi
         log.info("resuming from %s: step %d, %d samples, epoch %d", last.name, step, samples, epoch)
         rd.announce_resume(step, f"{samples} samples", f"epoch {epoch}")
@@ -454,6 +457,8 @@ def train_sl(
             "corpus": config.sgf_dir,
             "optimizer": config.optimizer,
             "lr": config.lr_at(samples),
+            # wall time x torch threads, all invocations: the cost of this net on the curve of Elo against CPU-hours
+            "cpu_hours": cpu_hours_before + (time.monotonic() - t0) * threads / 3600.0,
         }
         if last_eval is not None:
             extra.update(holdout_top1=last_eval["top1"], holdout_top5=last_eval["top5"],

@@ -66,7 +66,7 @@ from .common import Metrics, write_json
 from .learner import LearnerConfig, ZeroLearner
 from .run import ConfigDict, Retention, RunDir, RunError, check_settings, checkpoint_problem, shown, stop_on_signals
 from .zero_eval import PREFIX, _igo_player, eval_ratings, evaluation_config
-from .zero_start import CpuHours, check_parent, parent_model, ray_cpus, recorded_cpu_hours
+from .zero_start import CpuHours, check_parent, parent_cpu_hours, parent_model, ray_cpus, recorded_cpu_hours
 
 log = logging.getLogger(__name__)
 
@@ -341,8 +341,9 @@ class ZeroRun:
         else:
             model = build_model(get_config(self.config.model), self.config.size)
         learner = ZeroLearner(model, lc)
-        learner.save(self.rd.checkpoint(0), extra={"run": str(self.run_dir), "cpu_hours": 0.0},
-                     parent=self.config.parent, komi=self.config.komi, rules=RULES)  # fmt: skip
+        extra = {"run": str(self.run_dir), "cpu_hours": 0.0, "parent_cpu_hours": parent_cpu_hours(self.config)}
+        learner.save(self.rd.checkpoint(0), extra=extra, parent=self.config.parent, komi=self.config.komi,
+                     rules=RULES)  # fmt: skip
         return learner
 
     def _state(self, *, warn: bool = False) -> dict | None:
@@ -601,6 +602,7 @@ class ZeroRun:
                     if cfg.gating_games == 0:
                         self._save_state(best=st.step, version=st.step)
                 st.cpu_hours = clock.total()
+                self._save_state(cpu_hours=st.cpu_hours)  # the games since the last checkpoint are kept: their time too
                 if self.on_status is not None:
                     self.on_status(st)
                 return st
@@ -653,8 +655,9 @@ class ZeroRun:
         known = {"komi": cfg.komi, "rules": RULES, "parent": cfg.parent}
         st.cpu_hours = self._cpu_hours()
         try:
-            learner.save(path, extra={"games": st.games, "positions": st.positions, "cpu_hours": st.cpu_hours},
-                         **known)  # fmt: skip
+            extra = {"games": st.games, "positions": st.positions, "cpu_hours": st.cpu_hours,
+                     "parent_cpu_hours": parent_cpu_hours(cfg)}  # fmt: skip
+            learner.save(path, extra=extra, **known)
         except OSError as e:
             raise RunError(f"cannot write checkpoint {path}: {e}") from None
         self._publish(learner.step)

@@ -14,7 +14,6 @@ the resumed checkpoint's, so a crash loses at most the time since the last check
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -44,6 +43,21 @@ def parent_model(config):
     return model.train()
 
 
+def parent_cpu_hours(config) -> float:
+    """What the ``--init`` network cost before this run: its checkpoint's ``extra.cpu_hours`` plus its own
+    ``extra.parent_cpu_hours`` (an ``igo train sl`` net records its training's; a Zero net its run's and its
+    parent's); 0 without a parent or a readable figure. Checkpoints of the run record it as ``parent_cpu_hours``, so
+    that Elo can be drawn against all the CPU-hours that made a network (``igo tournament --plot-x cpu-hours``)."""
+    if not config.parent:
+        return 0.0
+    from igo.nets.checkpoint import CheckpointError, network_cpu_hours, read_metadata
+
+    try:
+        return network_cpu_hours(read_metadata(config.parent).extra) or 0.0
+    except (CheckpointError, OSError):
+        return 0.0
+
+
 def ray_cpus(config, address: str | None) -> float:
     """The Ray CPUs this invocation uses: all of a local Ray's (the run has the machine); on a cluster, what the
     run reserves (its actors and data-parallel learners, or one CPU for a learner in the driver)."""
@@ -59,15 +73,14 @@ def recorded_cpu_hours(state: dict | None, checkpoint: Path | None) -> float:
     """The CPU-hours spent before this invocation: the larger of ``state.json``'s ``cpu_hours`` and the resumed
     ``checkpoint``'s ``extra.cpu_hours`` (a value that is not a finite number >= 0 counts 0)."""
     found = [(state or {}).get("cpu_hours")]
-    if checkpoint is not None:
-        from igo.nets.checkpoint import CheckpointError, read_metadata
+    from igo.nets.checkpoint import CheckpointError, hours, read_metadata
 
+    if checkpoint is not None:
         try:
             found.append(read_metadata(checkpoint).extra.get("cpu_hours"))
         except CheckpointError:
             pass
-    ok = [float(v) for v in found if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
-    return max([v for v in ok if v >= 0], default=0.0)
+    return max(hours(v) for v in found)
 
 
 class CpuHours:
