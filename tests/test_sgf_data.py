@@ -337,9 +337,9 @@ def test_encode_positions_zero_planes_and_value_targets(tmp_path):
     want_planes, want_targets, want_values, colours = [], [], [], []
     for path in files:
         record = load_game(path)[0]
-        for board, color, (r, c) in iter_positions(record):
+        for board, color, point in iter_positions(record, include_passes=True):
             want_planes.append(enc.encode_board(board))
-            want_targets.append(r * 7 + c)
+            want_targets.append(49 if point is None else point[0] * 7 + point[1])  # a Zero net learns passes too
             winner = {won: BLACK, lost: WHITE}.get(path)
             want_values.append(0 if winner is None else (1 if color == winner else -1))
             colours.append(color)
@@ -375,9 +375,10 @@ def test_position_stream_keeps_value_targets_with_their_samples(tmp_path):
         decided = z != 0
         np.testing.assert_array_equal(z[decided], np.where(black_to_move[decided, 0] == 1, 1, -1))
         seen |= set(z.tolist())
-        # the target is empty in the (transformed) current position: neither own nor opponent stones there
-        assert not planes[np.arange(32), 0, target // 7, target % 7].any()
-        assert not planes[np.arange(32), 1, target // 7, target % 7].any()
+        # the target is a pass (49) or empty in the (transformed) current position: neither own nor opponent stones
+        on = target < 49
+        rows, pts = np.arange(32)[on], target[on]
+        assert not planes[rows, 0, pts // 7, pts % 7].any() and not planes[rows, 1, pts // 7, pts % 7].any()
     assert seen == {-1, 0, 1}
     assert stream.stats.undecided >= 1
 
@@ -460,3 +461,17 @@ def test_corpus_stats_cli(crafted, capsys):
     assert d["games"] == 4 and d["sizes"] == {"7": 1, "9": 3} and d["skipped_by_reason"]["parse error"] == 2
     assert main(["corpus", "stats", str(root / "missing")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_zero_data_keeps_the_experts_passes_alphago_data_leaves_them_out(tmp_path):
+    sgf = "(;GM[1]FF[4]SZ[7]KM[7]RE[B+3];B[dd];W[cc];B[];W[ee];B[];W[])"
+    files = [write(tmp_path / "passes.sgf", sgf)]
+    _, targets, values, stats = encode_positions(files, 7, features="zero8")
+    assert list(targets) == [3 * 7 + 3, 2 * 7 + 2, 49, 4 * 7 + 4, 49, 49] and stats.positions_skipped == 0
+    assert list(values) == [1, -1, 1, -1, 1, -1]
+    # the pass stays pass under every symmetry (the stream's target map)
+    from igo.training.sgf_data import move_map
+
+    assert all(move_map(7, k)[49] == 49 for k in range(8))
+    _, lee_targets, _, lee_stats = encode_positions(files, 7)
+    assert list(lee_targets) == [3 * 7 + 3, 2 * 7 + 2, 4 * 7 + 4] and lee_stats.positions_skipped == 3

@@ -318,3 +318,12 @@ def test_cpu_hours_of_checkpoint_players_for_the_elo_curve(tmp_path):
           TournamentPlayer("g", command="gnugo --mode gtp")]  # fmt: skip
     t = Tournament(TournamentConfig(ps, games_per_pairing=2, size=5), tmp_path / "out")
     assert t.cpu_hours() == {"z": 1.75, "s": 0.25}  # its own training and its parent's; none recorded: no point
+
+
+@pytest.mark.parametrize("name", ["gauntlet-9x9.toml", "ladder-9x9.toml"])
+def test_example_configs_load(name):
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / name)
+    assert cfg.size == 9 and cfg.komi == 7.5 and cfg.anchor == "gnugo-10" and cfg.candidates
+    assert {p.name for p in cfg.players} >= {"gnugo-1", "gnugo-5", "gnugo-10", *cfg.candidates}

@@ -73,7 +73,7 @@ def test_transform_sample_moves_target_with_planes(k):
         assert (r, c) == apply_rc(*divmod(int(targets[i]), n), n, k)
         assert out[i, 0, r, c] == 1 and out[i, 0].sum() == 1
         np.testing.assert_array_equal(out[i], apply_planes(planes[i], k))
-    assert sorted(move_map(n, k)) == list(range(n * n))
+    assert sorted(move_map(n, k)) == list(range(n * n + 1)) and move_map(n, k)[n * n] == n * n  # pass stays pass
 
 
 def test_stream_samples_are_symmetric_images_of_real_positions(tmp_path):
@@ -315,7 +315,7 @@ def test_zero_tiny_run_writes_a_zero_checkpoint_that_plays(tmp_path, corpus, cap
     for f in held:
         record, _ = load_game(f, SIZE)
         if record is not None and record.result[:2] in ("B+", "W+"):
-            decided += sum(1 for _ in iter_positions(record))
+            decided += sum(1 for _ in iter_positions(record, include_passes=True))  # Zero nets learn passes
     assert result.value_positions == decided > 50 and result.holdout_positions >= decided
     assert 0 < result.value_mse < 4 and 0 <= result.value_sign <= 1
     assert result.top1 > uniform_top1(corpus, 0.2) and result.top5 >= result.top1

@@ -11,11 +11,12 @@ net's ``zeroK`` planes), the expert's move as the policy target and the game's r
   :func:`load_game_detail` also gives the detailed message.
 - Positions come from :func:`igo.engine.sgf.iter_positions`, which replays a record (setup stones, handicap, first
   player, setup events) and yields the board before every move with the colour and point of the move.
-- :class:`PositionStream` is the endless training stream: files in a new seeded order each epoch, passes left out (as
-  in the paper), each position encoded once (Numba, many positions per call), kept bit-packed in a shuffle buffer
-  (positions of one game are strongly correlated), and given out in batches with a random one of the 8 symmetries per
-  sample applied to the planes and the target together (the value target stays). :func:`encode_positions` encodes
-  held-out games once, in their own orientation.
+- :class:`PositionStream` is the endless training stream: files in a new seeded order each epoch, passes left out of
+  AlphaGo nets' data (as in the paper; a Zero net's policy has a pass output and learns the expert's passes), each
+  position encoded once (Numba, many positions per call), kept bit-packed in a shuffle buffer (positions of one game
+  are strongly correlated), and given out in batches with a random one of the 8 symmetries per sample applied to the
+  planes and the target together (the value target stays). :func:`encode_positions` encodes held-out games once, in
+  their own orientation.
 - :func:`corpus_stats` summarises a directory (``igo corpus stats DIR``); :func:`corpus_komi` the komi most of its
   games of one size were played at, from a quick look at each file's root node.
 
@@ -381,8 +382,9 @@ def packed_bytes(size: int, planes: int = PLANES) -> int:
 
 
 def move_map(size: int, k: int) -> np.ndarray:
-    """Forward map of flat points under symmetry ``k``: ``move_map(N, k)[f]`` is where point ``f`` goes (int64)."""
-    return flat_permutation(size, inverse(k))[: size * size]
+    """Forward map of flat points under symmetry ``k``: ``move_map(N, k)[f]`` is where point ``f`` goes (int64);
+    pass (``N*N``) stays pass."""
+    return flat_permutation(size, inverse(k))
 
 
 def transform_sample(planes: np.ndarray, target: int | np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -426,14 +428,15 @@ class _Encoder:
         self.values = np.empty(chunk, np.int8)
         self.count = 0
 
-    def add(self, board: Board, point: tuple[int, int], z: int = 0) -> bool:
-        """Queue one position with its move and value target; True when the chunk is full (call :meth:`flush`)."""
+    def add(self, board: Board, point: tuple[int, int] | None, z: int = 0) -> bool:
+        """Queue one position with its move (None: a pass, target ``N*N``; Zero nets only, whose policy has a pass
+        output) and value target; True when the chunk is full (call :meth:`flush`)."""
         i = self.count
         if not self.zero:
             copy_to_slot(self.pool, i, board.state)
         self.history[i] = board.history(self.history_length)
         self.to_move[i] = board.to_move
-        self.targets[i] = point[0] * self.size + point[1]
+        self.targets[i] = self.size * self.size if point is None else point[0] * self.size + point[1]
         self.values[i] = z
         self.count += 1
         return self.count == self.chunk
@@ -464,7 +467,7 @@ def _game_positions(
     if not z_black:
         stats.undecided += 1
     for board, color, point in iter_positions(record, include_passes=True):
-        if point is None:
+        if point is None and not enc.zero:  # AlphaGo's policy nets have no pass output (the paper left passes out)
             stats.positions_skipped += 1
             continue
         stats.positions += 1
@@ -484,7 +487,8 @@ def encode_positions(
     chunk: int = 256,
     features: str = FEATURES,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LoadStats]:
-    """Every non-pass position of the good ``size`` games in ``files`` (in order, no symmetry), at most
+    """Every position (passes only for Zero features) of the good ``size`` games in ``files`` (in order, no
+    symmetry), at most
     ``max_positions``: ``(planes, targets, values, stats)`` with planes uint8 ``[M, C, N, N]`` (``C`` the planes of
     ``features``), or packed rows ``[M, packed_bytes(N, C)]`` with ``packed``
     (:func:`igo.engine.planes.unpack_planes`), int64 flat targets ``[M]`` and int8 value targets ``[M]``
@@ -532,7 +536,8 @@ class PositionStream:
     int64 flat targets ``[B]`` and int8 value targets ``[B]`` (:func:`value_target`; 0: none).
 
     Each epoch reads ``files`` in a new order (a permutation seeded by ``seed`` and the epoch number); broken and
-    other-size games are skipped and counted in :attr:`stats`; passes are left out. Positions wait in a shuffle
+    other-size games are skipped and counted in :attr:`stats`; passes are left out of AlphaGo data. Positions wait in a
+    shuffle
     buffer of ``shuffle_buffer`` positions (bit-packed: 6*N*N bytes each for 48 planes) and each batch takes random
     ones out; a random symmetry (0..7) is applied to each sample's planes and target (the value target stays).
     ``epoch`` is the epoch being read (start a resumed run with the stored value; ``skip_files`` skips the files of
