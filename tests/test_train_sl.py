@@ -335,8 +335,10 @@ def test_zero_tiny_run_writes_a_zero_checkpoint_that_plays(tmp_path, corpus, cap
     train_rows = read_metrics(run, "train")
     assert {"loss", "policy_loss", "value_mse", "top1"} <= set(train_rows[-1])
     assert train_rows[-1]["loss"] < train_rows[0]["loss"]
-    for row in train_rows:  # loss = policy + 0.25 * value MSE (per-window means of the same positions)
-        assert row["loss"] == pytest.approx(row["policy_loss"] + 0.25 * row["value_mse"], rel=1e-3)
+    # loss = policy + 0.25 * value MSE, up to how the window averages: each step's loss divides the value error by its
+    # own batch's decided positions, the window's value MSE by all of them (undecided games make these differ)
+    for row in train_rows:
+        assert row["loss"] == pytest.approx(row["policy_loss"] + 0.25 * row["value_mse"], rel=1e-2)
     # igo model info reads it; the normal player plays a legal move with it (lambda = 0 search)
     assert main(["model", "info", str(run / "sl.safetensors")]) == 0
     out = capsys.readouterr().out
