@@ -78,7 +78,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default zero-b6c64)")  # fmt: skip
     g.add_argument("--init", default=None, metavar="CHECKPOINT", help="a new run's first network is this Zero "
                    "checkpoint's weights (same --config and --size; e.g. an 'igo train sl' net or the shipped one), "
-                   "recorded as the run's parent; on resume it must be the same (default: random weights)")  # fmt: skip
+                   "recorded as the run's parent; on resume it must be the same; 'default': the network that ships "
+                   "with igo (default: random weights)")  # fmt: skip
     g = z.add_argument_group("self-play")
     g.add_argument("--actors", type=positive_int, default=None, help="self-play actors (default 1)")
     g.add_argument("--games-per-actor", type=positive_int, default=None, help="games each actor plays at once, "
@@ -171,7 +172,15 @@ def overrides_from(args) -> dict:
     if args.init is not None:
         from pathlib import Path
 
-        top["parent"] = str(Path(args.init).expanduser().resolve())
+        init = args.init
+        if init == "default":
+            from igo.nets.default import default_network_path
+
+            found = default_network_path()
+            if found is None:
+                raise ValueError("--init default: this igo has no default network (igo model info --default)")
+            init = found
+        top["parent"] = str(Path(init).expanduser().resolve())
     if args.eval_opponent is not None:
         top["eval_opponents"] = list(args.eval_opponent)
     if args.no_eval_rollout:

@@ -219,6 +219,17 @@ def test_info_default_without_a_network(monkeypatch, capsys):
     assert "PATH, or --default" in capsys.readouterr().err
 
 
+def test_train_zero_init_default_is_the_default_network(tmp_path, monkeypatch, default_net, capsys):
+    args = ["train", "zero", "--run-dir", str(tmp_path / "run"), "--size", "9", "--init", "default"]
+    monkeypatch.setenv(ENV_VAR, "none")
+    assert main(args) == 2
+    assert "--init default: this igo has no default network" in capsys.readouterr().err
+    monkeypatch.setenv(ENV_VAR, str(default_net))  # a zero-tiny net: the run's zero-b2c32 refuses it, naming it
+    assert main([*args, "--config", "zero-b2c32"]) == 2
+    assert f"--init {default_net} is a zero-tiny net for 9x9, this run trains zero-b2c32" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 # --- the real shipped network ------------------------------------------------------------------------------------
 
 
