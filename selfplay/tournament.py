@@ -588,6 +588,18 @@ class Tournament:
         """The Ray CPUs game ``g`` holds: the larger ``num_cpus`` of its two players."""
         return max(self.config.player(g.a).num_cpus, self.config.player(g.b).num_cpus)
 
+    def _check_fits(self, pending, ray) -> None:
+        """ValueError when a game needs more CPUs than the largest Ray node has: Ray would wait for it forever."""
+        largest = max((n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")), default=0.0)
+        for g in pending:
+            if self.cpus_of(g) > largest:
+                names = [p for p in (g.a, g.b) if self.config.player(p).num_cpus == self.cpus_of(g)]
+                need = self.cpus_of(g)
+                raise ValueError(
+                    f"a game of {names[0]} needs {need:g} CPUs (its --threads and --nn-threads, or num_cpus) but the "
+                    f"largest Ray node has {largest:g}: give --cpus {need:g} or fewer threads"
+                )
+
     def run(
         self,
         *,
@@ -648,6 +660,7 @@ class Tournament:
         started_ray = False
         try:
             started_ray = init_ray(address, num_cpus)
+            self._check_fits(pending, ray)
             task = ray.remote(_play_game_task)
             for g in pending:
                 ref = task.options(num_cpus=self.cpus_of(g), max_retries=0).remote(self.game_spec(g), settings)

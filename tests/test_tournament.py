@@ -327,3 +327,13 @@ def test_example_configs_load(name):
     cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / name)
     assert cfg.size == 9 and cfg.komi == 7.5 and cfg.anchor == "gnugo-10" and cfg.candidates
     assert {p.name for p in cfg.players} >= {"gnugo-1", "gnugo-5", "gnugo-10", *cfg.candidates}
+
+
+def test_a_game_that_needs_more_cpus_than_ray_has_is_refused_not_left_waiting(ray_local, tmp_path):
+    cfg = TournamentConfig(
+        [TournamentPlayer("big", igo="--player random", num_cpus=3), TournamentPlayer("r", igo="--player random")],
+        games_per_pairing=2,
+        size=5,
+    )
+    with pytest.raises(ValueError, match="a game of big needs 3 CPUs .* the largest Ray node has 2: give --cpus 3"):
+        Tournament(cfg, tmp_path / "out").run()
