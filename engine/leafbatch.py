@@ -139,29 +139,7 @@ def _expand_masked(t, s, parent_edge, priors, legal, params):
     t.prior[k] = pr
     total += pr
     k += 1
-    if total <= 0.0:
-        for e in range(first, k):
-            t.prior[e] = 1.0 / (k - first)
-    else:
-        for e in range(first, k):
-            t.prior[e] = t.prior[e] / total
-    for e in range(first, k):
-        t.n[e] = 0
-        t.nv[e] = 0
-        t.wv[e] = 0.0
-        t.nr[e] = 0
-        t.wr[e] = 0.0
-        t.vl[e] = 0
-        t.child[e] = -1
-    t.node_first[node] = first
-    t.node_nedges[node] = k - first
-    t.node_n[node] = 0
-    t.node_color[node] = s.meta[K.M_TO_MOVE]
-    t.meta[M.T_NODES] = node + 1
-    t.meta[M.T_EDGES] = k
-    if parent_edge >= 0:
-        t.child[parent_edge] = node
-    return node
+    return M.finish_node(t, node, first, k, total, s.meta[K.M_TO_MOVE], parent_edge)
 
 
 @inner_kernel

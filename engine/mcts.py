@@ -285,8 +285,15 @@ def expand(t, s, parent_edge, priors, params):
     t.prior[k] = pr
     total += pr
     k += 1
+    return finish_node(t, node, first, k, total, color, parent_edge)
+
+
+@inner_kernel
+def finish_node(t, node, first, k, total, color, parent_edge):
+    """The end of an expansion whose edges ``first..k-1`` hold their moves and raw priors (summing to ``total``):
+    priors normalised (uniform when they sum to 0), edge statistics zeroed, ``node`` recorded for ``color`` to move
+    and linked from ``parent_edge`` (if >= 0). Returns ``node``."""
     if total <= 0.0:
-        total = 1.0
         for e in range(first, k):
             t.prior[e] = 1.0 / (k - first)
     else:
