@@ -26,6 +26,7 @@ from . import board_kernels as K
 from . import mcts as M
 from .jit import inner_kernel, kernel
 from .mcts_batch import undo_leaves
+from .playout import is_eye
 from .pool import copy_to_slot, new_pool, pool_slot
 
 
@@ -75,8 +76,10 @@ def select_rows(t, root, root_hist, pool, params, paths, depths, status, lo, cou
     with virtual loss into rows ``lo .. lo+count-1``: the leaf's position in pool slot ``i`` (simple ko, no history),
     its path in ``paths[i, :depths[i]]``, its :data:`~igo.engine.mcts.LEAF_TERMINAL`/``LEAF_READY``/``LEAF_EXPAND``
     status, its history planes ``hist[i]`` (``root_hist``: the padded stones of the root and the positions before it),
-    its player to move and its legal moves ``legal[i]`` (flat order, pass last). Returns ``count``."""
+    its player to move and its legal moves ``legal[i]`` (flat order, pass last; own single-point eyes left out
+    unless ``params[P_FILL_EYES]``, as :func:`~igo.engine.mcts.expand` leaves them out). Returns ``count``."""
     nthr = params[M.P_NTHR]
+    fill_eyes = params[M.P_FILL_EYES] != 0.0
     for i in range(lo, lo + count):
         copy_to_slot(pool, i, root)  # simple ko in the slot; descend checks superko against root's history
         s = pool_slot(pool, i)
@@ -99,7 +102,7 @@ def select_rows(t, root, root_hist, pool, params, paths, depths, status, lo, cou
             row[j] = False
         for j in range(s.meta[K.M_NEMPTY]):
             p = np.int64(s.empties[j])
-            if K.basic_legality(s, p, color) == K.OK:
+            if K.basic_legality(s, p, color) == K.OK and (fill_eyes or not is_eye(s, p, color)):
                 row[(p // w - 1) * n + p % w - 1] = True
         row[n * n] = True
         _leaf_planes(t, root, root_hist, s, path, d, scratch, hist[i])

@@ -76,7 +76,8 @@ P_MAX_MOVES = 7
 P_HEURISTIC = 8
 P_FPU_REDUCTION = 9  # < 0: unvisited edges score P_FPU; >= 0: the node's value minus this · sqrt(visited priors)
 P_CPUCT_BASE = 10  # > 0: c_puct grows with the node's visits (AlphaZero); 0: constant
-P_LEN = 11
+P_FILL_EYES = 11  # 1: a node has edges into its player's own single-point eyes; 0: not (the uniform prior never has)
+P_LEN = 12
 
 
 class Tree(NamedTuple):
@@ -244,7 +245,8 @@ def expand(t, s, parent_edge, priors, params):
     """Make the position ``s`` a node with one edge per legal move (simple ko) and pass.
 
     ``priors`` is float32[N*N + 1] in flat order (pass last) from an evaluator, or an empty array for the uniform
-    prior (own single-point eyes excluded, pass weighted by ``pass_prior``). Priors are renormalised over the legal
+    prior (pass weighted by ``pass_prior``). Moves into the player's own single-point eyes (:func:`is_eye`) get no
+    edge unless ``params[P_FILL_EYES]`` is set (never under the uniform prior). Priors are renormalised over the legal
     moves. Returns the node, or -1 if the tree is full: no free node, or fewer free edges than the position has
     moves (an exact fit, not the worst case N*N + 1; the edges written before the refusal lie beyond the ones in
     use, so nothing changes). A refusal is counted in ``meta[T_FULL]``; :func:`reserve` grows the tree between
@@ -265,9 +267,9 @@ def expand(t, s, parent_edge, priors, params):
         p = np.int64(s.empties[i])
         if K.basic_legality(s, p, color) != K.OK:
             continue
+        if (uniform or params[P_FILL_EYES] == 0.0) and is_eye(s, p, color):
+            continue
         if uniform:
-            if is_eye(s, p, color):
-                continue
             pr = 1.0 if params[P_HEURISTIC] == 0.0 else heuristic_prior(s, p, color)
         else:
             r = p // w - 1

@@ -128,8 +128,9 @@ class PlayerOptions:
     value net), ``rollout_policy`` (AlphaGo's fast rollout policy); ``lam`` the weight of rollouts in a leaf's
     value, ``c_puct`` the exploration constant, ``expand_after`` the visits before a leaf is expanded and
     ``virtual_loss`` the lost visits of a simulation in flight (None: by the networks, see
-    :meth:`search_config`); ``fpu_reduction``, ``lcb`` and ``c_puct_base`` the search's first-play urgency, move
-    choice by lower confidence bound and growing c_puct (None: :class:`~igo.engine.search.SearchConfig`'s defaults);
+    :meth:`search_config`); ``fpu_reduction``, ``lcb``, ``c_puct_base`` and ``fill_eyes`` the search's first-play
+    urgency, move choice by lower confidence bound, growing c_puct and moves into own eyes (None:
+    :class:`~igo.engine.search.SearchConfig`'s defaults);
     ``policy_temperature`` the softmax temperature of the priors (None: the evaluator's default); ``symmetry``,
     ``device``, ``dtype``, ``batch`` (leaves per network call, None: the evaluator's) and ``compile`` (a
     ``torch.compile`` mode, None: off) configure the evaluator."""
@@ -152,6 +153,7 @@ class PlayerOptions:
     fpu_reduction: float | None = None
     lcb: bool | None = None
     c_puct_base: float | None = None
+    fill_eyes: bool | None = None
     policy_temperature: float | None = None
     symmetry: str = "random"
     device: str = "auto"
@@ -202,6 +204,8 @@ class PlayerOptions:
                 raise bad(flag, f"must be a number in [0, {high or 'inf'}], got {value!r}")
         if self.lcb is not None and not isinstance(self.lcb, bool):
             raise bad("--lcb", f"must be true or false, got {self.lcb!r}")
+        if self.fill_eyes is not None and not isinstance(self.fill_eyes, bool):
+            raise bad("--fill-eyes", f"must be true or false, got {self.fill_eyes!r}")
         check_positive("--policy-temperature", self.policy_temperature)
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise bad("--seed", f"must be an integer, got {self.seed!r}")
@@ -267,6 +271,8 @@ class PlayerOptions:
             fields["lcb_choice"] = self.lcb
         if self.c_puct_base is not None:
             fields["c_puct_base"] = float(self.c_puct_base)
+        if self.fill_eyes is not None:
+            fields["fill_eyes"] = self.fill_eyes
         if net_kind == "zero":
             return SearchConfig.zero(dirichlet_weight=0.0, **fields)
         return SearchConfig(**fields)
@@ -355,7 +361,7 @@ _FLAGS = {
         for name in (
             "move_temperature", "playouts", "time", "threads", "nn_threads", "resign", "seed", "model", "value_model",
             "rollout_policy", "c_puct", "expand_after", "policy_temperature", "symmetry", "device", "dtype", "batch",
-            "compile", "fpu_reduction", "lcb", "c_puct_base", "virtual_loss",
+            "compile", "fpu_reduction", "lcb", "c_puct_base", "virtual_loss", "fill_eyes",
         )
     },
 }  # fmt: skip
@@ -476,6 +482,14 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         default=d.lcb,
         help="play the move of highest lower confidence bound of the win rate among those with at least 10%% of the "
         "most visited move's visits, as Leela Zero and KataGo; --no-lcb: the most visited (default: the most visited)",
+    )
+    n.add_argument(
+        "--fill-eyes",
+        action=argparse.BooleanOptionalAction,
+        default=d.fill_eyes,
+        help="search moves that fill the player's own single-point eyes (default: --no-fill-eyes, they are left out "
+        "of the tree as they are out of the rollouts; with a weak network the search otherwise fills its eyes once "
+        "the opponent has passed)",
     )
     n.add_argument(
         "--c-puct-base",

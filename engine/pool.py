@@ -19,6 +19,7 @@ import numpy as np
 
 from . import board_kernels as K
 from .jit import inner_kernel, kernel
+from .playout import is_eye
 
 
 def new_pool(size: int, count: int) -> K.BoardState:
@@ -83,13 +84,23 @@ def copy_slots(dst, src, count):
 
 
 @kernel
-def legal_masks(pool, count, out):
+def legal_masks(pool, count, out, fill_eyes):
     """Row ``i < count`` of ``out`` (bool ``[>=count, N*N + 1]``): the legal points (flat order) of slot ``i`` for
-    its player to move, then pass (always legal): a search batch's ``legal`` in one call. Returns ``count``."""
+    its player to move, without its own single-point eyes unless ``fill_eyes`` (as the search's nodes), then pass
+    (always legal): a search batch's ``legal`` in one call. Returns ``count``."""
     for i in range(count):
         s = pool_slot(pool, i)
         row = out[i]
-        K.legal_mask(s, np.int64(s.meta[K.M_TO_MOVE]), row)
+        color = np.int64(s.meta[K.M_TO_MOVE])
+        K.legal_mask(s, color, row)
+        if not fill_eyes:
+            n = s.meta[K.M_SIZE]
+            w = n + 2
+            for j in range(s.meta[K.M_NEMPTY]):
+                p = np.int64(s.empties[j])
+                f = (p // w - 1) * n + p % w - 1
+                if row[f] and is_eye(s, p, color):
+                    row[f] = False
         row[row.shape[0] - 1] = True
     return count
 

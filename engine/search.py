@@ -89,6 +89,10 @@ class SearchConfig:
     fpu_reduction: float | None = None
     lcb_choice: bool = False  # play the move of best lower confidence bound among the well visited (player)
     c_puct_base: float = 0.0  # > 0: c = c_puct + log((1 + N + base) / base) (AlphaZero: 19652); 0: c_puct constant
+    # moves into the player's own single-point eyes (igo.engine.playout.is_eye) are searched; False: they get no edge
+    # (with a network's priors too; the uniform prior never has them): a weak value net cannot tell that filling an
+    # eye kills the group, and the search then fills them once the opponent has passed
+    fill_eyes: bool = False
 
     @classmethod
     def zero(cls, **overrides) -> SearchConfig:
@@ -135,6 +139,7 @@ class SearchConfig:
         p[M.P_HEURISTIC] = 1.0 if self.heuristic_prior else 0.0
         p[M.P_FPU_REDUCTION] = -1.0 if self.fpu_reduction is None else self.fpu_reduction
         p[M.P_CPUCT_BASE] = self.c_puct_base
+        p[M.P_FILL_EYES] = 1.0 if self.fill_eyes else 0.0
         return p
 
 
@@ -594,7 +599,7 @@ class MCTS(RolloutThreads):
         hist = history[:count].reshape(count, -1, w, w)[:, :, 1:-1, 1:-1]
         to_move = states.meta[:count, K.M_TO_MOVE].astype(np.int8)
         legal = np.zeros((count, n * n + 1), np.bool_)
-        legal_masks(states, count, legal)
+        legal_masks(states, count, legal, self.config.fill_eyes)
         return LeafBatch(n, count, states, np.ascontiguousarray(hist), to_move, legal)
 
     def _call_evaluator(self, batch: LeafBatch) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,7 @@ def test_every_field_has_a_flag():
         kind="policy", move_temperature=0.5, playouts=3, threads=2, nn_threads=3, resign=0.2, seed=1, model="m",
         rollout_policy="r",
         lam=1.0, c_puct=1.0, expand_after=2, policy_temperature=2.0, symmetry="none", device="cuda", dtype="bf16",
-        batch=4, compile="default", fpu_reduction=0.5, lcb=False, c_puct_base=500.0, virtual_loss=2,
+        batch=4, compile="default", fpu_reduction=0.5, lcb=False, c_puct_base=500.0, virtual_loss=2, fill_eyes=True,
     )  # fmt: skip
     changed = {f.name for f in dataclasses.fields(every) if getattr(every, f.name) != f.default}
     assert changed == {f.name for f in dataclasses.fields(every)} - {"time", "value_model"}

@@ -17,12 +17,14 @@ from igo.engine import board_kernels as K
 from igo.engine import mcts as M
 from igo.engine.board import Board
 from igo.engine.leafbatch import LeafRows, root_history
+from igo.engine.playout import is_eye
 from igo.engine.pool import copy_to_slot, legal_masks, new_pool, slot_view
 from igo.engine.search import MCTS, SearchConfig
 from igo.nets.config import get_config
 from igo.nets.evaluator import NetEvaluator
 from igo.nets.models import build_model
 from igo.selfplay.selfplay import SelfPlay, SelfPlayConfig, concat_batches
+from tests.test_eyes import eye_board
 from tests.test_selfplay import HashEvaluator
 
 torch.set_num_threads(1)
@@ -205,17 +207,25 @@ def test_selfplay_worker_evaluator_has_no_cache():
 
 
 def test_legal_masks_match_legal_mask_per_slot():
-    boards = [_position(5, k, seed=10 + k) for k in (0, 5, 11, 17)]
+    boards = [_position(5, k, seed=10 + k) for k in (0, 5, 11, 17)] + [eye_board()]
     pool = new_pool(5, len(boards))
     for i, b in enumerate(boards):
         copy_to_slot(pool, i, b.state)
     out = np.zeros((len(boards) + 1, 26), np.bool_)
-    assert legal_masks(pool, len(boards), out) == len(boards)
+    assert legal_masks(pool, len(boards), out, True) == len(boards)
+    no_eyes = np.zeros_like(out)
+    legal_masks(pool, len(boards), no_eyes, False)
     mask = np.zeros(25, np.bool_)
+    eyes = 0
     for i in range(len(boards)):
         s = slot_view(pool, i)
-        K.legal_mask(s, int(s.meta[K.M_TO_MOVE]), mask)
+        color = int(s.meta[K.M_TO_MOVE])
+        K.legal_mask(s, color, mask)
         assert np.array_equal(out[i, :25], mask) and out[i, 25]
+        eye = np.array([is_eye(s, (f // 5 + 1) * 7 + f % 5 + 1, color) and mask[f] for f in range(25)])
+        eyes += int(eye.sum())
+        assert np.array_equal(no_eyes[i, :25], mask & ~eye) and no_eyes[i, 25]
+    assert eyes >= 3  # eye_board's
     assert not out[len(boards)].any()  # rows past count untouched
 
 
