@@ -152,7 +152,10 @@ class LeafBatch:
     - ``history``: ``int8[count, H, N, N]`` stones (0 empty, 1 black, 2 white; row 0 the top) of the leaf
       (``[:, 0]``) and the ``H - 1`` positions before it; ``H`` is the evaluator's ``history_length`` (default 1);
     - ``to_move``: ``int8[count]``, BLACK or WHITE;
-    - ``legal``: ``bool[count, N*N + 1]``, the moves the tree would consider (simple ko; pass last).
+    - ``legal``: ``bool[count, N*N + 1]``, the moves the tree would consider (simple ko; pass last);
+    - ``expand``: ``bool[count]``, the rows whose priors the search will read (the leaves it expands), or None for
+      all rows: an evaluator may skip the policy for the others (their priors are then any valid ones; AlphaGo's
+      policy net runs only for expanding leaves, the value net and the rollouts for all).
     """
 
     size: int
@@ -161,6 +164,7 @@ class LeafBatch:
     history: np.ndarray
     to_move: np.ndarray
     legal: np.ndarray
+    expand: np.ndarray | None = None
 
 
 @runtime_checkable
@@ -643,7 +647,9 @@ class MCTS(RolloutThreads):
         else:
             MB.leaf_history(self._tree, board.state, self._root_hist, self._paths, self._depths, count,
                            self._scratch, hist)  # fmt: skip
-        return self._make_batch(count, self._pool, hist)
+        batch = self._make_batch(count, self._pool, hist)
+        batch.expand = self._status[:count] == M.LEAF_EXPAND
+        return batch
 
     # --- reading the root --------------------------------------------------------------------------------------
 

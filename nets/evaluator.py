@@ -50,19 +50,23 @@ SYMMETRY_MODES = ("random", "all", "none")
 @dataclass
 class EvalStats:
     """Counters since the last :meth:`reset`: positions asked for, cache hits, network rows (symmetries included),
-    seconds spent encoding features, in the networks, and in the whole ``evaluate`` calls."""
+    rows an AlphaGo policy net ran on (``policy_rows``; the others were leaves the search does not expand),
+    positions that needed no network at all (``skipped``: a policy net alone, leaves not expanded), seconds spent
+    encoding features, in the networks, and in the whole ``evaluate`` calls."""
 
     calls: int = 0
     positions: int = 0
     cache_hits: int = 0
     rows: int = 0
+    policy_rows: int = 0
+    skipped: int = 0
     feature_s: float = 0.0
     network_s: float = 0.0
     total_s: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def reset(self) -> None:
-        self.calls = self.positions = self.cache_hits = self.rows = 0
+        self.calls = self.positions = self.cache_hits = self.rows = self.policy_rows = self.skipped = 0
         self.feature_s = self.network_s = self.total_s = 0.0
 
 
@@ -188,39 +192,47 @@ class NetEvaluator:
         t0 = time.perf_counter()
         count = batch.count
         n2 = self.size * self.size
-        if not self.cache_size:  # no cache: no keys, no lookups, no copy of the batch unless it must be split
+        want = self._policy_wanted(batch)  # None: every row's priors
+        if want is not None and self.value_model is None:
+            todo = np.flatnonzero(want)  # a policy net alone: the leaves not expanded need nothing from it
+        else:
+            todo = None
+        if not self.cache_size and todo is None:  # no cache: no keys, no lookups, no copy unless it must be split
             if count <= self.max_batch:
-                priors, values = self._evaluate_rows(batch, None)
+                priors, values = self._evaluate_rows(batch, None, want)
             else:
                 priors = np.zeros((count, n2 + 1), np.float32)
                 values = np.zeros(count, np.float32)
                 for lo in range(0, count, self.max_batch):
                     rows = np.arange(lo, min(count, lo + self.max_batch), dtype=np.int64)
-                    priors[rows], values[rows] = self._evaluate_rows(batch, rows)
+                    priors[rows], values[rows] = self._evaluate_rows(batch, rows, want)
             self.stats.calls += 1
             self.stats.positions += count
             self.stats.total_s += time.perf_counter() - t0
             return priors, values
-        priors = np.zeros((count, n2 + 1), np.float32)
+        priors = self._uniform(batch)  # what the rows skipped get: valid priors the search does not read
         values = np.zeros(count, np.float32)
-        keys = self._keys(batch)
+        rows_asked = np.arange(count, dtype=np.int64) if todo is None else todo
+        self.stats.skipped += count - len(rows_asked)
+        keys = self._keys(batch) if self.cache_size else None
         misses = []
-        for i, key in enumerate(keys):
-            hit = self._cache.get(key) if key is not None else None
+        for i in rows_asked:
+            hit = self._cache.get(keys[i]) if keys is not None and keys[i] is not None else None
             if hit is None:
                 misses.append(i)
             else:
-                self._cache.move_to_end(key)
+                self._cache.move_to_end(keys[i])
                 priors[i], values[i] = hit
-        self.stats.cache_hits += count - len(misses)
+        self.stats.cache_hits += len(rows_asked) - len(misses)
         for lo in range(0, len(misses), self.max_batch):
             rows = np.asarray(misses[lo : lo + self.max_batch], np.int64)
-            p, v = self._evaluate_rows(batch, rows)
+            p, v = self._evaluate_rows(batch, rows, want)
             priors[rows] = p
             values[rows] = v
-            if self.cache_size:
+            if keys is not None:
                 for j, i in enumerate(rows):
-                    self._cache[keys[i]] = (p[j], float(v[j]))
+                    if want is None or want[i]:  # priors computed: worth keeping
+                        self._cache[keys[i]] = (p[j], float(v[j]))
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         self.stats.calls += 1
@@ -238,6 +250,20 @@ class NetEvaluator:
 
     # --- internals ---------------------------------------------------------------------------------------------------
 
+    def _policy_wanted(self, batch) -> np.ndarray | None:
+        """Which rows need the AlphaGo policy net (``batch.expand``, the leaves the search expands), or None for all
+        rows: a Zero net gives priors and values in one pass anyway."""
+        expand = getattr(batch, "expand", None)
+        if self.kind != "lee-policy" or expand is None:
+            return None
+        return np.asarray(expand[: batch.count], np.bool_)
+
+    def _uniform(self, batch) -> np.ndarray:
+        """Priors uniform over the legal moves, pass weighted by ``pass_weight`` (float32 ``[count, N*N+1]``)."""
+        p = batch.legal[: batch.count].astype(np.float32)
+        p[:, -1] *= self.pass_weight
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-30)
+
     def _keys(self, batch) -> list[bytes]:
         hist = batch.history[:, : self.history_length]
         ko = batch.states.meta[: batch.count, K.M_KO]
@@ -254,8 +280,11 @@ class NetEvaluator:
             return self._rng.integers(0, NUM_SYMMETRIES, size=b)
         return np.zeros(b, np.int64)
 
-    def _evaluate_rows(self, batch, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The networks on the rows ``rows`` of ``batch`` (None: all its ``count`` rows, read in place)."""
+    def _evaluate_rows(
+        self, batch, rows: np.ndarray | None, want: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The networks on the rows ``rows`` of ``batch`` (None: all its ``count`` rows, read in place); an AlphaGo
+        policy net only on those of them that ``want`` (over the batch's rows; None: all) marks."""
         t0 = time.perf_counter()
         if rows is None:
             planes = self._encoder.encode(batch)
@@ -265,12 +294,18 @@ class NetEvaluator:
             legal = torch.from_numpy(np.ascontiguousarray(batch.legal[rows]))
         t1 = time.perf_counter()
         self.stats.feature_s += t1 - t0
-        out = self._forward(torch.from_numpy(planes), legal, self._draw_symmetries(planes.shape[0]))
+        if want is not None:
+            want = want if rows is None else want[rows]
+            if want.all():
+                want = None
+        out = self._forward(torch.from_numpy(planes), legal, self._draw_symmetries(planes.shape[0]), want)
         self.stats.network_s += time.perf_counter() - t1
         return out
 
     @torch.inference_mode()
-    def _forward(self, x: torch.Tensor, legal: torch.Tensor, symmetries: np.ndarray):
+    def _forward(self, x: torch.Tensor, legal: torch.Tensor, symmetries: np.ndarray, want: np.ndarray | None = None):
+        """Priors and values of the positions ``x`` (planes); the policy only for the rows ``want`` marks (None:
+        all; the others get uniform priors over their legal moves)."""
         b, c, n, _ = x.shape
         n2 = n * n
         if self.symmetry == "all":
@@ -283,7 +318,9 @@ class NetEvaluator:
         flat = x.reshape(rows, c, n2)
         idx = self._perm[ks].unsqueeze(1).expand(rows, c, n2)
         xt = torch.gather(flat, 2, idx).reshape(rows, c, n, n)
-        logits, value = self._run_nets(xt)
+        if want is not None and self.symmetry == "all":
+            want = np.tile(want, NUM_SYMMETRIES)  # the rows are symmetry-major: k * b + i
+        logits, value = self._run_nets(xt, want)
         if logits is not None:
             if logits.shape[1] == n2:  # Lee policy: no pass output; pass is added after the softmax
                 logits = torch.cat([logits, logits.new_zeros((rows, 1))], dim=1)
@@ -326,27 +363,46 @@ class NetEvaluator:
             p[empty, n2] = 1.0
         return p
 
-    def _run_nets(self, x: torch.Tensor):
+    def _run_nets(self, x: torch.Tensor, want: np.ndarray | None = None):
+        """The networks on ``x``; an AlphaGo policy net only on the rows ``want`` marks (None: all), zero logits
+        elsewhere."""
+        rows = x.shape[0]
+        x = x.to(self.device, dtype=self.dtype, non_blocking=True)
+        logits = value = None
+        if self.kind == "zero":
+            logits, value = self._batched(self.model, x)
+        else:
+            if self.model is not None:
+                xp = x[:, :48] if self.value_model is not None else x
+                if want is None:
+                    logits = self._batched(self.model, xp)
+                    self.stats.policy_rows += rows
+                else:
+                    idx = torch.from_numpy(np.flatnonzero(want))
+                    logits = torch.zeros((rows, self.size * self.size), dtype=torch.float32)
+                    if idx.numel():
+                        logits[idx] = self._batched(self.model, xp[idx.to(xp.device)]).float().cpu()
+                    self.stats.policy_rows += int(idx.numel())
+            if self.value_model is not None:
+                value = self._batched(self.value_model, x)
+        if logits is not None:
+            logits = logits.float().cpu()
+        if value is not None:
+            value = value.float().reshape(-1).cpu()
+        return logits, value
+
+    def _batched(self, model, x: torch.Tensor):
+        """``model(x)``, padded to a bucket of rows when shapes matter (compiled or bf16 on a CPU), cut back."""
         rows = x.shape[0]
         pad = _bucket(rows, self.max_batch) - rows if self._buckets else 0
         if pad:
             x = torch.cat([x, x.new_zeros((pad, *x.shape[1:]))])
-        x = x.to(self.device, dtype=self.dtype, non_blocking=True)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        logits = value = None
-        if self.kind == "zero":
-            logits, value = self.model(x)
-        else:
-            if self.model is not None:
-                logits = self.model(x[:, :48] if self.value_model is not None else x)
-            if self.value_model is not None:
-                value = self.value_model(x)
-        if logits is not None:
-            logits = logits[:rows].float().cpu()
-        if value is not None:
-            value = value[:rows].float().reshape(-1).cpu()
-        return logits, value
+        out = model(x)
+        if isinstance(out, tuple):
+            return tuple(o[:rows] for o in out)
+        return out[:rows]
 
 
 def _kind(model) -> str | None:
@@ -371,7 +427,9 @@ def _sub_batch(batch, rows: np.ndarray, with_states: bool = True):
     from igo.engine.search import LeafBatch
 
     states = take_slots(batch.states, rows) if with_states else batch.states
-    return LeafBatch(batch.size, len(rows), states, batch.history[rows], batch.to_move[rows], batch.legal[rows])
+    expand = getattr(batch, "expand", None)
+    return LeafBatch(batch.size, len(rows), states, batch.history[rows], batch.to_move[rows], batch.legal[rows],
+                     None if expand is None else expand[rows])  # fmt: skip
 
 
 __all__ = [

@@ -336,3 +336,73 @@ def test_igo_match_between_a_network_player_and_the_random_player(checkpoints, t
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["games"] == 2
     assert len(list((tmp_path / "m").glob("game-*.sgf"))) == 2
+
+
+# --- AlphaGo's policy net only for the leaves the search expands (issue 17) --------------------------------------
+
+
+@pytest.mark.parametrize("symmetry", ["none", "all"])
+def test_the_policy_runs_only_on_expanding_rows_and_the_value_on_all(symmetry):
+    boards = [random_board(5, k, seed=k) for k in (3, 6, 9, 12)]
+    batch = batch_of(boards, 8)
+    kw = {"size": 5, "device": "cpu", "symmetry": symmetry, "cache_size": 0}
+    full = NetEvaluator(net("lee-policy-tiny", 5), net("lee-value-tiny", 5, 1), **kw)
+    p_all, v_all = full.evaluate(batch)
+    ev = NetEvaluator(net("lee-policy-tiny", 5), net("lee-value-tiny", 5, 1), **kw)
+    batch.expand = np.array([True, False, True, False])
+    p, v = ev.evaluate(batch)
+    rows = NUM_SYMMETRIES if symmetry == "all" else 1
+    assert ev.stats.policy_rows == 2 * rows and full.stats.policy_rows == 4 * rows
+    np.testing.assert_allclose(v, v_all, atol=1e-6)  # every row's value
+    np.testing.assert_allclose(p[[0, 2]], p_all[[0, 2]], atol=1e-6)  # the expanding rows' priors
+    for i in (1, 3):  # the others: valid priors (uniform over the legal moves), not the policy's
+        assert np.isfinite(p[i]).all() and (p[i] >= 0).all() and abs(p[i].sum() - 1) < 1e-5
+        assert not (p[i][~batch.legal[i]]).any()
+        assert not np.allclose(p[i], p_all[i])
+
+
+def test_a_policy_net_alone_skips_the_rows_not_expanded_and_caches_only_real_priors():
+    boards = [random_board(5, k, seed=k) for k in (3, 6, 9)]
+    ev = NetEvaluator(net("lee-policy-tiny", 5), size=5, device="cpu", symmetry="none")
+    ref = NetEvaluator(net("lee-policy-tiny", 5), size=5, device="cpu", symmetry="none", cache_size=0)
+    p_ref, _ = ref.evaluate(batch_of(boards, 8))
+    batch = batch_of(boards, 8)
+    batch.expand = np.array([False, True, False])
+    p, v = ev.evaluate(batch)
+    assert ev.stats.skipped == 2 and ev.stats.policy_rows == 1 and ev.stats.rows == 1
+    np.testing.assert_allclose(p[1], p_ref[1], atol=1e-6)
+    assert not np.allclose(p[0], p_ref[0]) and not v.any()
+    # the rows skipped were not cached: asked again for priors, the policy answers
+    batch = batch_of(boards, 8)
+    batch.expand = np.array([True, True, True])
+    p2, _ = ev.evaluate(batch)
+    assert ev.stats.cache_hits == 1  # row 1 only
+    np.testing.assert_allclose(p2, p_ref, atol=1e-6)
+
+
+def test_alphago_search_with_policy_for_expanding_leaves_only_builds_the_same_tree(monkeypatch):
+    """AlphaGo's search expanding after 4 visits asks the policy for the few leaves it expands; its tree is the one
+    it builds when the policy runs on every leaf."""
+    b = random_board(7, 6, seed=3)
+    cfg = S.SearchConfig(lam=0.5, n_thr=4)
+
+    def run(skip: bool):
+        if not skip:
+            monkeypatch.setattr(NetEvaluator, "_policy_wanted", lambda self, batch: None)
+        ev = NetEvaluator(net("lee-policy-tiny", 7), net("lee-value-tiny", 7, 1), size=7, device="cpu",
+                          symmetry="none", cache_size=0)  # fmt: skip
+        m = S.MCTS(7, 7.5, cfg, evaluator=ev, seed=5, max_nodes=5_000, batch_size=8)
+        m.search(b, 200)
+        t = m.tree
+        edges = int(t.meta[1])  # T_EDGES
+        out = {k: getattr(t, k)[:edges].copy() for k in ("move", "prior", "n", "nv", "child")}
+        m.close()
+        monkeypatch.undo()
+        return out, ev.stats
+
+    a, sa = run(skip=True)
+    b_, sb = run(skip=False)
+    for k in a:
+        np.testing.assert_allclose(a[k], b_[k], atol=1e-5, err_msg=k)
+    assert sa.positions == sb.positions and sb.policy_rows == sb.positions
+    assert sa.policy_rows < sb.positions / 2, (sa.policy_rows, sb.positions)
