@@ -362,7 +362,7 @@ def play_recorded(s, p, color):
 # --- legality -------------------------------------------------------------------------------------------------------
 
 
-@kernel
+@kernel(inline="always")
 def basic_legality(s, p, color):
     """OK, OCCUPIED, SUICIDE or KO (simple ko only) for ``color`` playing at ``p``; suicide per the rule set."""
     v = s.stones[p]

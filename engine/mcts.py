@@ -197,6 +197,16 @@ def heuristic_prior(s, p, color):
     the game unlikely. Uses pseudo-liberties: a chain with one pseudo-liberty has exactly one liberty."""
     n = s.meta[K.M_SIZE]
     w = n + 2
+    last = s.meta[K.M_LAST]
+    lr = last // w if last >= 0 else -10
+    return _heuristic(s, p, color, w, lr, last - lr * w, s.meta[K.M_NEMPTY] > (n * n * 2) // 3)
+
+
+@kernel(inline="always")
+def _heuristic(s, p, color, w, lr, lc, early):
+    """:func:`heuristic_prior` with what is the same for every move of the position computed once by the caller:
+    the padded width ``w``, the last move's row and column (``lr`` -10 when there is none) and whether the game is
+    early (more than two thirds of the points empty). One integer division per move."""
     st = s.stones
     opp = 3 - color
     weight = 1.0
@@ -224,18 +234,17 @@ def heuristic_prior(s, p, color):
         weight *= 4.0 + min(saves, 10)
     if captures == 0 and empties + own_libs <= 1:
         weight *= 0.15  # self-atari (or suicide-like filling)
-    last = s.meta[K.M_LAST]
-    if last >= 0:
-        dr = abs(p // w - last // w)
-        dc = abs(p % w - last % w)
-        if dr <= 1 and dc <= 1:
-            weight *= 2.5
-        elif dr + dc <= 3:
-            weight *= 1.5
     r = p // w
-    c = p % w
-    line = min(min(r, c), min(n + 1 - r, n + 1 - c))
-    if line == 1 and captures == 0 and saves == 0 and s.meta[K.M_NEMPTY] > (n * n * 2) // 3:
+    c = p - r * w
+    dr = abs(r - lr)
+    dc = abs(c - lc)
+    if dr <= 1 and dc <= 1:
+        weight *= 2.5
+    elif dr + dc <= 3:
+        weight *= 1.5
+    n1 = w - 1  # n + 1
+    line = min(min(r, c), min(n1 - r, n1 - c))
+    if line == 1 and captures == 0 and saves == 0 and early:
         weight *= 0.3
     return weight
 
@@ -261,16 +270,22 @@ def expand(t, s, parent_edge, priors, params):
         return -1
     color = s.meta[K.M_TO_MOVE]
     uniform = priors.shape[0] == 0
+    heuristic = uniform and params[P_HEURISTIC] != 0.0
+    skip_eyes = uniform or params[P_FILL_EYES] == 0.0
+    last = s.meta[K.M_LAST]
+    lr = last // w if last >= 0 else -10
+    lc = last - lr * w
+    early = s.meta[K.M_NEMPTY] > (n * n * 2) // 3
     k = first
     total = 0.0
     for i in range(s.meta[K.M_NEMPTY]):
         p = np.int64(s.empties[i])
         if K.basic_legality(s, p, color) != K.OK:
             continue
-        if (uniform or params[P_FILL_EYES] == 0.0) and is_eye(s, p, color):
+        if skip_eyes and is_eye(s, p, color):
             continue
         if uniform:
-            pr = 1.0 if params[P_HEURISTIC] == 0.0 else heuristic_prior(s, p, color)
+            pr = _heuristic(s, p, color, w, lr, lc, early) if heuristic else 1.0
         else:
             r = p // w - 1
             c = p % w - 1

@@ -37,7 +37,7 @@ from .jit import inner_kernel, kernel
 from .rng import randint
 
 
-@kernel
+@kernel(inline="always")
 def is_eye(s, p, color):
     """True if the empty point ``p`` is a single-point eye of ``color``: every orthogonal neighbour is ``color`` or
     the edge, and the opponent holds fewer than two diagonal points (none, on the edge) — otherwise it may be false."""
