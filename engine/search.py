@@ -155,7 +155,9 @@ class LeafBatch:
     - ``legal``: ``bool[count, N*N + 1]``, the moves the tree would consider (simple ko; pass last);
     - ``expand``: ``bool[count]``, the rows whose priors the search will read (the leaves it expands), or None for
       all rows: an evaluator may skip the policy for the others (their priors are then any valid ones; AlphaGo's
-      policy net runs only for expanding leaves, the value net and the rollouts for all).
+      policy net runs only for expanding leaves, the value net and the rollouts for all);
+    - ``values_needed``: False when the search reads no network value (λ = 1, rollouts only): then only the
+      ``expand`` rows need the network at all (the others may get any valid priors and value 0).
     """
 
     size: int
@@ -165,6 +167,7 @@ class LeafBatch:
     to_move: np.ndarray
     legal: np.ndarray
     expand: np.ndarray | None = None
+    values_needed: bool = True
 
 
 @runtime_checkable
@@ -649,6 +652,7 @@ class MCTS(RolloutThreads):
                            self._scratch, hist)  # fmt: skip
         batch = self._make_batch(count, self._pool, hist)
         batch.expand = self._status[:count] == M.LEAF_EXPAND
+        batch.values_needed = self.config.lam < 1.0
         return batch
 
     # --- reading the root --------------------------------------------------------------------------------------

@@ -192,11 +192,7 @@ class NetEvaluator:
         t0 = time.perf_counter()
         count = batch.count
         n2 = self.size * self.size
-        want = self._policy_wanted(batch)  # None: every row's priors
-        if want is not None and self.value_model is None:
-            todo = np.flatnonzero(want)  # a policy net alone: the leaves not expanded need nothing from it
-        else:
-            todo = None
+        todo, want = self._rows_needed(batch)
         if not self.cache_size and todo is None:  # no cache: no keys, no lookups, no copy unless it must be split
             if count <= self.max_batch:
                 priors, values = self._evaluate_rows(batch, None, want)
@@ -250,13 +246,21 @@ class NetEvaluator:
 
     # --- internals ---------------------------------------------------------------------------------------------------
 
-    def _policy_wanted(self, batch) -> np.ndarray | None:
-        """Which rows need the AlphaGo policy net (``batch.expand``, the leaves the search expands), or None for all
-        rows: a Zero net gives priors and values in one pass anyway."""
+    def _rows_needed(self, batch) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(todo, want)``: the rows that need the network at all (None: every row) and, among the batch's rows,
+        those whose priors the search reads (None: all of them), from ``batch.expand`` (the leaves the search
+        expands) and ``batch.values_needed``. Without values (λ = 1) only the expanding leaves need the network; an
+        AlphaGo policy net alone is the same (its value is 0); with an AlphaGo value net every row needs the value
+        and only the expanding ones the policy; a Zero net gives both in one pass for every row."""
         expand = getattr(batch, "expand", None)
-        if self.kind != "lee-policy" or expand is None:
-            return None
-        return np.asarray(expand[: batch.count], np.bool_)
+        if expand is None:
+            return None, None
+        expand = np.asarray(expand[: batch.count], np.bool_)
+        if not getattr(batch, "values_needed", True) or (self.kind == "lee-policy" and self.value_model is None):
+            return np.flatnonzero(expand), None
+        if self.kind == "lee-policy":
+            return None, expand
+        return None, None
 
     def _uniform(self, batch) -> np.ndarray:
         """Priors uniform over the legal moves, pass weighted by ``pass_weight`` (float32 ``[count, N*N+1]``)."""

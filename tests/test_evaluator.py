@@ -380,22 +380,24 @@ def test_a_policy_net_alone_skips_the_rows_not_expanded_and_caches_only_real_pri
     np.testing.assert_allclose(p2, p_ref, atol=1e-6)
 
 
-def test_alphago_search_with_policy_for_expanding_leaves_only_builds_the_same_tree(monkeypatch):
-    """AlphaGo's search expanding after 4 visits asks the policy for the few leaves it expands; its tree is the one
-    it builds when the policy runs on every leaf."""
+@pytest.mark.parametrize(("models", "lam"), [(("lee-policy-tiny", "lee-value-tiny"), 0.5), (("zero-tiny",), 1.0)])
+def test_search_asks_the_network_only_what_it_reads_and_builds_the_same_tree(monkeypatch, models, lam):
+    """A search expanding after 4 visits asks the policy only for the leaves it expands (AlphaGo's nets, λ = 0.5: the
+    value net still sees every leaf; a Zero net with λ = 1: the other leaves need no network at all); its tree is the
+    one it builds when the networks run on every leaf."""
     b = random_board(7, 6, seed=3)
-    cfg = S.SearchConfig(lam=0.5, n_thr=4)
+    cfg = S.SearchConfig(lam=lam, n_thr=4)
 
     def run(skip: bool):
         if not skip:
-            monkeypatch.setattr(NetEvaluator, "_policy_wanted", lambda self, batch: None)
-        ev = NetEvaluator(net("lee-policy-tiny", 7), net("lee-value-tiny", 7, 1), size=7, device="cpu",
-                          symmetry="none", cache_size=0)  # fmt: skip
+            monkeypatch.setattr(NetEvaluator, "_rows_needed", lambda self, batch: (None, None))
+        value = net(models[1], 7, 1) if len(models) > 1 else None
+        ev = NetEvaluator(net(models[0], 7), value, size=7, device="cpu", symmetry="none", cache_size=0)
         m = S.MCTS(7, 7.5, cfg, evaluator=ev, seed=5, max_nodes=5_000, batch_size=8)
         m.search(b, 200)
         t = m.tree
         edges = int(t.meta[1])  # T_EDGES
-        out = {k: getattr(t, k)[:edges].copy() for k in ("move", "prior", "n", "nv", "child")}
+        out = {k: getattr(t, k)[:edges].copy() for k in ("move", "prior", "n", "nr", "child")}
         m.close()
         monkeypatch.undo()
         return out, ev.stats
@@ -404,5 +406,8 @@ def test_alphago_search_with_policy_for_expanding_leaves_only_builds_the_same_tr
     b_, sb = run(skip=False)
     for k in a:
         np.testing.assert_allclose(a[k], b_[k], atol=1e-5, err_msg=k)
-    assert sa.positions == sb.positions and sb.policy_rows == sb.positions
-    assert sa.policy_rows < sb.positions / 2, (sa.policy_rows, sb.positions)
+    assert sa.positions == sb.positions
+    if lam < 1:  # the value for every leaf, the policy for the expanding ones
+        assert sb.policy_rows == sb.positions and sa.policy_rows < sb.positions / 2, (sa.policy_rows, sb.positions)
+    else:  # no network at all for the leaves not expanded
+        assert sa.skipped > sb.positions / 2 and sa.rows == sa.positions - sa.skipped and sb.skipped == 0
