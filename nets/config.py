@@ -4,7 +4,9 @@ A configuration is a frozen dataclass that says everything needed to build a net
 given when the model is built (:func:`igo.nets.models.build_model`) and stored next to the config in a checkpoint. Four
 kinds:
 
-- ``zero`` (:class:`ZeroConfig`): AlphaGo Zero ResNet, policy (with pass) and value heads; features ``zeroH``;
+- ``zero`` (:class:`ZeroConfig`): AlphaGo Zero ResNet, policy (with pass) and value heads; features ``zeroH``; its
+  tower of basic, pre-activation or bottleneck residual blocks, or of the variants (WideResNet, PyramidNet,
+  MobileNetV2 blocks), optionally pruned (``mid_channels``);
 - ``lee-policy`` (:class:`LeePolicyConfig`): AlphaGo (2016) SL/RL policy net, no pass output; ``alphago48``;
 - ``lee-value`` (:class:`LeeValueConfig`): AlphaGo (2016) value net; ``alphago49``;
 - ``rollout`` (:class:`RolloutConfig`): AlphaGo's fast rollout (or tree) policy, a linear softmax over patterns.
@@ -31,7 +33,9 @@ from typing import Any, ClassVar
 
 logger = logging.getLogger(__name__)
 
-BLOCK_KINDS = ("basic", "preact", "bottleneck")
+BLOCK_KINDS = ("basic", "preact", "bottleneck", "wide", "pyramid", "mobile")
+DEFAULT_EXPANSION = 6  # MobileNetV2's expansion factor
+MID_CHANNEL_BLOCKS = ("basic", "preact")  # the block kinds whose inner width mid_channels sets
 MAX_HISTORY = 16
 MAX_DEPTH = 1000
 MAX_WIDTH = 65536
@@ -67,11 +71,34 @@ def _check_int(field: str, value: object, minimum: int = 1, maximum: int | None 
 class ZeroConfig:
     """AlphaGo Zero residual network (:class:`igo.nets.zero.ZeroNet`).
 
-    ``blocks`` residual blocks of ``channels`` channels, of kind ``block``: ``basic`` (two 3x3 convs), ``preact``
-    (pre-activation: BN-ReLU before each conv) or ``bottleneck`` (1x1 reduce to ``bottleneck_channels``, default
-    ``channels // 2``, 3x3, 1x1 expand). Input: ``history`` positions of own and opponent stones plus the colour to
-    move, ``2 * history + 1`` planes. Heads as in the paper: ``policy_filters`` 1x1 filters then a linear layer to
-    ``N*N + 1`` logits; ``value_filters`` 1x1 filters, a hidden layer of ``value_hidden`` units and a tanh output."""
+    ``blocks`` residual blocks of ``channels`` channels, of kind ``block``:
+
+    - ``basic`` (two 3x3 convs, the paper's block);
+    - ``preact`` (pre-activation: BN-ReLU before each conv);
+    - ``bottleneck`` (1x1 reduce to ``bottleneck_channels``, default ``channels // 2``, 3x3, 1x1 expand);
+    - ``wide`` (WideResNet: pre-activation blocks ``widen`` times as wide, ``channels * widen`` channels; a 1x1
+      projection in the first block takes the stem's ``channels`` to that width);
+    - ``pyramid`` (PyramidNet: pre-activation-style blocks whose width grows by ``alpha / blocks`` per block, from
+      ``channels`` to ``channels + alpha``, zero-padded shortcuts);
+    - ``mobile`` (MobileNetV2 inverted residuals: 1x1 expand by ``expansion``, default 6, depthwise 3x3, 1x1
+      project).
+
+    :mod:`igo.nets.zero` says more about each. No kind ever changes the board's resolution: every point keeps its
+    own features up to the policy logits. ``tower_width`` is the number of channels the heads read.
+
+    Input: ``history`` positions of own and opponent stones plus the colour to move, ``2 * history + 1`` planes.
+    Heads as in the paper: ``policy_filters`` 1x1 filters then a linear layer to ``N*N + 1`` logits;
+    ``value_filters`` 1x1 filters, a hidden layer of ``value_hidden`` units and a tanh output.
+
+    ``mid_channels`` (``basic`` and ``preact`` blocks only; None: ``channels`` everywhere) gives each block's inner
+    width, the channels between its two 3x3 convs, one entry per block: what structured (filter) pruning produces
+    by removing output filters of a block's first conv and the matching input channels of its second, which keeps
+    every residual shape. A list (as JSON stores it) is turned into a tuple.
+
+    A field that only one block kind uses (``bottleneck_channels``, ``mid_channels``, ``widen``, ``alpha``,
+    ``expansion``) must keep its default for the other kinds, so that a config never says what its network is not.
+    Every width a config implies (``channels * widen``, ``channels + alpha``, ``channels * expansion``) is at most
+    :data:`MAX_WIDTH`."""
 
     kind: ClassVar[str] = "zero"
 
@@ -84,6 +111,10 @@ class ZeroConfig:
     value_filters: int = 1
     value_hidden: int = 256
     bottleneck_channels: int | None = None
+    mid_channels: tuple[int, ...] | None = None
+    widen: int = 1
+    alpha: int = 0
+    expansion: int | None = None
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -101,6 +132,42 @@ class ZeroConfig:
                 raise ValueError(f"bottleneck_channels is only used by bottleneck blocks, not {self.block!r} ones")
         elif self.block == "bottleneck" and self.channels < 2:
             raise ValueError("channels must be >= 2 for bottleneck blocks (the default bottleneck is channels // 2)")
+        if self.mid_channels is not None:
+            self._check_mid_channels()
+        _check_int("widen", self.widen, 1, MAX_WIDTH)
+        self._check_used_by("widen", self.widen != 1, "wide", "1")
+        if self.channels * self.widen > MAX_WIDTH:
+            raise ValueError(f"widen: channels * widen must be at most {MAX_WIDTH}, got {self.channels * self.widen}")
+        _check_int("alpha", self.alpha, 0, MAX_WIDTH)
+        self._check_used_by("alpha", self.alpha != 0, "pyramid", "0")
+        if self.channels + self.alpha > MAX_WIDTH:
+            raise ValueError(f"alpha: channels + alpha must be at most {MAX_WIDTH}, got {self.channels + self.alpha}")
+        if self.expansion is not None:
+            _check_int("expansion", self.expansion, 1, MAX_WIDTH)
+            self._check_used_by("expansion", True, "mobile", "None")
+        if self.block == "mobile" and self.channels * self.expansion_ratio > MAX_WIDTH:
+            width = self.channels * self.expansion_ratio
+            raise ValueError(f"expansion: channels * expansion must be at most {MAX_WIDTH}, got {width}")
+
+    def _check_used_by(self, field: str, set_: bool, block: str, default: str) -> None:
+        if set_ and self.block != block:
+            raise ValueError(f"{field} is only used by {block} blocks (keep it {default} for {self.block!r} ones)")
+
+    def _check_mid_channels(self) -> None:
+        mid = self.mid_channels
+        if isinstance(mid, list):  # a list (as JSON has it) becomes the tuple a frozen, hashable config needs
+            mid = tuple(mid)
+            object.__setattr__(self, "mid_channels", mid)
+        if not isinstance(mid, tuple):
+            raise ValueError(f"mid_channels must be a tuple of ints (one per block) or None, got {mid!r}")
+        if self.block not in MID_CHANNEL_BLOCKS:
+            raise ValueError(
+                f"mid_channels is only used by {' and '.join(MID_CHANNEL_BLOCKS)} blocks, not {self.block!r} ones"
+            )
+        if len(mid) != self.blocks:
+            raise ValueError(f"mid_channels must have one entry per block ({self.blocks}), got {len(mid)}")
+        for i, m in enumerate(mid):
+            _check_int(f"mid_channels[{i}]", m, 1, MAX_WIDTH)
 
     @property
     def feature_set(self) -> str:
@@ -109,6 +176,33 @@ class ZeroConfig:
     @property
     def input_planes(self) -> int:
         return 2 * self.history + 1
+
+    @property
+    def mid_widths(self) -> tuple[int, ...]:
+        """The inner width of every block of a ``basic`` or ``preact`` tower (``mid_channels`` or ``channels``)."""
+        return self.mid_channels if self.mid_channels is not None else (self.channels,) * self.blocks
+
+    @property
+    def tower_width(self) -> int:
+        """Channels of the tower's output, which the heads read: ``channels * widen`` for ``wide`` blocks,
+        ``channels + alpha`` for ``pyramid`` ones, ``channels`` otherwise."""
+        if self.block == "wide":
+            return self.channels * self.widen
+        if self.block == "pyramid":
+            return self.channels + self.alpha
+        return self.channels
+
+    @property
+    def pyramid_widths(self) -> tuple[int, ...]:
+        """Output width of each block of a ``pyramid`` tower: ``floor(channels + alpha * k / blocks)`` for block
+        ``k`` = 1..blocks (the additive PyramidNet), so the last is exactly ``channels + alpha``."""
+        return tuple(self.channels + self.alpha * k // self.blocks for k in range(1, self.blocks + 1))
+
+    @property
+    def expansion_ratio(self) -> int:
+        """Expansion factor of a ``mobile`` block (``expansion`` or :data:`DEFAULT_EXPANSION`, 6 as in
+        MobileNetV2)."""
+        return self.expansion if self.expansion is not None else DEFAULT_EXPANSION
 
     @property
     def bottleneck_width(self) -> int:
@@ -214,6 +308,10 @@ CONFIGS: dict[str, Config] = _registry(
     ZeroConfig("zero-b6c64", blocks=6, channels=64),
     ZeroConfig("zero-b6c64-preact", blocks=6, channels=64, block="preact"),
     ZeroConfig("zero-b6c64-bottleneck", blocks=6, channels=64, block="bottleneck"),
+    # variants of the same cost as zero-b6c64 (within 1% of its parameters, 1-5% of its FLOPs on 9x9): see describe
+    ZeroConfig("zero-b3c32k3-wide", blocks=3, channels=32, block="wide", widen=3),
+    ZeroConfig("zero-b6c32a56-pyramid", blocks=6, channels=32, block="pyramid", alpha=56),
+    ZeroConfig("zero-b8c64e6-mobile", blocks=8, channels=64, block="mobile", expansion=6),
     ZeroConfig("zero-b10c128", blocks=10, channels=128),
     ZeroConfig("zero-b15c192", blocks=15, channels=192),
     ZeroConfig("zero-b20c256", blocks=20, channels=256),
@@ -244,12 +342,18 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     """``{"kind": ..., <every field>: ...}``: plain JSON values."""
     if type(cfg) not in CONFIG_CLASSES.values():
         raise ValueError(f"not a network config: {cfg!r}")
-    return {"kind": cfg.kind, **dataclasses.asdict(cfg)}
+    d = dataclasses.asdict(cfg)
+    return {"kind": cfg.kind, **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
+
+
+def _allowed_types(hint: object) -> tuple[type, ...]:
+    """The plain classes a value of the annotation ``hint`` may be (``tuple[int, ...] | None`` -> tuple, NoneType)."""
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return tuple(type(None) if a is None else (typing.get_origin(a) or a) for a in allowed)
 
 
 def _type_ok(value: object, hint: object) -> bool:
-    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    allowed = tuple(type(None) if a is None else a for a in allowed)
+    allowed = _allowed_types(hint)
     if isinstance(value, bool) and bool not in allowed:
         return False  # bool is an int subclass, but True is not a channel count
     return isinstance(value, allowed)
@@ -284,13 +388,16 @@ def config_from_dict(d: dict[str, Any]) -> Config:
     if missing:
         raise ValueError(f"missing field(s) for a {kind} config: {', '.join(missing)}")
     for name, value in values.items():
+        if isinstance(value, list) and tuple in _allowed_types(hints[name]):
+            value = values[name] = tuple(value)  # JSON has lists; the config keeps tuples (its entries are checked)
         if not _type_ok(value, hints[name]):
             raise ValueError(f"field {name} of a {kind} config must be {_type_name(hints[name])}, got {value!r}")
     return cls(**values)
 
 
 def config_depth(cfg: Config) -> tuple[str, int]:
-    """The field that counts a config's repeated units and its value: ``("blocks", n)`` for zero nets, ``("layers",
+    """The field that counts a config's repeated units and its value: ``("blocks", n)`` for zero nets (of every
+    block kind: each block, widened, pyramidal or inverted, holds convs and batch norms of its own), ``("layers",
     n)`` for the AlphaGo nets, ``("layers", 0)`` for the rollout policy. Each unit adds tensors of its own to the
     network's state, so a checkpoint holding fewer tensors than this cannot be of this config."""
     if isinstance(cfg, ZeroConfig):
@@ -307,13 +414,33 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+def _tower_text(cfg: ZeroConfig) -> str:
+    """``6 basic blocks of 64 channels``, ``3 wide blocks of 96 channels (32 x widen 3)``, ..."""
+    blocks = cfg.blocks
+    if cfg.block == "bottleneck":
+        return f"{_count(blocks, f'bottleneck({cfg.bottleneck_width}) block')} of {_count(cfg.channels, 'channel')}"
+    if cfg.block == "wide":
+        width = _count(cfg.tower_width, "channel")
+        return f"{_count(blocks, 'wide (WideResNet) block')} of {width} ({cfg.channels} x widen {cfg.widen})"
+    if cfg.block == "pyramid":
+        widths = f"{cfg.channels} to {cfg.tower_width} channels (alpha {cfg.alpha})"
+        return f"{_count(blocks, 'pyramid (PyramidNet) block')} widening from {widths}"
+    if cfg.block == "mobile":
+        hidden = cfg.channels * cfg.expansion_ratio
+        return (f"{_count(blocks, 'mobile (MobileNetV2 inverted residual) block')} of "
+                f"{_count(cfg.channels, 'channel')} (expanded x{cfg.expansion_ratio} to {hidden})")  # fmt: skip
+    text = f"{_count(blocks, cfg.block + ' block')} of {_count(cfg.channels, 'channel')}"
+    if cfg.mid_channels is not None:
+        low, high = min(cfg.mid_channels), max(cfg.mid_channels)
+        text += f" (pruned: {low}..{high} channels inside)" if low != high else f" ({low} channels inside)"
+    return text
+
+
 def describe(cfg: Config, *, name: bool = True) -> str:
     """One line for logs and ``igo model list`` (``name``: starting with ``NAME: ``)."""
     if isinstance(cfg, ZeroConfig):
-        block = cfg.block if cfg.block != "bottleneck" else f"bottleneck({cfg.bottleneck_width})"
         text = (
-            f"AlphaGo Zero ResNet, {_count(cfg.blocks, block + ' block')} of {_count(cfg.channels, 'channel')}, "
-            f"{_count(cfg.input_planes, 'input plane')} ({cfg.feature_set}), "
+            f"AlphaGo Zero ResNet, {_tower_text(cfg)}, {_count(cfg.input_planes, 'input plane')} ({cfg.feature_set}), "
             f"value head of {_count(cfg.value_hidden, 'hidden unit')}"
         )
     elif isinstance(cfg, LeePolicyConfig):
@@ -336,12 +463,14 @@ def describe(cfg: Config, *, name: bool = True) -> str:
 __all__ = [
     "BLOCK_KINDS",
     "CONFIGS",
+    "DEFAULT_EXPANSION",
     "CONFIG_CLASSES",
     "Config",
     "MAX_DEPTH",
     "MAX_KERNEL",
     "MAX_NAME",
     "MAX_WIDTH",
+    "MID_CHANNEL_BLOCKS",
     "LeePolicyConfig",
     "LeeValueConfig",
     "RolloutConfig",

@@ -56,6 +56,10 @@ def expected_parameters(cfg, n: int) -> int:
             total += cfg.blocks * 2 * (conv(c, c, 3, False) + bn(c))
             if cfg.block == "preact":
                 total += bn(c)  # the tower's closing BN
+        elif cfg.block != "bottleneck":  # wide, pyramid, mobile: counted from their papers in test_variants
+            from .test_variants import expected_parameters as variant_parameters
+
+            return variant_parameters(cfg, n)
         else:
             m = cfg.bottleneck_channels or c // 2
             total += cfg.blocks * (conv(c, m, 1, False) + bn(m) + conv(m, m, 3, False) + bn(m) + conv(m, c, 1, False)
