@@ -122,8 +122,10 @@ class NetEvaluator:
         self.threads = threads or available_cores()  # torch's intra-op threads on a CPU (a global count: set once)
         if self.device.type == "cpu" and torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
-        if channels_last is None:  # what the fast kernels want: cuDNN on a GPU, oneDNN's bf16 path on a CPU
-            channels_last = self.device.type == "cuda" or self.dtype == torch.bfloat16
+        if channels_last is None:  # what the fast kernels want: cuDNN on a GPU, oneDNN's bf16 path on a CPU, and
+            # depthwise convolutions (mobile blocks), 2-3x faster channels-last on a CPU than NCHW (issue 19)
+            depthwise = getattr(getattr(model, "config", None), "block", None) == "mobile"
+            channels_last = self.device.type == "cuda" or self.dtype == torch.bfloat16 or depthwise
         self.channels_last = channels_last
         self.symmetry = symmetry
         self.cache_size = cache_size

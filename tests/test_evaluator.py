@@ -411,3 +411,15 @@ def test_search_asks_the_network_only_what_it_reads_and_builds_the_same_tree(mon
         assert sb.policy_rows == sb.positions and sa.policy_rows < sb.positions / 2, (sa.policy_rows, sb.positions)
     else:  # no network at all for the leaves not expanded
         assert sa.skipped > sb.positions / 2 and sa.rows == sa.positions - sa.skipped and sb.skipped == 0
+
+
+def test_a_mobile_net_runs_channels_last_by_default():
+    from igo.nets.config import ZeroConfig
+
+    cfg = ZeroConfig(name="m", blocks=1, channels=8, block="mobile", expansion=2)
+    torch.manual_seed(0)
+    ev = NetEvaluator(build_model(cfg, 5), size=5, device="cpu", dtype="fp32")
+    assert ev.channels_last
+    assert not NetEvaluator(net("zero-tiny", 5), size=5, device="cpu", dtype="fp32").channels_last
+    p, v = ev.evaluate(batch_of([random_board(5, 4, seed=1)], 8))
+    assert p.shape == (1, 26) and abs(p.sum() - 1) < 1e-5 and -1 <= v[0] <= 1
