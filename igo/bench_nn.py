@@ -21,7 +21,7 @@ import sys
 import time
 
 from igo.engine.limits import MAX_THREADS
-from igo.engine.options import bounded_int
+from igo.engine.options import bounded_int, positive_int
 
 
 def _batches(text: str) -> list[int]:
@@ -89,6 +89,9 @@ def add_parsers(sub) -> None:
     sn.add_argument("--batch", type=int, default=None, help="leaves per network call (default 8 CPU, 32 GPU)")
     sn.add_argument("--lambda", dest="lam", type=float, default=None, help="rollout weight (default 0 for Zero nets, "
                     "1 for a policy net)")  # fmt: skip
+    sn.add_argument("--expand-after", type=positive_int, default=1, help="expand a leaf after this many visits, as "
+                    "igo gtp's (default 1; AlphaGo used 40): the policy runs only for the leaves expanded, and with "
+                    "λ = 1 the others need no network at all")  # fmt: skip
     sn.add_argument("--threads", type=bounded_int(MAX_THREADS), default=None, help="search threads, which play "
                     "the rollouts when λ > 0 (default: by the split, as igo gtp: half the cores this process may use "
                     "with λ > 0, 1 with λ = 0)")  # fmt: skip
@@ -294,7 +297,8 @@ def run_search_nn(args) -> int:
         core_budget(), networks=True, rollouts=lam > 0, threads=args.threads, nn_threads=args.nn_threads
     )
     ev = _evaluator(args, model, size, threads=nn_threads, cache_size=0)
-    config = SearchConfig.zero(dirichlet_weight=0.0, lam=lam) if zero else SearchConfig(lam=lam)
+    fields = {"lam": lam, "n_thr": args.expand_after}
+    config = SearchConfig.zero(dirichlet_weight=0.0, **fields) if zero else SearchConfig(**fields)
     search = MCTS(
         size, 7.5, config, evaluator=ev, threads=threads, batch_size=args.batch, max_nodes=args.simulations + 64,
         seed=args.seed,
@@ -304,7 +308,8 @@ def run_search_nn(args) -> int:
     _sync(ev)
     say(
         f"igo bench search-nn: {cfg.name} on {size}x{size}, {ev.device} {str(ev.dtype).replace('torch.', '')}, "
-        f"λ = {lam:g}, {search._batch_size} leaves per call, {args.simulations} simulations per search, "
+        f"λ = {lam:g}, expansion after {args.expand_after}, {search._batch_size} leaves per call, "
+        f"{args.simulations} simulations per search, "
         f"{threads} search thread{'s' if threads > 1 else ''}, {nn_threads} torch thread{'s' if nn_threads > 1 else ''}"
     )
     ev.stats.reset()
@@ -325,6 +330,10 @@ def run_search_nn(args) -> int:
     say(f"  per simulation: features {1e6 * st.feature_s / sims:8.1f} us   network {1e6 * st.network_s / sims:8.1f} us"
         f"   tree + Python {1e6 * rest / sims:8.1f} us   ({rest / elapsed:.0%} of the time outside the network "
         f"and features)")  # fmt: skip
+    leaves = max(1, st.positions)
+    policy = st.policy_rows / max(1, st.rows) if cfg.kind == "lee-policy" else 1.0
+    say(f"  leaves evaluated {st.positions:,}: {st.skipped / leaves:.0%} needed no network, the policy ran for "
+        f"{policy:.0%} of those that did")  # fmt: skip
     if args.json:
         print(
             json.dumps(
@@ -341,6 +350,8 @@ def run_search_nn(args) -> int:
                     "us_features": round(1e6 * st.feature_s / sims, 2),
                     "us_network": round(1e6 * st.network_s / sims, 2),
                     "us_rest": round(1e6 * rest / sims, 2),
+                    "expand_after": args.expand_after,
+                    "leaves_skipped_share": round(st.skipped / leaves, 4),
                 }
             )
         )

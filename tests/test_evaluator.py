@@ -279,7 +279,13 @@ def test_igo_bench_nn_prints_figures():
             "--json")  # fmt: skip
     assert r.returncode == 0, r.stderr
     fig = json.loads(r.stdout.strip().splitlines()[-1])
-    assert fig["simulations_per_sec"] > 0 and fig["us_network"] > 0
+    assert fig["simulations_per_sec"] > 0 and fig["us_network"] > 0 and fig["leaves_skipped_share"] == 0
+    # rollouts only (λ = 1) expanding after 4 visits: most leaves need no network
+    r = igo("bench", "search-nn", "--config", "zero-tiny", "--size", "5", "--simulations", "64", "--seconds", "0.3",
+            "--lambda", "1", "--expand-after", "4", "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fig = json.loads(r.stdout.strip().splitlines()[-1])
+    assert fig["expand_after"] == 4 and fig["leaves_skipped_share"] > 0.5
 
 
 @pytest.fixture(scope="module")
