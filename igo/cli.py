@@ -67,12 +67,12 @@ COMMANDS: list[Command] = [
     Command(
         "train",
         "igo.train_cmd",
-        "train networks: AlphaGo's pipeline (sl, rollout, rl, value) or AlphaGo Zero (zero) on Ray",
+        "train networks: AlphaGo's pipeline (sl, rollout, rl, value), AlphaGo Zero (zero) on Ray, distillation",
         "The trainers. AlphaGo (2016): 'igo train sl' learns a policy from SGF games, 'rollout' the fast rollout "
         "policy, 'rl' improves the policy by REINFORCE against its earlier snapshots, 'value' learns to evaluate "
         "positions from games of the SL and RL policies. 'igo train zero' turns compute into playing strength from "
         "nothing: self-play actors on Ray, a replay buffer on disk, a learner, checkpoints, gating and evaluation; "
-        "one machine or a Ray cluster.",
+        "one machine or a Ray cluster. 'igo train distill' distils a trained Zero net into a (smaller) student.",
     ),
     Command(
         "corpus",

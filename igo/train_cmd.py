@@ -1,5 +1,6 @@
 """``igo train``: the trainers. ``igo train zero`` runs AlphaGo Zero training (:mod:`igo.training.zero`); ``sl``,
-``rollout``, ``rl`` and ``value`` are the AlphaGo (2016) pipeline (their own modules ``train_*_cmd``)."""
+``rollout``, ``rl`` and ``value`` are the AlphaGo (2016) pipeline (their own modules ``train_*_cmd``); ``distill``
+distils a trained Zero net into a (smaller) student (:mod:`igo.train_distill_cmd`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .train_args import (
     given,
     print_json,
 )
+from .train_distill_cmd import add_parser as add_distill
 from .train_rl_cmd import add_parser as add_rl
 from .train_rollout_cmd import add_parser as add_rollout
 from .train_sl_cmd import add_parser as add_sl
@@ -36,6 +38,7 @@ examples:
   igo train zero --run-dir runs/z9                                          # resume (settings from config.json)
   igo train zero --size 9 --run-dir runs/z9b --init runs/sl9/sl.safetensors # warm start from a trained zero-b6c64
   igo train zero --run-dir runs/z9 --address auto --actors 30               # on a Ray cluster (ray start --head)
+  igo train zero --run-dir runs/z9 --learners 4 --async                     # 4 learners, parameter server
 
 Everything goes to --run-dir: latest.safetensors (the newest network, replaced at every checkpoint: play it with
 igo gtp --model RUN/latest.safetensors; it records the komi), config.json, checkpoints/ (safetensors; the newest
@@ -117,8 +120,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--checkpoint-every", type=positive_int, default=None, help="learner steps between checkpoints "
                    "(default 200)")  # fmt: skip
     add_retention(g, always="; the first, the best and those being evaluated are always kept")
-    g.add_argument("--learners", type=positive_int, default=None, help="data-parallel learners (torch DDP): one per "
-                   "GPU, NCCL; gloo processes without GPUs (default 1: in this process)")  # fmt: skip
+    g.add_argument("--learners", type=positive_int, default=None, help="data-parallel learners: one per GPU, or "
+                   "CPU processes without GPUs (default 1: in this process); see --sync and --async")  # fmt: skip
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--sync", dest="learner_mode", action="store_const", const="sync", default=None,
+                      help="with --learners N: synchronous torch DDP, every step averages the N learners' gradients "
+                      "on batch-size / N positions each (NCCL on GPUs, gloo on CPUs; the default)")  # fmt: skip
+    mode.add_argument("--async", dest="learner_mode", action="store_const", const="async", default=None,
+                      help="with --learners N (N >= 2): asynchronous, a parameter server applies each worker's "
+                      "gradient (batch-size positions) as it arrives, workers never wait for each other; the status "
+                      "line and metrics.jsonl show the gradients' staleness. The mode is kept in config.json: a "
+                      "resume keeps it unless --sync or --async is given")  # fmt: skip
+    g.add_argument("--learner-cpus", type=positive_float, default=None, help="Ray CPUs each of --learners N > 1 "
+                   "reserves (default 1; on a local Ray the actors' and learners' CPUs must fit in "
+                   "--cpus)")  # fmt: skip
     g.add_argument("--learner-device", default=None, help="auto (default: a GPU when there is one), cpu or cuda")
     g.add_argument("--learner-threads", type=positive_int, default=None, help="torch threads of the learner, "
                    "of each with --learners > 1 (default: on a local Ray the cores the self-play actors leave, at "
@@ -144,6 +159,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=None, help="random seed of a new run (default 0)")
     add_output(g, json_help="print the final status as JSON", status_every=10.0)
     z.set_defaults(run=run_zero_cmd)
+    add_distill(sub)  # after zero: a trained Zero net into a (smaller) student
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 
@@ -168,7 +184,8 @@ def overrides_from(args) -> dict:
     top = given(args, ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads",
                        "actor_device", "actor_gpus", "actor_seconds", "window", "min_positions", "train_ratio",
                        "checkpoint_every", "keep_checkpoints", "keep_every", "eval_every", "eval_games",
-                       "eval_simulations", "gating_games", "gating_threshold", "learners", "seed"))  # fmt: skip
+                       "eval_simulations", "gating_games", "gating_threshold", "learners", "learner_cpus",
+                       "learner_mode", "seed"))  # fmt: skip
     if args.init is not None:
         from pathlib import Path
 
@@ -239,4 +256,5 @@ def _show(bar, st) -> str:
     bar.start_t = time.time() - st.elapsed
     loss = "-" if st.loss is None else f"{st.loss:.3f}"
     elo = "-" if st.elo is None else f"{st.elo:+.0f}"
-    return f"pos {st.positions} step {st.step} loss {loss} Elo {elo} {st.games_per_hour:.0f} g/h"
+    stale = "" if st.staleness_mean is None else f" staleness {st.staleness_mean:.1f} (max {st.staleness_max})"
+    return f"pos {st.positions} step {st.step} loss {loss}{stale} Elo {elo} {st.games_per_hour:.0f} g/h"

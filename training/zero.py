@@ -18,6 +18,11 @@ at a time: a due one is skipped while the last plays) the new checkpoint plays a
 (the first checkpoint, rollout-only igo at the same simulations, any GTP commands given); Elo over all evaluation
 games (anchored at the first checkpoint = 0) goes to the status line, ``metrics.jsonl`` and TensorBoard.
 
+**Several learners** (``--learners N``): ``learner_mode`` ``"sync"`` (``--sync``, default; torch DDP,
+:mod:`igo.training.distributed`) or ``"async"`` (``--async``; a parameter server, :mod:`igo.training.async_dp`, whose
+gradient staleness goes to the ``train`` rows of ``metrics.jsonl`` and the status line). Same checkpoints either way;
+``config.json`` keeps the mode. A local Ray must have CPUs for the actors and learners together (checked at start).
+
 **The run directory** holds everything: ``config.json``, ``latest.safetensors`` (the newest checkpoint, for users),
 ``checkpoints/step-XXXXXXXX.safetensors`` (thinned: :class:`igo.training.run.Retention`, never the first or the best;
 ``.optim.safetensors`` beside the newest), ``state.json`` (best checkpoint, published version), ``replay/``,
@@ -62,6 +67,7 @@ from igo.engine.fileio import open_regular, read_json_lines
 from igo.nets.checkpoint import RULES
 from igo.selfplay.selfplay import SelfPlayConfig
 
+from . import zero_start
 from .common import Metrics, write_json
 from .learner import LearnerConfig, ZeroLearner
 from .run import ConfigDict, Retention, RunDir, RunError, check_settings, checkpoint_problem, shown, stop_on_signals
@@ -70,6 +76,7 @@ from .zero_start import CpuHours, check_parent, parent_cpu_hours, parent_model, 
 
 log = logging.getLogger(__name__)
 
+LEARNER_MODES = ("sync", "async")
 LATEST = "latest.safetensors"  # a copy of the newest checkpoint: igo gtp --model RUN/latest.safetensors
 STATE = "state.json"
 STATE_MAX_BYTES = 1 << 20
@@ -101,8 +108,9 @@ class ZeroRunConfig(Retention, ConfigDict):
     eval_rollout: bool = True  # rollout-only igo at the same simulations as an opponent
     gating_games: int = 0  # 0: continuous update; else candidate vs best, promote at gating_threshold
     gating_threshold: float = 0.55
-    learners: int = 1  # > 1: synchronous data-parallel training (torch DDP) over that many GPUs / processes
+    learners: int = 1  # > 1: data-parallel training over that many GPUs / processes
     learner_cpus: float = 1.0  # Ray CPUs per data-parallel learner
+    learner_mode: str = "sync"  # with learners > 1: sync (torch DDP) | async (parameter server, training/async_dp.py)
     seed: int = 0
     parent: str | None = None  # --init: the checkpoint whose weights are the first network (a new run only)
     selfplay: dict = field(default_factory=dict)
@@ -136,6 +144,9 @@ class ZeroRunConfig(Retention, ConfigDict):
             (self.gating_games >= 0, "gating_games must be >= 0"),
             (self.learners >= 1, "learners must be >= 1"),
             (self.learner_cpus > 0, "learner_cpus must be positive"),
+            (self.learner_mode in LEARNER_MODES, f"learner_mode must be one of {', '.join(LEARNER_MODES)}"),
+            (self.learner_mode != "async" or self.learners >= 2,
+             "learner_mode 'async' needs learners >= 2 (--async needs --learners 2 or more)"),
             (0.5 <= self.gating_threshold <= 1.0, "gating_threshold must be in [0.5, 1]"),
             (math.isfinite(self.komi), "komi must be finite"),
             *self.retention_checks(),
@@ -144,7 +155,9 @@ class ZeroRunConfig(Retention, ConfigDict):
             raise ValueError(f"min_positions ({self.min_positions}) must not exceed window ({self.window})")
         self.selfplay = {**self.selfplay, "size": self.size, "komi": self.komi, "parallel_games": self.games_per_actor}
         self.selfplay_config()  # validates
-        self.learner_config()
+        lc = self.learner_config()
+        if self.learner_mode == "async" and lc.amp == "fp16":
+            raise ValueError("learner_mode 'async' does not support amp 'fp16' (use bf16 or none)")
 
     def selfplay_config(self) -> SelfPlayConfig:
         return SelfPlayConfig.from_dict(self.selfplay)
@@ -259,13 +272,18 @@ class Status:
     would_resign: int = 0  # no-resign games (this invocation) in which a side fell below the resign threshold
     false_resign: int = 0  # ... and that side won after all: resigning there would have been wrong
     elapsed: float = 0.0
+    staleness_mean: float | None = None  # --async: gradient staleness over this invocation (None: sync, or none yet)
+    staleness_max: int | None = None
 
     def line(self) -> str:
         loss = "-" if self.loss is None else f"{self.loss:.3f} (p {self.policy_loss:.3f} v {self.value_loss:.3f})"
         fr = f"{self.false_resign} of {self.would_resign} checked" if self.would_resign else "none checked yet"
+        stale = ""
+        if self.staleness_mean is not None:
+            stale = f"  staleness mean {self.staleness_mean:.2f} max {self.staleness_max}"
         return (
             f"games {self.games}  positions {self.positions}  step {self.step}  samples {self.samples}  "
-            f"loss {loss}  Elo {shown(self.elo, '+.0f')}  {self.games_per_hour:.0f} games/h  "
+            f"loss {loss}{stale}  Elo {shown(self.elo, '+.0f')}  {self.games_per_hour:.0f} games/h  "
             f"{self.positions_per_s:.1f} pos/s (this run)  {self.cpu_hours:.2f} CPU-h  false resignations {fr}"
         )
 
@@ -459,9 +477,13 @@ class ZeroRun:
                 _log_buffer_warnings(buffer)
                 bstats = ray.get(buffer.stats.remote())
                 if cfg.learners > 1:
-                    from .distributed import DataParallelLearner
+                    zero_start.check_local_cpus(cfg, self.address)
+                    if cfg.learner_mode == "async":
+                        from .async_dp import AsyncDataParallelLearner as Parallel
+                    else:
+                        from .distributed import DataParallelLearner as Parallel
 
-                    dp = trainer = DataParallelLearner(
+                    dp = trainer = Parallel(
                         cfg.learners, self.rd.checkpoint(learner.step), learner.config.to_dict(),
                         threads=self.learner_threads or 1, cpus=cfg.learner_cpus, batch_size=learner.config.batch_size,
                     )  # fmt: skip
@@ -539,7 +561,7 @@ class ZeroRun:
                             st.loss, st.policy_loss = mean["loss"], mean["policy_loss"]
                             st.value_loss = mean["value_loss"]
                             metrics.write("train", st.step, samples=st.samples, cpu_hours=round(clock.total(), 4),
-                                          **mean)  # fmt: skip
+                                          **mean, **zero_start.staleness_fields(dp, st))  # fmt: skip
                         if st.step - last_ckpt_step >= cfg.checkpoint_every:
                             last_ckpt_step = st.step
                             if cfg.gating_games == 0:  # continuous update: the new checkpoint is the best

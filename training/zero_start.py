@@ -10,6 +10,10 @@ on a cluster the CPUs the run reserves, actors and learners) to the total of the
 (:class:`CpuHours`). The total is written into each checkpoint's metadata (``extra.cpu_hours``), ``state.json``
 (``cpu_hours``), the ``metrics.jsonl`` rows and the status; a resume starts from the larger of ``state.json``'s and
 the resumed checkpoint's, so a crash loses at most the time since the last checkpoint.
+
+**Learners.** :func:`check_local_cpus` refuses a local Ray too small for the actors and data-parallel learners
+together; :func:`staleness_fields` reads the asynchronous learner's gradient staleness for ``metrics.jsonl`` and the
+status.
 """
 
 from __future__ import annotations
@@ -102,3 +106,37 @@ class CpuHours:
 
 
 __all__ = ["CpuHours", "check_parent", "parent_model", "ray_cpus", "recorded_cpu_hours"]
+
+
+def check_local_cpus(config, address: str | None) -> None:
+    """RunError when a local Ray (``address`` None) has fewer CPUs than the self-play actors and data-parallel learners
+    of ``config`` (a ZeroRunConfig) reserve together: the learners would wait for CPUs forever. A cluster may grow,
+    so it is not checked."""
+    import ray
+
+    from .run import RunError
+
+    if address is not None:
+        return
+    need = config.actors * config.actor_cpus + config.learners * config.learner_cpus
+    have = float(ray.cluster_resources().get("CPU", 0.0))
+    if need > have + 1e-9:
+        raise RunError(
+            f"the run reserves {need:g} Ray CPUs ({config.actors} actor(s) x {config.actor_cpus:g} + "
+            f"{config.learners} learners x {config.learner_cpus:g}) but the local Ray has {have:g}: lower --actors, "
+            "--actor-cpus or --learner-cpus, or raise --cpus"
+        )
+
+
+def staleness_fields(dp, status) -> dict:
+    """With the asynchronous learner ``dp`` (:mod:`igo.training.async_dp`): the staleness of the gradients since the
+    last ``train`` row, for ``metrics.jsonl`` (``staleness_mean``, ``staleness_max``, ``staleness_hist`` {bucket:
+    count}), and, into ``status``, that of all gradients of this invocation. Nothing otherwise (sync or one learner)."""
+    if dp is None or not hasattr(dp, "staleness"):
+        return {}
+    s = dp.staleness()
+    recent, overall = s["recent"], s["overall"]
+    status.staleness_mean, status.staleness_max = overall["mean"], overall["max"]
+    if not recent["count"]:
+        return {}
+    return {"staleness_mean": recent["mean"], "staleness_max": recent["max"], "staleness_hist": recent["hist"]}
