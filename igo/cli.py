@@ -84,9 +84,12 @@ COMMANDS: list[Command] = [
     Command(
         "model",
         "igo.model_cmd",
-        "list network configs, inspect a checkpoint, write a fresh network",
+        "list network configs, inspect, quantize, prune or write a checkpoint",
         "Network checkpoints: 'igo model list' shows the config registry, 'igo model info PATH' a checkpoint's "
-        "metadata and parameter count, 'igo model init --config NAME --size N -o PATH' writes a fresh network.",
+        "metadata, parameter count and sparsity, 'igo model quantize IN -o OUT' makes an int8 (or bf16/fp16) copy "
+        "for CPU inference, 'igo model prune IN -o OUT' prunes weights or whole filters and retrains, 'igo model "
+        "ship' installs a trained network as the default, 'igo model init --config NAME --size N -o PATH' writes a "
+        "fresh network.",
     ),
     Command(
         "warmup",

@@ -1,9 +1,15 @@
 """``igo model``: inspect and create network checkpoints.
 
 - ``igo model list`` — the config registry (names, kinds, parameters on a board size);
-- ``igo model info PATH [--json]`` — a checkpoint's metadata and parameter count (reads only the header), with its
-  provenance when it has one; ``igo model info --default [--json]`` — the same for the network that ships with igo
+- ``igo model info PATH [--json]`` — a checkpoint's metadata and parameter count, with its provenance when it has
+  one, a quantized network's mode, bits, source and calibration, and the share of zero weights of every layer that
+  has any (a pruned network's sparsity; the weights are read and validated, never unpickled);
+  ``igo model info --default [--json]`` — the same for the network that ships with igo
   (:mod:`igo.nets.default`; the JSON has ``path``, ``elo`` and ``board_size`` at the top level), exit 1 without one;
+- ``igo model quantize IN -o OUT [--mode int8|bf16|fp16] [--calibration DIR]`` — post-training quantization for
+  CPU inference (:mod:`igo.model_quantize_cmd`, :mod:`igo.nets.quantize`);
+- ``igo model prune IN -o OUT --alpha A | --structured --keep F [--sgf DIR --retrain-steps N]`` — magnitude
+  (Han et al.) or filter pruning with retraining (:mod:`igo.model_prune_cmd`, :mod:`igo.nets.prune`);
 - ``igo model ship CHECKPOINT --provenance FILE.json [-o OUT]`` — copy a checkpoint's weights to the shipped network's
   place (default: the package's ``nets/data/igo-9x9.safetensors``) with its provenance in the metadata;
 - ``igo model init --config NAME --size N -o PATH`` — a freshly initialised net, e.g. to start training or to try the
@@ -17,6 +23,8 @@ import json
 
 from igo.engine.coords import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 
+from . import model_prune_cmd, model_quantize_cmd
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION")
@@ -26,9 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ls.set_defaults(run=run_list)
     info = sub.add_parser(
         "info",
-        help="print a checkpoint's metadata and parameter count",
-        description="Print a checkpoint's metadata (config, board size, features, training step, parent, notes) and "
-        "its parameter count. Only the file's header is read; nothing is unpickled.",
+        help="print a checkpoint's metadata, parameter count, quantization and sparsity",
+        description="Print a checkpoint's metadata (config, board size, features, training step, parent, notes), "
+        "its parameter count, a quantized network's mode and bits (with its source and calibration), and for every "
+        "layer with zero weights (a pruned network) the share of its weights that are zero. The weights are read "
+        "and validated like any checkpoint's; nothing is unpickled. --json adds 'sparsity': {layer: {zeros, "
+        "weights, fraction}} for those layers.",
     )
     info.add_argument("path", nargs="?", default=None, help="a checkpoint (.safetensors; required unless --default)")
     info.add_argument("--default", action="store_true", help="the network that ships with igo (played on 9x9 when "
@@ -63,6 +74,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       "nets/data/igo-9x9.safetensors, which must then be a 9x9 net)")  # fmt: skip
     ship.add_argument("--force", action="store_true", help="replace an existing OUT (default: refuse)")
     ship.set_defaults(run=run_ship)
+    model_quantize_cmd.add_parser(sub)
+    model_prune_cmd.add_parser(sub)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 
@@ -116,8 +129,10 @@ def run_info(args) -> int:
             return 0
         args.path = info["path"]
     meta = read_metadata(args.path)  # a regular file, its metadata type- and range-checked: CheckpointError otherwise
+    sparsity = _sparsity(args.path)
     d = meta.to_dict()
     if args.json:
+        d["sparsity"] = {k: {"zeros": z, "weights": n, "fraction": z / n} for k, (z, n) in sparsity.items() if z}
         print(json.dumps(d, indent=2, sort_keys=True))  # ensure_ascii: control characters come out escaped
         return 0
     # every string from the file is escaped (ANSI codes, other control characters, bidi overrides, newlines)
@@ -141,7 +156,52 @@ def run_info(args) -> int:
         print(f"extra.{p(key):7} {p(value)}")
     if meta.provenance is not None:
         _print_provenance(meta.provenance)
+    if meta.quantization is not None:
+        _print_quantization(meta.quantization)
+    _print_sparsity(sparsity)
     return 0
+
+
+def _sparsity(path) -> dict[str, tuple[int, int]]:
+    """Layer weight -> (zeros, weights) of the checkpoint at ``path`` (validated by ``load_state``)."""
+    from igo.nets.checkpoint import load_state
+    from igo.nets.weights import weight_sparsity
+
+    tensors, _meta = load_state(path)
+    return weight_sparsity(tensors)
+
+
+def _print_quantization(q: dict) -> None:
+    """A quantized network's mode and bits, source and calibration (validated by
+    :func:`igo.nets.quantize.check_quantization`), every string escaped."""
+    from igo.nets.config import printable as p
+
+    how = f"{p(q['scheme'])}"
+    if q["mode"] == "int8":
+        how += f" on the {p(q['engine'])} engine, torch {p(q['torch'])}"
+    print(f"quantized    {q['mode']} ({q['bits']}-bit weights; {how})")
+    print(f"  source             {p(q['source'] or '-')} (step {q['source_step']})")
+    cal = q.get("calibration")
+    if isinstance(cal, dict):
+        where = f" {p(cal['path'])}" if cal.get("path") else ""
+        seed = f", seed {cal['seed']}" if cal.get("seed") is not None else ""
+        print(f"  calibration        {cal['positions']:,} positions, {p(cal['source'])}{where}{seed}")
+
+
+def _print_sparsity(sparsity: dict[str, tuple[int, int]]) -> None:
+    """The layers with zero weights and their share of zeros; nothing when no layer has any."""
+    from igo.nets.config import printable as p
+
+    sparse = {k: v for k, v in sparsity.items() if v[0]}
+    if not sparse:
+        return
+    zeros = sum(z for z, _ in sparsity.values())
+    total = sum(n for _, n in sparsity.values())
+    print(f"sparsity     {len(sparse)} of {len(sparsity)} layers have zero weights; {100 * zeros / total:.1f}% of all "
+          f"{total:,} layer weights are zero")  # fmt: skip
+    width = max(len(p(k)) for k in sparse)
+    for name, (z, n) in sparse.items():
+        print(f"  {p(name):{width}}  {100 * z / n:5.1f}%  ({z:,} of {n:,})")
 
 
 def _print_provenance(prov: dict) -> None:

@@ -15,12 +15,20 @@ CPU, in its own dtypes) and, in the header's string-to-string metadata, one key 
     parameters      parameter count               extra           any JSON object (Elo, data set, ...)
     komi            the komi it was trained at    rules           the rules it was trained under (RULES)
     provenance      how a shipped network was made (check_provenance), or absent
+    quantization    a quantized network's mode, bits, source and calibration
+                    (igo.nets.quantize.check_quantization), or absent
 
 ``komi`` and ``rules`` are absent when the trainer does not know them (a network learnt from a corpus of games at
 various komi; files written before igo recorded them): :func:`network_komi` then falls back to a default. A komi
 must be a finite number within +-:data:`igo.engine.limits.MAX_KOMI`, the rules a short string. ``provenance`` is
 written by ``igo model ship`` (:func:`ship_checkpoint`) and absent from other checkpoints; files without it read as
 before (format version 1: an optional field, which older igo versions ignore).
+
+``quantization`` is written by ``igo model quantize`` (:mod:`igo.nets.quantize`). A bf16 / fp16 file is an ordinary
+format-1 checkpoint whose float parameters are stored as BF16 / F16 (any igo loads it, into float32). An int8 file
+has ``format_version`` 2 (an older igo says "upgrade igo") and the tensors of a quantized graph instead of the float
+network's: int8 weights (I8) with their scales (F32) and zero points (I64), float biases and activation scales;
+:func:`load_checkpoint` gives a :class:`igo.nets.quantize.QuantizedNet` (CPU only, inference only) for it.
 
 Writes are atomic (:func:`igo.engine.fileio.atomic_write`: ``<path>.tmp`` in the same directory, fsync,
 ``os.replace``); a crash leaves either the old file or the new one. Reading never unpickles: the
@@ -45,6 +53,13 @@ One validation, in this order, before any real tensor memory is used (:func:`loa
    integer buffers as I64; nothing else (bool, F64, integers for floats, FP8) is ever converted;
 5. values: every floating-point tensor must be finite and within +-:data:`MAX_ABS_WEIGHT` (1e6), and batch-norm
    running variances non-negative (:func:`igo.nets.weights.value_problem`).
+
+An int8 file (``quantization.mode`` "int8") replaces steps 3 and 4: the file must hold at least one byte per weight
+of the float network's convolutions and linear layers (else it is refused before anything is built); then the
+quantized graph of its config is built (:func:`igo.nets.quantize.int8_skeleton`: placeholder weights, a few times
+the file's size in memory) and the header's names, shapes and dtypes must be exactly its layout
+(:func:`igo.nets.quantize.int8_layout`; I8, F32 and I64 only, nothing converted); step 5 adds finite positive
+scales and zero points in range (:func:`igo.nets.quantize.int8_value_problem`).
 
 Text from a file that goes into an error message is escaped (:func:`igo.nets.config.printable`).
 """
@@ -78,13 +93,16 @@ from .weights import MAX_ABS_WEIGHT, shape_mismatch, state_mismatch, value_probl
 logger = logging.getLogger(__name__)
 
 FORMAT = "igo-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest ``format_version`` this igo reads (2: int8 quantized files); other checkpoints are written as
+:data:`BASE_FORMAT_VERSION`, so that older igo versions read them."""
+BASE_FORMAT_VERSION = 1
 METADATA_KEY = "igo"
 MAX_METADATA_BYTES = 4 << 20
 MAX_METADATA_DEPTH = 32
 MAX_COUNT = 2**63 - 1
 FLOAT_DTYPES = ("F32", "F16", "BF16")  # F16 and BF16 load losslessly into float32 parameters
-_TORCH_TO_SAFETENSORS = {torch.float32: "F32", torch.int64: "I64"}
+_TORCH_TO_SAFETENSORS = {torch.float32: "F32", torch.int64: "I64", torch.int8: "I8"}
 RULES = "tromp-taylor"
 """The rules igo plays and trains under: area scoring as in Tromp-Taylor, positional superko, suicide illegal (as
 igo's boards and the SGF records of its self-play games, ``RU[Tromp-Taylor]``, have them)."""
@@ -125,10 +143,16 @@ class CheckpointMeta:
     igo_version: str = "dev"
     parameters: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
+    format_version: int = BASE_FORMAT_VERSION
     komi: float | None = None  # None: not recorded (unknown)
     rules: str | None = None
     provenance: dict[str, Any] | None = None  # a shipped network's (check_provenance); None: not recorded
+    quantization: dict[str, Any] | None = None  # a quantized network's (igo.nets.quantize); None: float
+
+    @property
+    def quantized_mode(self) -> str | None:
+        """``"int8"``, ``"bf16"`` or ``"fp16"`` for a quantized network, None for a float one."""
+        return None if self.quantization is None else self.quantization["mode"]
 
     @property
     def kind(self) -> str:
@@ -161,7 +185,12 @@ class CheckpointMeta:
             "extra": self.extra,
         } | {
             k: v
-            for k, v in (("komi", self.komi), ("rules", self.rules), ("provenance", self.provenance))
+            for k, v in (
+                ("komi", self.komi),
+                ("rules", self.rules),
+                ("provenance", self.provenance),
+                ("quantization", self.quantization),
+            )
             if v is not None
         }
 
@@ -220,8 +249,22 @@ class CheckpointMeta:
                 provenance = check_provenance(provenance)
             except ValueError as e:
                 raise bad(f"metadata field {e}") from None
+        quantization = d.get("quantization")
+        if quantization is not None:
+            from .quantize import INT8_FORMAT_VERSION, check_quantization
+
+            try:
+                quantization = check_quantization(quantization)
+            except ValueError as e:
+                raise bad(f"metadata field {e}") from None
+            if quantization["mode"] == "int8" and version < INT8_FORMAT_VERSION:
+                raise bad(f"an int8 quantized checkpoint must have format_version {INT8_FORMAT_VERSION}, got {version}")
+            if config.kind not in ("zero", "lee-policy", "lee-value"):
+                raise bad(f"a {config.kind} net cannot be quantized")
+        elif version >= 2:
+            raise bad(f"format_version {version} is for int8 quantized checkpoints, and this one has no quantization")
         return cls(config=config, board_size=board_size, parent=parent, format_version=version, komi=komi,
-                   rules=rules, provenance=provenance, **values)  # fmt: skip
+                   rules=rules, provenance=provenance, quantization=quantization, **values)  # fmt: skip
 
 
 def check_komi(komi: Any) -> float | None:
@@ -369,6 +412,18 @@ def _encode(tensors: dict[str, torch.Tensor], meta: CheckpointMeta) -> bytes:
     return st_save(tensors, metadata={METADATA_KEY: header})
 
 
+def write_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: CheckpointMeta) -> Path:
+    """Write ``tensors`` (name -> CPU tensor, stored as they are) with ``meta`` to ``path`` atomically, creating
+    parent directories; returns the path. For writers of checkpoints whose tensors are not a float network's
+    ``state_dict`` (:mod:`igo.nets.quantize`); ValueError for metadata the reader would refuse."""
+    path = Path(path)
+    data = _encode({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, meta)
+    atomic_write(path, data, parents=True)
+    n = meta.board_size
+    logger.info("saved %s (%s, %dx%d, %d bytes)", path, meta.config_name, n, n, len(data))
+    return path
+
+
 def ship_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, provenance: Any) -> CheckpointMeta:
     """Copy the checkpoint ``src`` to ``dst`` (atomically, parents created) with ``provenance``
     (:func:`check_provenance`) in its metadata; the weights are copied as they are stored (validated by
@@ -500,10 +555,10 @@ def _check_request(path: Path, meta: CheckpointMeta, board_size: int | None, exp
         raise CheckpointError(f"checkpoint {path} holds a {meta.kind} net ({name}), expected {expect_kind}")
 
 
-def _check_header(path: Path, meta: CheckpointMeta, names: list[str], slice_of, size: int) -> None:
+def _check_header(path: Path, meta: CheckpointMeta, names: list[str], slice_of, size: int):
     """Steps 3 and 4 of the module docstring: the config against the tensor ``names`` of the header, their dtypes
     and shapes (``slice_of(name)``, read from the header only) and the file's ``size``, building nothing but a
-    weightless (meta device) network."""
+    weightless (meta device) network; for an int8 file, its quantized skeleton (returned; None otherwise)."""
     where = f"checkpoint {path} ({printable(meta.config_name)})"
     field, depth = config_depth(meta.config)
     if depth > len(names):
@@ -518,6 +573,8 @@ def _check_header(path: Path, meta: CheckpointMeta, names: list[str], slice_of, 
         raise CheckpointError(f"{where}: cannot build the network of its config ({printable(e)})") from None
     expected = skeleton.state_dict()
     params = parameter_count(skeleton)
+    if meta.quantized_mode == "int8":
+        return _check_int8_header(path, meta, names, slice_of, size, expected, params)
     if len(names) != len(expected) or any(k not in expected for k in names):
         got = dict.fromkeys(names, ())  # the names differ: shape_mismatch says which, before comparing any shape
     else:
@@ -545,6 +602,47 @@ def _check_header(path: Path, meta: CheckpointMeta, names: list[str], slice_of, 
         elif dtype != _TORCH_TO_SAFETENSORS.get(want.dtype):
             expect = _TORCH_TO_SAFETENSORS.get(want.dtype, str(want.dtype))
             raise CheckpointError(f"{where}: tensor {k} has dtype {printable(dtype)}, expected {expect}")
+    return None
+
+
+def _check_int8_header(path: Path, meta: CheckpointMeta, names: list[str], slice_of, size: int, expected, params):
+    """Steps 3 and 4 for an int8 file (module docstring): enough bytes for the float network's weights, then the
+    header against the layout of the quantized skeleton, which is returned."""
+    from .quantize import int8_layout, int8_skeleton
+
+    where = f"checkpoint {path} ({printable(meta.config_name)}, int8)"
+    least = sum(v.numel() for v in expected.values() if v.is_floating_point() and v.dim() >= 2)
+    if least > size:
+        raise CheckpointError(
+            f"{where}: the config claims {params:,} parameters ({least:,} bytes of int8 weights at least), more than "
+            f"the file's {size:,} bytes hold"
+        )
+    if meta.parameters not in (0, params):
+        raise CheckpointError(f"{where}: the metadata says {meta.parameters:,} parameters, its config has {params:,}")
+    try:
+        skeleton = int8_skeleton(meta.config, meta.board_size)
+        layout = int8_layout(skeleton)
+    except ImportError as e:
+        raise CheckpointError(f"checkpoint {path}: int8 networks need torch.ao.quantization ({printable(e)})") from None
+    except (RuntimeError, ValueError, OverflowError, MemoryError) as e:
+        raise CheckpointError(f"{where}: cannot build the quantized network of its config ({printable(e)})") from None
+    if len(names) != len(layout) or any(k not in layout for k in names):
+        got = dict.fromkeys(names, ())
+    else:
+        got = {k: tuple(slice_of(k).get_shape()) for k in names}
+    why = shape_mismatch({k: shape for k, (shape, _) in layout.items()}, got)
+    if why is not None:
+        torch_version = printable(meta.quantization.get("torch", "?"))
+        raise CheckpointError(
+            f"{where}: {why} (written by torch {torch_version}, read by torch {torch.__version__}; re-quantize the "
+            "source checkpoint if their quantized graphs differ)"
+        )
+    for k, (_, dtype) in layout.items():
+        want = _TORCH_TO_SAFETENSORS[dtype]
+        got_dtype = slice_of(k).get_dtype()
+        if got_dtype != want:
+            raise CheckpointError(f"{where}: tensor {k} has dtype {printable(got_dtype)}, expected {want}")
+    return skeleton
 
 
 def _load_validated(
@@ -552,32 +650,39 @@ def _load_validated(
     device: str | torch.device = "cpu",
     board_size: int | None = None,
     expect_kind: str | None = None,
-) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
+) -> tuple[dict[str, torch.Tensor], CheckpointMeta, Any]:
+    """The tensors and metadata of the checkpoint at ``path`` after the whole validation, and for an int8 file its
+    quantized skeleton (None otherwise)."""
     size = _check_file(path)
     try:
         with safe_open(str(path), framework="pt", device=str(device)) as f:
             meta = _meta_from_header(path, f.metadata())
             _check_request(path, meta, board_size, expect_kind)
             names = list(f.keys())
-            _check_header(path, meta, names, f.get_slice, size)
+            skeleton = _check_header(path, meta, names, f.get_slice, size)
+            if skeleton is not None:
+                from .quantize import int8_value_problem
             tensors = {}
             for k in names:
                 t = f.get_tensor(k)
                 why = value_problem(k, t)
+                if why is None and skeleton is not None:
+                    why = int8_value_problem(k, t)
                 if why is not None:
                     raise CheckpointError(f"checkpoint {path} ({printable(meta.config_name)}): {why}")
                 tensors[k] = t
     except (SafetensorError, OSError) as e:
         raise _not_safetensors(path, e) from None
-    return tensors, meta
+    return tensors, meta, skeleton
 
 
 def load_state(
     path: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], CheckpointMeta]:
     """All tensors of the checkpoint (name -> tensor, in their stored dtypes, on ``device``) and its metadata, after
-    the whole validation of the module docstring."""
-    return _load_validated(Path(path), device)
+    the whole validation of the module docstring (an int8 file's are the plain tensors of its quantized graph)."""
+    tensors, meta, _skeleton = _load_validated(Path(path), device)
+    return tensors, meta
 
 
 def load_checkpoint(
@@ -589,9 +694,12 @@ def load_checkpoint(
 ) -> tuple[nn.Module, CheckpointMeta]:
     """The model stored at ``path`` (built from its config, weights loaded strictly, float32 parameters, in eval
     mode, on ``device``) and its metadata. ``board_size`` and ``expect_kind``, when given, must match the file's.
-    The network is built only after the file passed the validation of the module docstring."""
+    The network is built only after the file passed the validation of the module docstring. An int8 file gives a
+    :class:`igo.nets.quantize.QuantizedNet` (quantized kernels, on the CPU only: another ``device`` is an error)."""
     path = Path(path)
-    tensors, meta = _load_validated(path, "cpu", board_size, expect_kind)
+    tensors, meta, skeleton = _load_validated(path, "cpu", board_size, expect_kind)
+    if skeleton is not None:
+        return _load_int8(path, meta, skeleton, tensors, device), meta
     try:
         model = build_model(meta.config, meta.board_size)
     except ImportError as e:
@@ -608,7 +716,23 @@ def load_checkpoint(
     return model, meta
 
 
+def _load_int8(path: Path, meta: CheckpointMeta, skeleton, tensors: dict[str, torch.Tensor], device) -> nn.Module:
+    from .quantize import load_int8
+
+    if torch.device(device).type != "cpu":
+        raise CheckpointError(f"checkpoint {path} is an int8 quantized network, which runs on the CPU only, not on "
+                              f"{device}")  # fmt: skip
+    try:
+        model = load_int8(skeleton, tensors, meta.quantization)
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path}: cannot load the int8 weights ({printable(e)})") from None
+    logger.info("loaded %s (%s int8, %dx%d, step %d)", path, meta.config_name, meta.board_size, meta.board_size,
+                meta.step)  # fmt: skip
+    return model
+
+
 __all__ = [
+    "BASE_FORMAT_VERSION",
     "CheckpointError",
     "CheckpointMeta",
     "FORMAT",
@@ -630,4 +754,5 @@ __all__ = [
     "read_metadata",
     "save_checkpoint",
     "ship_checkpoint",
+    "write_tensors",
 ]

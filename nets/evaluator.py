@@ -115,6 +115,12 @@ class NetEvaluator:
             raise ValueError("cache_size must be >= 0")
         self.size = size
         self.kind = kinds["model"] or "lee-value"
+        # an int8 network (igo.nets.quantize.QuantizedNet) runs on the CPU only, eagerly (dynamo cannot trace it)
+        cpu_only = any(getattr(m, "cpu_only", False) for m in (model, value_model) if m is not None)
+        if cpu_only and device == "auto":
+            device = "cpu"
+        if cpu_only:
+            compile = None
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):

@@ -7,6 +7,8 @@ checkpoint loading uses too, through :func:`shape_mismatch` on the shapes in a f
 :func:`value_problem` says why a tensor's values cannot be a trained network's: non-finite values, values beyond
 :data:`MAX_ABS_WEIGHT` in magnitude (1e6: far beyond any trained weight or batch-norm statistic of these networks; a
 flipped exponent bit gives such values) or a negative batch-norm running variance.
+:func:`weight_sparsity` counts the zero weights of every layer (``igo model info``), of a float checkpoint's tensors
+or of an int8 one's (a quantized weight is zero when it equals its zero point).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "shape_mismatch",
     "state_mismatch",
     "value_problem",
+    "weight_sparsity",
 ]
 
 MAX_ABS_WEIGHT = 1e6
@@ -41,7 +44,11 @@ def _to_numpy(t: torch.Tensor) -> np.ndarray:
 
 def model_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:
     """CPU numpy copies of ``model.state_dict()`` (floating point as float32, integers in their dtype): name -> array.
-    The arrays share no memory with the model."""
+    The arrays share no memory with the model. ValueError for an int8 quantized network (its weights are not a
+    float network's: self-play and training take its float source)."""
+    if getattr(model, "cpu_only", False) and getattr(model, "quantization", None) is not None:
+        raise ValueError("an int8 quantized network has no float weights to copy; use the float checkpoint it was "
+                         "made from (its metadata's quantization.source)")  # fmt: skip
     return {k: _to_numpy(v) for k, v in model.state_dict().items()}
 
 
@@ -111,3 +118,23 @@ def load_numpy_weights(model: nn.Module, weights: Mapping[str, np.ndarray]) -> N
     # np.require copies only what torch cannot take as is (Ray hands out read-only arrays)
     tensors = {k: torch.from_numpy(np.require(np.asarray(v), requirements=["C", "W"])) for k, v in weights.items()}
     model.load_state_dict(tensors, strict=True)
+
+
+def weight_sparsity(tensors: Mapping[str, torch.Tensor]) -> dict[str, tuple[int, int]]:
+    """Layer weight name -> ``(zeros, total)`` for every convolution and linear weight among ``tensors`` (a
+    checkpoint's: the tensors called ``*weight`` of two or more dimensions; batch-norm scales and biases are not
+    weights of a layer). An int8 file's weight ``W`` counts as zero where it equals its zero point
+    (``W.q_zero_point``, per output channel); the float network's zeros stay zeros through quantization, and weights
+    smaller than half a quantization step become zeros too. In the order of ``tensors``."""
+    out = {}
+    for name, t in tensors.items():
+        if not name.endswith("weight") or t.dim() < 2:
+            continue
+        zero_point = tensors.get(name + ".q_zero_point")
+        if zero_point is not None and not t.is_floating_point():
+            zp = zero_point.reshape((-1,) + (1,) * (t.dim() - 1)) if zero_point.dim() else zero_point
+            zeros = int((t.to(torch.int64) == zp).sum())
+        else:
+            zeros = int((t == 0).sum())
+        out[name] = (zeros, t.numel())
+    return out
