@@ -69,7 +69,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--virtual-loss",
         type=int,
         default=None,
-        help="the rollout search's virtual loss n_vl on several threads, as igo gtp's (default: the search's, 3)",
+        help="the rollout search's virtual loss n_vl on several threads, as igo gtp's (default: the search's, 1)",
     )
     m.set_defaults(run=run_mcts)
     from .bench_nn import add_parsers

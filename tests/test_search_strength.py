@@ -147,7 +147,7 @@ def test_options_give_the_strength_settings_to_the_search():
 
 def test_expansion_threshold_and_virtual_loss_are_player_options():
     d = PlayerOptions()
-    assert (d.search_config().n_thr, d.search_config().n_vl) == (1, 3)  # AlphaGo's n_vl, expansion at once
+    assert (d.search_config().n_thr, d.search_config().n_vl) == (1, 1)  # measured: n_vl 1 beat 3, expansion at once
     assert d.search_config("zero", True).n_vl == 1  # AlphaGo Zero's
     o = PlayerOptions.from_argv(["--expand-threshold", "8", "--virtual-loss", "0"])
     assert (o.expand_after, o.virtual_loss) == (8, 0)

@@ -312,7 +312,7 @@ def test_bench_mcts_threads_default_to_the_cores(capsys, monkeypatch, four_cores
     assert figures["rollout_search_vs_playouts"] == pytest.approx(
         figures["simulations_per_sec_one_thread"] / figures["playouts_per_sec"], rel=1e-2
     )
-    assert (figures["expand_after"], figures["virtual_loss"]) == (1, 3)  # the search's defaults
+    assert (figures["expand_after"], figures["virtual_loss"]) == (1, 1)  # the search's defaults
 
 
 def test_bench_mcts_one_thread_and_search_settings(capsys):
