@@ -213,3 +213,36 @@ def test_worker_plays_and_takes_new_weights():
     out = w.play(new, 5, seconds=0.5)
     assert out["version"] == 5 and w.selfplay.evaluator is not old
     assert all(g.search.evaluator is w.selfplay.evaluator for g in w.selfplay._games)
+
+
+def test_worker_int8_precision_switches_after_first_games_and_requantizes():
+    import torch
+
+    from igo.nets.config import config_to_dict, get_config
+    from igo.nets.models import build_model
+    from igo.nets.quantize import QuantizedNet
+    from igo.selfplay.actors import CALIBRATION_POSITIONS, SelfPlayWorker
+
+    torch.manual_seed(0)
+    cfg = get_config("zero-tiny")
+    weights = {k: v.numpy().copy() for k, v in build_model(cfg, 5).state_dict().items()}
+    spc = SelfPlayConfig(size=5, komi=0.5, simulations=8, parallel_games=4, leaves_per_game=4)
+    with pytest.raises(ValueError, match="precision"):
+        SelfPlayWorker(config_to_dict(cfg), spc.to_dict(), weights, 0, precision="int4")
+    with pytest.raises(ValueError, match="CPU only"):
+        SelfPlayWorker(config_to_dict(cfg), spc.to_dict(), weights, 0, device="cuda", precision="int8")
+    w = SelfPlayWorker(config_to_dict(cfg), spc.to_dict(), weights, 0, seed=3, precision="int8")
+    assert not w.int8  # no positions to calibrate on yet: float
+    out = w.play(seconds=1.5)
+    while not out["games"]:
+        out = w.play(seconds=1.0)
+    assert out["int8"] and w.int8 and isinstance(w.selfplay.evaluator.model, QuantizedNet)
+    assert 0 < len(w._calibration) <= CALIBRATION_POSITIONS
+    out = w.play(seconds=1.0)  # plays on in int8; games stay valid
+    for g in out["games"]:
+        _check_game(g, 5, 0.5)
+    old = w.selfplay.evaluator
+    new = {k: v + 0.01 if v.dtype == np.float32 else v for k, v in weights.items()}
+    out = w.play(new, 2, seconds=0.3)  # a new network is quantized again
+    assert out["version"] == 2 and out["int8"] and w.selfplay.evaluator is not old
+    assert isinstance(w.selfplay.evaluator.model, QuantizedNet)

@@ -64,6 +64,10 @@ def test_run_config_validation():
         ZeroRunConfig(learner={"optimizer": "rmsprop"})
     with pytest.raises(ValueError, match="unknown"):
         ZeroRunConfig.from_dict({"bogus": 1})
+    with pytest.raises(ValueError, match="actor_precision"):
+        ZeroRunConfig(actor_precision="int4")
+    with pytest.raises(ValueError, match="actor_device cpu"):
+        ZeroRunConfig(actor_precision="int8", actor_device="cuda")
     c = tiny_config()
     assert ZeroRunConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     assert c.selfplay["size"] == 5 and c.selfplay["parallel_games"] == 8
@@ -213,9 +217,12 @@ def test_tiny_run_trains_checkpoints_evaluates_and_resumes(tmp_path):
     assert 0 < at30 <= st.cpu_hours and "CPU-h" in st.line()
     assert state["cpu_hours"] == st.cpu_hours  # the time after the last checkpoint too (a clean stop saves it)
     assert all(r["cpu_hours"] > 0 for r in train) and read_metrics(run, "checkpoint")[-1]["cpu_hours"] > 0
-    # resume: the learner goes on from step 30, the games on disk are all still counted, the CPU-hours too
+    # resume (with int8 actors): the learner goes on from step 30, the games on disk are all still counted, the
+    # CPU-hours too
     games_before = st.games
-    st2 = ZeroRun(run, None, num_cpus=2, learner_threads=1).run(Limits(max_steps=40))
+    resumed = ZeroRun(run, None, overrides={"actor_precision": "int8"}, num_cpus=2, learner_threads=1)
+    assert resumed.config.actor_precision == "int8"
+    st2 = resumed.run(Limits(max_steps=40))
     assert st2.step == 40 and st2.samples == 40 * 32
     assert st2.games >= games_before and _sgf_count(run) == st2.games
     at40 = read_metadata(RunDir(run, PREFIX).checkpoint(40)).extra["cpu_hours"]

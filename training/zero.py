@@ -96,6 +96,7 @@ class ZeroRunConfig(Retention, ConfigDict):
     actor_threads: int = 1
     actor_device: str = "cpu"  # cpu | cuda (actors share the GPU: num_gpus = actor_gpus each)
     actor_gpus: float = 0.0
+    actor_precision: str = "float"  # float | int8 (CPU actors quantize each network, selfplay/actors.py)
     actor_seconds: float = 20.0
     window: int = 100_000  # positions in the replay window
     min_positions: int = 2_000  # positions in the buffer before the learner starts
@@ -133,6 +134,8 @@ class ZeroRunConfig(Retention, ConfigDict):
             (self.actor_threads >= 1, "actor_threads must be >= 1"),
             (self.actor_device in ("cpu", "cuda"), "actor_device must be cpu or cuda"),
             (self.actor_gpus >= 0, "actor_gpus must be >= 0"),
+            (self.actor_precision in ("float", "int8") and (self.actor_precision == "float" or self.actor_device ==
+             "cpu"), "actor_precision must be float or int8, and int8 needs actor_device cpu"),
             (self.actor_seconds > 0, "actor_seconds must be positive"),
             (self.window >= 1, "window must be >= 1"),
             (self.min_positions >= 1, "min_positions must be >= 1"),
@@ -510,7 +513,7 @@ class ZeroRun:
                 for i in range(cfg.actors):
                     a = actor_cls.options(num_cpus=cfg.actor_cpus, num_gpus=cfg.actor_gpus).remote(
                         model_cfg, sp_cfg, weights_ref, version, seed=base_seed + i, device=cfg.actor_device,
-                        threads=cfg.actor_threads,
+                        threads=cfg.actor_threads, precision=cfg.actor_precision,
                     )  # fmt: skip
                     actors[a.play.remote(None, None, cfg.actor_seconds)] = a
                 t_start = time.time()
