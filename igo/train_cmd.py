@@ -104,8 +104,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default cpu)")  # fmt: skip
     g.add_argument("--actor-gpus", type=float, default=None, help="GPU share per actor with --actor-device cuda "
                    "(e.g. 0.25: four actors per GPU; default 0)")  # fmt: skip
-    g.add_argument("--actor-precision", choices=("float", "int8"), default=None, help="float, or int8: CPU actors "
-                   "quantize each new network, calibrated on their own games (about 2x the moves/s; default float)")  # fmt: skip
+    g.add_argument("--actor-precision", choices=("float", "int8"), default=None, help="float, or int8: CPU "
+                   "actors quantize each new network, calibrated on their own games (about 2x the moves/s; "
+                   "default float)")  # fmt: skip
     g = z.add_argument_group("replay buffer and learner")
     g.add_argument("--window", type=positive_int, default=None, help="positions in the replay window "
                    "(default 100000)")  # fmt: skip
@@ -184,7 +185,8 @@ def parse_schedule(text: str) -> list[list]:
 def overrides_from(args) -> dict:
     """The settings given on the command line, as :class:`igo.training.zero.ZeroRunConfig` overrides."""
     top = given(args, ("size", "komi", "model", "actors", "games_per_actor", "actor_cpus", "actor_threads",
-                       "actor_device", "actor_gpus", "actor_precision", "actor_seconds", "window", "min_positions", "train_ratio",
+                       "actor_device", "actor_gpus", "actor_precision", "actor_seconds", "window", "min_positions",
+                       "train_ratio",
                        "checkpoint_every", "keep_checkpoints", "keep_every", "eval_every", "eval_games",
                        "eval_simulations", "gating_games", "gating_threshold", "learners", "learner_cpus",
                        "learner_mode", "seed"))  # fmt: skip
