@@ -40,7 +40,8 @@ simulating until it is told to stop, and :meth:`MCTSPlayer.new_game` gives the t
   pass (the search values the game's end exactly, so it plays on — capturing dead stones in its area, filling neutral
   points);
 - otherwise a pass chosen by the search is played only if no dead opponent stone (by the rollouts' ownership) is left
-  in its area; else the best move on the board is played instead;
+  in its area and the opponent's answering pass would end a game it wins by both counts (a value net can think a
+  dead group alive); else the best move on the board is played instead;
 - a pass is also played when there is no move on the board that does not fill one of its own eyes.
 
 **Resignation**: when the best move's win rate is below ``resign_threshold`` after at least ``resign_min_visits``
@@ -638,6 +639,10 @@ class MCTSPlayer(Player):
             if dead:
                 log.info("dead %s stones left in own area (%s): play on", "white" if color == BLACK else "black",
                          " ".join(dead[:8]))  # fmt: skip
+                return board_moves[0].move
+            # the opponent may answer with a pass, ending the game here: pass only if that wins as it would be counted
+            if not self._passing_wins(board, color):
+                log.info("passing first would lose the count with the dead stones removed: play on")
                 return board_moves[0].move
         return choice
 

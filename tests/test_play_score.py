@@ -211,3 +211,36 @@ def test_igo_play_through_main_estimates_then_counts(monkeypatch, capsys):
     assert "The exact count comes at the end, after two passes." in out
     assert "Final count (area, " in out and "Result: " in out
     assert ("No dead stones (by igo's estimate)." in out) != ("Dead stones (by igo's estimate;" in out)
+
+
+class PassLover:
+    """A network that puts nearly all its prior on the pass, values 0: the search's choice is a pass."""
+
+    history_length = 8
+
+    def evaluate(self, batch):
+        n2 = batch.size * batch.size
+        priors = np.full((batch.count, n2 + 1), 0.001, np.float32)
+        priors[:, n2] = 1.0
+        return priors, np.zeros(batch.count, np.float32)
+
+
+def _pass_lover(seed: int = 1) -> MCTSPlayer:
+    from igo.engine.search import SearchConfig
+
+    cfg = PlayerConfig(playouts=60, seed=seed, resign_threshold=0.0, search=SearchConfig.zero(dirichlet_weight=0.0))
+    return MCTSPlayer(cfg, evaluator=PassLover())
+
+
+def test_igo_does_not_pass_first_when_the_answering_pass_would_lose_the_count():
+    # The opponent has not passed and the search likes pass; White wins as the board stands (B6 alive), but its
+    # dead stone B6 would be removed at the end, and Black wins: igo (White) plays on instead of passing.
+    b = Board.from_ascii(WHITE_DEAD_IN_BLACKS_AREA, komi=0.5)
+    b.to_move = WHITE
+    assert b.score() < 0 < score_without(b, ["B6"]) and b.passes == 0
+    assert _pass_lover().genmove(b, WHITE) != "pass"
+    # the same without the dead stone and with komi 7.5, White wins by both counts: the search's pass is played
+    clean = Board.from_ascii(WHITE_DEAD_IN_BLACKS_AREA.replace(". O . X", ". . . X"), komi=7.5)
+    clean.to_move = WHITE
+    assert clean.score() == -0.5 and clean.passes == 0
+    assert _pass_lover().genmove(clean, WHITE) == "pass"
