@@ -635,14 +635,11 @@ class MCTSPlayer(Player):
             if _opponent_passed(board, color):  # genmove passed at once if passing won: here it does not
                 log.info("the opponent passed but passing does not win as the game would be counted: play on")
                 return board_moves[0].move
+            # dead opponent stones to capture, or the opponent's answering pass would end a game lost as it is counted
             dead = self._dead_in_own_area(board, color)
-            if dead:
-                log.info("dead %s stones left in own area (%s): play on", "white" if color == BLACK else "black",
-                         " ".join(dead[:8]))  # fmt: skip
-                return board_moves[0].move
-            # the opponent may answer with a pass, ending the game here: pass only if that wins as it would be counted
-            if not self._passing_wins(board, color):
-                log.info("passing first would lose the count with the dead stones removed: play on")
+            if dead or not self._passing_wins(board, color):
+                log.info("play on: %s", f"dead stones left in own area ({' '.join(dead[:8])})" if dead else
+                         "passing first would lose the count with the dead stones removed")  # fmt: skip
                 return board_moves[0].move
         return choice
 
