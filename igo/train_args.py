@@ -1,5 +1,7 @@
 """What the ``igo train *`` and ``igo corpus`` commands share: the trainer's subparser, the flags they have in
-common, the flags given on the command line as settings, progress on stderr and the error line."""
+common, the flags given on the command line as settings, progress on stderr and the error line; for the trainers that
+step through minibatches (``igo train sl``, ``igo train distill``) also their common flags (:data:`STEP_FIELDS`), the
+settings of a new or resumed run (:func:`run_settings`) and the run itself (:func:`run_trainer`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from igo.engine.options import positive_float, positive_int
+from igo.engine.options import positive_float, positive_int, retire_option
 
 # igo.training.common.OPTIMIZERS, written out so that parsing the command line does not import torch
 OPTIMIZERS = ("sgd", "adamw")
@@ -112,11 +114,117 @@ def add_output(g, *, json_help: str = "print the result as JSON", status_every: 
     g.add_argument("--json", action="store_true", help=json_help)
 
 
+# the flags of add_optimizer (all of them), add_sampling, add_intervals and add_running that set a trainer's
+# settings (igo.training.common.TrainerSettings, igo.training.run.Retention): argument name -> setting name, for
+# run_settings
+STEP_FIELDS = {name: name for name in (
+    "optimizer", "lr", "momentum", "weight_decay", "batch_size", "lr_halve_every", "shuffle_buffer", "eval_every",
+    "checkpoint_every", "keep_checkpoints", "keep_every", "max_steps", "max_minutes", "device", "seed",
+)} | {"nn_threads": "threads"}  # fmt: skip
+
+
+def add_sampling(g, *, shuffled: str = "positions") -> None:
+    """``--lr-halve-every`` and ``--shuffle-buffer`` (of ``shuffled``) of a trainer that steps through
+    minibatches."""
+    g.add_argument("--lr-halve-every", type=int, default=None, metavar="SAMPLES", help="halve the learning rate "
+                   "every this many samples (default 20000000; 0 never)")  # fmt: skip
+    g.add_argument("--shuffle-buffer", type=positive_int, default=None, help=f"{shuffled} in the shuffle buffer "
+                   "(default 20000)")  # fmt: skip
+
+
+def add_intervals(g) -> None:
+    """``--eval-every`` and ``--checkpoint-every`` (steps) and the retention flags (:func:`add_retention`)."""
+    g.add_argument("--eval-every", type=positive_int, default=None, help="steps between held-out evaluations "
+                   "(default 1000)")  # fmt: skip
+    g.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps between checkpoints "
+                   "(default 2000)")  # fmt: skip
+    add_retention(g)
+
+
+def add_running(g, *, retire_threads: bool = False) -> None:
+    """The limits (:func:`add_limits`), ``--device``, ``--nn-threads`` (``retire_threads``: and the retired
+    ``--threads``), ``--seed`` and the output flags (:func:`add_output`) of a trainer that steps through
+    minibatches."""
+    add_limits(g, max_steps="stop at this step (counting resumed steps)", steps_type=int)
+    g.add_argument("--device", default=None, help="auto (default: a GPU when there is one), cpu or cuda")
+    g.add_argument("--nn-threads", type=positive_int, default=None, help="torch threads (default: the cores this "
+                   "process may use, OMP_NUM_THREADS respected)")  # fmt: skip
+    if retire_threads:
+        retire_option(g, "--threads", "use --nn-threads (torch threads)")
+    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    add_output(g, status_every=10.0, status_help="seconds between status lines when not on a terminal")
+
+
 def given(args: argparse.Namespace, names: Mapping[str, str] | Iterable[str]) -> dict[str, Any]:
     """The settings given on the command line (not None): ``{setting: value}`` for ``names``, a mapping from
     argument name to setting name or the names themselves."""
     pairs = names.items() if isinstance(names, Mapping) else ((n, n) for n in names)
     return {setting: v for arg, setting in pairs if (v := getattr(args, arg, None)) is not None}
+
+
+def run_settings(
+    args: argparse.Namespace,
+    fields: Mapping[str, str],
+    *,
+    required: str,
+    flag: str,
+    new: Mapping[str, Any] | None = None,
+    paths: Iterable[str] = (),
+) -> tuple[dict[str, Any], dict | None]:
+    """``(settings, stored)`` of the run in ``args.run_dir`` of a trainer that steps through minibatches: the
+    settings given on the command line (:func:`given` of ``fields`` and :data:`STEP_FIELDS`; those of ``paths`` made
+    absolute) on top of the run's stored ones (``stored``, from its ``config.json``), or of ``new`` for a new run
+    (``stored`` None), which needs the setting ``required`` (ValueError naming its ``flag`` without it)."""
+    from pathlib import Path
+
+    from igo.training.run import RunDir
+
+    settings = given(args, {**fields, **STEP_FIELDS})
+    for k in paths:
+        if k in settings:
+            settings[k] = str(Path(settings[k]).expanduser().resolve())
+    stored = RunDir(args.run_dir).read_config()
+    if stored is None:
+        if required not in settings:
+            raise ValueError(f"{flag} is required for a new run ({args.run_dir} has no config.json to resume)")
+        return {"run_dir": args.run_dir, **(new or {}), **settings}, None
+    return {**stored, **settings, "run_dir": args.run_dir}, stored
+
+
+def run_trainer(
+    args: argparse.Namespace,
+    command: str,
+    config_from_args: Callable,
+    train: Callable,
+    *,
+    errors: tuple[type[BaseException], ...],
+    show: Callable[[Any, Any], str | None],
+    after: str,
+) -> int:
+    """``igo <command>`` of a trainer that steps through minibatches: the config (``config_from_args(args)``; an
+    error is exit code 2), ``train(config, on_status=...)`` with progress on stderr (``show`` on a terminal;
+    ``errors`` and file errors are exit code 1, a ValueError 2), then the result as JSON or as two lines, the second
+    ``run directory: DIR  (resume with the same command; <after>)``, ``{run_dir}`` in ``after`` filled in."""
+    try:
+        config = config_from_args(args)
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:  # KeyError: an unknown network config name
+        return fail(command, e, 2)
+    printer = Progress(config.max_steps, "step", args.status_every, show=show, postfix_every=0.5)
+    try:
+        result = train(config, on_status=printer)
+    except (FileNotFoundError, NotADirectoryError, *errors, OSError) as e:
+        return fail(command, e, 1)
+    except ValueError as e:  # a run directory of another identity, mismatched networks, a bad checkpoint file
+        return fail(command, e, 2)
+    finally:
+        printer.close()
+    if args.json:
+        print_json(result)
+    else:
+        print(f"stopped ({result.stopped}): {result.line()}")
+        hint = after.format(run_dir=config.run_dir)
+        print(f"run directory: {config.run_dir}  (resume with the same command; {hint})")
+    return 0
 
 
 def fail(command: str, error: BaseException | str, code: int) -> int:
@@ -182,13 +290,19 @@ class Progress:
 
 
 __all__ = [
+    "STEP_FIELDS",
     "Progress",
+    "add_intervals",
     "add_limits",
     "add_optimizer",
     "add_output",
     "add_ray",
+    "add_running",
+    "add_sampling",
     "add_trainer",
     "fail",
     "given",
     "print_json",
+    "run_settings",
+    "run_trainer",
 ]

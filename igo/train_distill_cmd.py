@@ -8,17 +8,7 @@ import logging
 
 from igo.engine.options import positive_int
 
-from .train_args import (
-    Progress,
-    add_limits,
-    add_optimizer,
-    add_output,
-    add_retention,
-    add_trainer,
-    fail,
-    given,
-    print_json,
-)
+from .train_args import add_intervals, add_optimizer, add_running, add_sampling, add_trainer, run_settings, run_trainer
 
 log = logging.getLogger(__name__)
 
@@ -44,36 +34,11 @@ goes to --run-dir: config.json, checkpoints/, distill.safetensors (the newest st
 metrics.jsonl, tb/. Ctrl-C (or SIGTERM) saves a checkpoint and stops; rerunning the same command resumes.
 """
 
-# command-line flag -> DistillConfig field
-_FIELDS = {
-    "teacher": "teacher",
-    "model": "model",
-    "student": "student",
-    "sgf": "sgf_dir",
-    "replay": "replay_dir",
-    "temperature": "temperature",
-    "alpha": "alpha",
-    "value_weight": "value_weight",
-    "optimizer": "optimizer",
-    "lr": "lr",
-    "momentum": "momentum",
-    "weight_decay": "weight_decay",
-    "batch_size": "batch_size",
-    "lr_halve_every": "lr_halve_every",
-    "shuffle_buffer": "shuffle_buffer",
-    "holdout": "holdout",
-    "max_holdout_positions": "max_holdout_positions",
-    "max_replay_positions": "max_replay_positions",
-    "eval_every": "eval_every",
-    "checkpoint_every": "checkpoint_every",
-    "keep_checkpoints": "keep_checkpoints",
-    "keep_every": "keep_every",
-    "max_steps": "max_steps",
-    "max_minutes": "max_minutes",
-    "device": "device",
-    "nn_threads": "threads",
-    "seed": "seed",
-}
+# command-line flag -> DistillConfig field (besides train_args.STEP_FIELDS)
+_FIELDS = {"teacher": "teacher", "model": "model", "student": "student", "sgf": "sgf_dir", "replay": "replay_dir",
+           "temperature": "temperature", "alpha": "alpha", "value_weight": "value_weight", "holdout": "holdout",
+           "max_holdout_positions": "max_holdout_positions",
+           "max_replay_positions": "max_replay_positions"}  # fmt: skip
 _PATHS = ("teacher", "student", "sgf_dir", "replay_dir")
 
 
@@ -120,10 +85,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_optimizer(g, optimizer="default sgd (momentum 0.9)", lr="learning rate (default 0.05; try 1e-3 with "
                   "adamw)", momentum="SGD momentum (default 0.9)", weight_decay="L2 / decoupled weight decay "
                   "(default 1e-4)", batch_size="minibatch (default 128)")  # fmt: skip
-    g.add_argument("--lr-halve-every", type=int, default=None, metavar="SAMPLES", help="halve the learning rate "
-                   "every this many samples (default 20000000; 0 never)")  # fmt: skip
-    g.add_argument("--shuffle-buffer", type=positive_int, default=None, help="SGF positions in the shuffle buffer "
-                   "(default 20000)")  # fmt: skip
+    add_sampling(g, shuffled="SGF positions")
     g.add_argument("--max-replay-positions", type=positive_int, default=None, help="the newest replay positions "
                    "read, training and held out (default 1000000)")  # fmt: skip
     g = p.add_argument_group("held-out evaluation and checkpoints")
@@ -131,18 +93,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "(default 0.05)")  # fmt: skip
     g.add_argument("--max-holdout-positions", type=positive_int, default=None, help="held-out positions evaluated "
                    "(default 20000)")  # fmt: skip
-    g.add_argument("--eval-every", type=positive_int, default=None, help="steps between held-out evaluations "
-                   "(default 1000)")  # fmt: skip
-    g.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps between checkpoints "
-                   "(default 2000)")  # fmt: skip
-    add_retention(g)
-    g = p.add_argument_group("running")
-    add_limits(g, max_steps="stop at this step (counting resumed steps)", steps_type=int)
-    g.add_argument("--device", default=None, help="auto (default: a GPU when there is one), cpu or cuda")
-    g.add_argument("--nn-threads", type=positive_int, default=None, help="torch threads (default: the cores this "
-                   "process may use, OMP_NUM_THREADS respected)")  # fmt: skip
-    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    add_output(g, status_every=10.0, status_help="seconds between status lines when not on a terminal")
+    add_intervals(g)
+    add_running(p.add_argument_group("running"))
     p.set_defaults(run=run_distill_cmd)
     return p
 
@@ -150,26 +102,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def config_from_args(args):
     """The DistillConfig of a new run, or of a resumed one (``config.json``) with the flags given on top (a new
     data flag replaces the stored one of the other kind, so that the identity check names the change)."""
-    from pathlib import Path
-
     from igo.training.distill import DistillConfig
-    from igo.training.run import RunDir
 
-    settings = given(args, _FIELDS)
-    for k in _PATHS:
-        if k in settings:
-            settings[k] = str(Path(settings[k]).expanduser().resolve())
-    stored = RunDir(args.run_dir).read_config()
-    if stored is None:
-        if "teacher" not in settings:
-            raise ValueError(f"--teacher CKPT is required for a new run ({args.run_dir} has no config.json to resume)")
-        d = {"run_dir": args.run_dir, **settings}
-    else:
-        d = {**stored, **settings, "run_dir": args.run_dir}
-        if "sgf_dir" in settings and "replay_dir" not in settings and stored.get("replay_dir") is not None:
+    d, stored = run_settings(args, _FIELDS, required="teacher", flag="--teacher CKPT", paths=_PATHS)
+    if stored is not None:
+        sgf, replay = args.sgf is not None, args.replay is not None
+        if sgf and not replay and stored.get("replay_dir") is not None:
             raise ValueError(f"{args.run_dir} is a distillation run on --replay {stored['replay_dir']}; it cannot go "
                              "on with --sgf (use another --run-dir)")  # fmt: skip
-        if "replay_dir" in settings and "sgf_dir" not in settings and stored.get("sgf_dir") is not None:
+        if replay and not sgf and stored.get("sgf_dir") is not None:
             raise ValueError(f"{args.run_dir} is a distillation run on --sgf {stored['sgf_dir']}; it cannot go on "
                              "with --replay (use another --run-dir)")  # fmt: skip
     return DistillConfig.from_dict(d)
@@ -179,26 +120,8 @@ def run_distill_cmd(args) -> int:
     from igo.training.distill import train_distill
     from igo.training.run import RunError
 
-    try:
-        config = config_from_args(args)
-    except (KeyError, ValueError, TypeError, RuntimeError) as e:  # KeyError: an unknown network config name
-        return fail("train distill", e, 2)
-    printer = Progress(config.max_steps, "step", args.status_every, show=_show, postfix_every=0.5)
-    try:
-        result = train_distill(config, on_status=printer)
-    except (FileNotFoundError, NotADirectoryError, RunError, OSError) as e:
-        return fail("train distill", e, 1)
-    except ValueError as e:  # mismatched networks, a run directory of another identity, a bad checkpoint file
-        return fail("train distill", e, 2)
-    finally:
-        printer.close()
-    if args.json:
-        print_json(result)
-    else:
-        print(f"stopped ({result.stopped}): {result.line()}")
-        print(f"run directory: {config.run_dir}  (resume with the same command; play the student: igo gtp --model "
-              f"{config.run_dir}/distill.safetensors)")  # fmt: skip
-    return 0
+    return run_trainer(args, "train distill", config_from_args, train_distill, errors=(RunError,), show=_show,
+                       after="play the student: igo gtp --model {run_dir}/distill.safetensors")  # fmt: skip
 
 
 def _show(bar, st) -> str:

@@ -7,19 +7,8 @@ import argparse
 import logging
 
 from igo.engine.coords import DEFAULT_SIZE
-from igo.engine.options import positive_int, retire_option
 
-from .train_args import (
-    Progress,
-    add_limits,
-    add_optimizer,
-    add_output,
-    add_retention,
-    add_trainer,
-    fail,
-    given,
-    print_json,
-)
+from .train_args import add_intervals, add_optimizer, add_running, add_sampling, add_trainer, run_settings, run_trainer
 
 log = logging.getLogger(__name__)
 
@@ -43,31 +32,9 @@ metrics.jsonl and tb/ (tensorboard --logdir RUN/tb). Ctrl-C (or SIGTERM) saves a
 same command resumes.
 """
 
-# command-line flag -> SLConfig field
-_FIELDS = {
-    "sgf": "sgf_dir",
-    "keep_checkpoints": "keep_checkpoints",
-    "keep_every": "keep_every",
-    "size": "size",
-    "model": "model",
-    "value_weight": "value_weight",
-    "optimizer": "optimizer",
-    "lr": "lr",
-    "momentum": "momentum",
-    "weight_decay": "weight_decay",
-    "batch_size": "batch_size",
-    "lr_halve_every": "lr_halve_every",
-    "holdout": "holdout",
-    "max_holdout_positions": "max_holdout_positions",
-    "max_steps": "max_steps",
-    "max_minutes": "max_minutes",
-    "eval_every": "eval_every",
-    "checkpoint_every": "checkpoint_every",
-    "device": "device",
-    "nn_threads": "threads",
-    "seed": "seed",
-    "shuffle_buffer": "shuffle_buffer",
-}
+# command-line flag -> SLConfig field (besides train_args.STEP_FIELDS)
+_FIELDS = {"sgf": "sgf_dir", "size": "size", "model": "model", "value_weight": "value_weight", "holdout": "holdout",
+           "max_holdout_positions": "max_holdout_positions"}  # fmt: skip
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -102,27 +69,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--value-weight", type=float, default=None, metavar="W", help="weight of the value MSE in the "
                    "loss, zero-* configs only (default 0.25; the AlphaGo Zero paper used 0.01 on KGS against "
                    "over-fitting: watch the held-out value MSE)")  # fmt: skip
-    g.add_argument("--lr-halve-every", type=int, default=None, metavar="SAMPLES", help="halve the learning rate "
-                   "every this many samples (default 20000000; 0 never)")  # fmt: skip
-    g.add_argument("--shuffle-buffer", type=positive_int, default=None, help="positions in the shuffle buffer "
-                   "(default 20000)")  # fmt: skip
+    add_sampling(g)
     g = p.add_argument_group("held-out evaluation and checkpoints")
     g.add_argument("--holdout", type=float, default=None, help="share of SGF files held out (default 0.05)")
     g.add_argument("--max-holdout-positions", type=int, default=None, help="held-out positions evaluated "
                    "(default 20000)")  # fmt: skip
-    g.add_argument("--eval-every", type=positive_int, default=None, help="steps between held-out evaluations "
-                   "(default 1000)")  # fmt: skip
-    g.add_argument("--checkpoint-every", type=positive_int, default=None, help="steps between checkpoints "
-                   "(default 2000)")  # fmt: skip
-    add_retention(g)
-    g = p.add_argument_group("running")
-    add_limits(g, max_steps="stop at this step (counting resumed steps)", steps_type=int)
-    g.add_argument("--device", default=None, help="auto (default: a GPU when there is one), cpu or cuda")
-    g.add_argument("--nn-threads", type=positive_int, default=None, help="torch threads (default: the cores this "
-                   "process may use, OMP_NUM_THREADS respected)")  # fmt: skip
-    retire_option(g, "--threads", "use --nn-threads (torch threads)")
-    g.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    add_output(g, status_every=10.0, status_help="seconds between status lines when not on a terminal")
+    add_intervals(g)
+    add_running(p.add_argument_group("running"), retire_threads=True)
     p.set_defaults(run=run_sl_cmd)
     return p
 
@@ -131,45 +84,19 @@ def config_from_args(args):
     """The SLConfig of a new run, or of a resumed one (``config.json``) with the flags given on top."""
     from pathlib import Path
 
-    from igo.training.run import RunDir
     from igo.training.sl import SLConfig
 
-    settings = given(args, _FIELDS)
-    stored = RunDir(args.run_dir).read_config()
-    if stored is None:
-        if "sgf_dir" not in settings:
-            raise ValueError(f"--sgf DIR is required for a new run ({args.run_dir} has no config.json to resume)")
-        d = {"run_dir": args.run_dir, "size": DEFAULT_SIZE, **settings}
-    else:
-        d = {**stored, **settings, "run_dir": args.run_dir}
-        if "sgf_dir" in settings:
-            d["sgf_dir"] = str(Path(settings["sgf_dir"]).expanduser().resolve())
+    d, stored = run_settings(args, _FIELDS, required="sgf_dir", flag="--sgf DIR", new={"size": DEFAULT_SIZE})
+    if stored is not None and args.sgf is not None:
+        d["sgf_dir"] = str(Path(args.sgf).expanduser().resolve())
     return SLConfig.from_dict(d)
 
 
 def run_sl_cmd(args) -> int:
     from igo.training.sl import SLRunError, train_sl
 
-    try:
-        config = config_from_args(args)
-    except (KeyError, ValueError, TypeError, RuntimeError) as e:  # KeyError: an unknown network config name
-        return fail("train sl", e, 2)
-    printer = Progress(config.max_steps, "step", args.status_every, show=_show, postfix_every=0.5)
-    try:
-        result = train_sl(config, on_status=printer)
-    except (FileNotFoundError, NotADirectoryError, SLRunError, OSError) as e:
-        return fail("train sl", e, 1)
-    except ValueError as e:  # a run directory of another size / model / SGF directory
-        return fail("train sl", e, 2)
-    finally:
-        printer.close()
-    if args.json:
-        print_json(result)
-    else:
-        print(f"stopped ({result.stopped}): {result.line()}")
-        print(f"run directory: {config.run_dir}  (resume with the same command; tensorboard --logdir "
-              f"{config.run_dir}/tb)")  # fmt: skip
-    return 0
+    return run_trainer(args, "train sl", config_from_args, train_sl, errors=(SLRunError,), show=_show,
+                       after="tensorboard --logdir {run_dir}/tb")  # fmt: skip
 
 
 def _show(bar, st) -> str:

@@ -9,6 +9,11 @@ further facts the trainer adds (the Zero learner's ``samples``). Both files are 
 (:func:`igo.engine.fileio.atomic_write`), the optimizer file first. :func:`load_optimizer` restores it into a freshly
 built optimizer of the same kind, or says why it cannot (then the trainer warns and starts the optimizer fresh:
 weights are never lost for that).
+
+The trainers that step through minibatches of a data set (``igo train sl``, ``igo train distill``) share more: their
+settings (:class:`TrainerSettings`, a config mixin: optimizer, step-size halving, limits, intervals, device), the
+config check on resume (:func:`keep_config`), loading the weights they resume from (:func:`load_weights`), and the
+pieces of their loop (:func:`optimize`, :func:`save_and_publish`, :func:`finish`, :func:`cpu_hours`).
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import json
 import logging
 import math
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +36,10 @@ from safetensors.torch import load_file as st_load_file
 from safetensors.torch import save as st_save
 from torch import nn
 
+from igo.engine.cores import core_budget
 from igo.engine.fileio import atomic_write, read_json_lines
-from igo.nets.checkpoint import save_checkpoint
+from igo.nets.checkpoint import CheckpointError, hours, load_checkpoint, save_checkpoint
+from igo.nets.device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -264,14 +273,201 @@ def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[di
     return [r for r in rows if isinstance(r, dict) and (kind is None or r.get("kind") == kind)]
 
 
+# --- the trainers that step through minibatches (sl, distill) ---------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class TrainerSettings:
+    """The settings of a trainer that steps through minibatches (``igo train sl``, ``igo train distill``): the
+    optimizer, the step size halved every ``lr_halve_every`` samples, the limits, the intervals, the device and
+    threads. A config mixin (keyword-only fields, so that a config with required fields can take it): call
+    :meth:`optimizer_checks` and :meth:`running_checks` in the config's validation, :meth:`check_device` after it."""
+
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_halve_every: int = 20_000_000  # samples; 0: never
+    batch_size: int = 128
+    max_steps: int | None = None  # steps of the whole run (resumed steps count)
+    max_minutes: float | None = None  # minutes of this invocation
+    eval_every: int = 1000  # steps
+    checkpoint_every: int = 2000  # steps
+    log_every: int = 100  # steps between train rows in metrics.jsonl
+    device: str = "auto"
+    threads: int | None = None  # torch threads, --nn-threads (None: the cores this process may use, core_budget())
+    seed: int = 0
+    shuffle_buffer: int = 20_000  # SGF positions
+
+    def optimizer_checks(self, finite: Callable[[Any], bool]) -> list[tuple[bool, str]]:
+        """The checks of the optimizer settings (``finite``: the config's test of a finite number), for
+        :func:`igo.training.run.check_settings`."""
+        return [
+            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+            (finite(self.lr) and self.lr > 0, "lr must be positive"),
+            (finite(self.momentum) and 0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
+            (self.lr_halve_every >= 0, "lr_halve_every must be >= 0 (0: never)"),
+            (self.batch_size >= 1, "batch_size must be >= 1"),
+        ]
+
+    def running_checks(self, finite: Callable[[Any], bool]) -> list[tuple[bool, str]]:
+        """The checks of the limits, intervals, threads and shuffle buffer, as :meth:`optimizer_checks`."""
+        return [
+            (self.max_steps is None or self.max_steps >= 0, "max_steps must be >= 0"),
+            (
+                self.max_minutes is None or (finite(self.max_minutes) and self.max_minutes > 0),
+                "max_minutes must be positive",
+            ),
+            (self.eval_every >= 1, "eval_every must be >= 1"),
+            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
+            (self.log_every >= 1, "log_every must be >= 1"),
+            (self.threads is None or self.threads >= 1, "threads must be >= 1"),
+            (self.shuffle_buffer >= self.batch_size, "shuffle_buffer must be at least batch_size"),
+        ]
+
+    def check_device(self) -> None:
+        """ValueError (RuntimeError for nonsense) unless ``device`` is auto, cpu or cuda[:N]."""
+        if self.device != "auto":
+            torch.device(self.device)  # RuntimeError for nonsense
+            if not self.device.startswith(("cpu", "cuda")):
+                raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+
+    def lr_at(self, samples: int) -> float:
+        """The step size after ``samples`` training samples: ``lr`` halved every ``lr_halve_every`` samples."""
+        if not self.lr_halve_every:
+            return self.lr
+        return self.lr * 0.5 ** (samples // self.lr_halve_every)
+
+    def start_device(self) -> tuple[torch.device, int, bool]:
+        """``(device, threads, amp)``: the torch device of ``device``, the torch threads (``threads``, or the cores
+        this process may use), now set, and whether to autocast to bfloat16 (on CUDA)."""
+        device = resolve_device(self.device)
+        threads = self.threads or core_budget()
+        torch.set_num_threads(threads)
+        return device, threads, device.type == "cuda"
+
+    def build_optimizer(self, params) -> torch.optim.Optimizer:
+        """:func:`build_optimizer` of these settings."""
+        return build_optimizer(params, self.optimizer, self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+
+    def set_lr(self, optimizer: torch.optim.Optimizer, samples: int) -> float:
+        """Set the step size after ``samples`` training samples (:meth:`lr_at`) in every param group of
+        ``optimizer``; returns it."""
+        lr = self.lr_at(samples)
+        for g in optimizer.param_groups:
+            g["lr"] = lr
+        return lr
+
+    def resume_counts(self, meta) -> tuple[int, int, int, int, float]:
+        """``(step, samples, epoch, files_read, cpu_hours)`` of the checkpoint a run resumes from, by its metadata
+        ``meta`` (``samples`` of an older checkpoint without them: ``step`` batches of ``batch_size``)."""
+        step = meta.step
+        samples = int(meta.extra.get("samples", step * self.batch_size))
+        epoch = int(meta.extra.get("epoch", 0))
+        files_read = int(meta.extra.get("files_read", 0))
+        return step, samples, epoch, files_read, hours(meta.extra.get("cpu_hours"))
+
+    def deadline(self, t0: float) -> float | None:
+        """The ``time.monotonic()`` at which an invocation that started at ``t0`` stops (None: no ``max_minutes``)."""
+        return None if self.max_minutes is None else t0 + 60 * self.max_minutes
+
+    def stop_reason(self, step: int, deadline: float | None, stop: threading.Event) -> str | None:
+        """Why the loop stops before ``step`` (``max_steps``, ``max_minutes`` past ``deadline``, ``signal`` when
+        ``stop`` is set), or None while it goes on."""
+        if self.max_steps is not None and step >= self.max_steps:
+            return "max_steps"
+        if deadline is not None and time.monotonic() >= deadline:
+            return "max_minutes"
+        if stop.is_set():
+            return "signal"
+        return None
+
+
+def keep_config(rd, config, identity: Iterable[str], *, what: str) -> None:
+    """Write ``config.json`` of the run directory ``rd`` (an :class:`igo.training.run.RunDir`), or check the
+    existing one first: the settings of ``identity`` must be the same (ValueError naming ``what`` run it is)."""
+    stored = rd.read_config()
+    if stored is not None:
+        rd.check_unchanged(stored, config.to_dict(), identity, what=what)
+    rd.write_config(config.to_dict())
+
+
+def load_weights(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    size: int,
+    kind: str,
+    name: str,
+    error: type[Exception],
+    what: str = "resume",
+):
+    """Load the weights of the checkpoint ``path`` (a ``kind`` net of board ``size``) into ``model`` and return
+    the checkpoint's metadata: ``error`` (``cannot <what> from <path>: ...``) when it cannot be read, ValueError
+    when it holds another config than ``name``."""
+    try:
+        loaded, meta = load_checkpoint(path, board_size=size, expect_kind=kind)
+    except (CheckpointError, OSError, ValueError) as e:
+        raise error(f"cannot {what} from {path}: {e}") from None
+    if meta.config_name != name:
+        raise ValueError(f"{path} holds a {meta.config_name} network, this run trains {name}")
+    model.load_state_dict(loaded.state_dict())
+    del loaded
+    return meta
+
+
+def cpu_hours(before: float, t0: float, threads: int) -> float:
+    """``before`` plus this invocation's wall time since ``t0`` x ``threads``: a net's cost in CPU-hours, all
+    invocations."""
+    return before + (time.monotonic() - t0) * threads / 3600.0
+
+
+def optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One optimizer step down the gradient of ``loss`` (the gradients cleared first)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def save_and_publish(rd, config, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, published: str,
+                     **kwargs) -> Path:  # fmt: skip
+    """Save the checkpoint of ``step`` in the run directory ``rd`` (:func:`save_with_optimizer` with ``kwargs``:
+    ``extra``, ``komi``...), publish it as ``published`` and thin the older ones as ``config`` (a
+    :class:`TrainerSettings` with :class:`igo.training.run.Retention`) says."""
+    path = save_with_optimizer(rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step, **kwargs)
+    rd.publish(path, published)
+    config.thin(rd, config.checkpoint_every, step)
+    return path
+
+
+def finish(rd, published: str, step: int, *, eval_step: int, do_eval: Callable[[], Any], ckpt_step: int,
+           save: Callable[[], Any], ckpt: Path | None) -> None:  # fmt: skip
+    """The end of a run's loop at ``step``: evaluate and save unless that was done at this step (``eval_step``,
+    ``ckpt_step``), and publish the newest checkpoint ``ckpt`` as ``published`` when that copy is missing."""
+    if eval_step != step:
+        do_eval()
+    if ckpt_step != step:
+        save()
+    elif ckpt is not None and not (rd.path / published).exists():
+        rd.publish(ckpt, published)
+
+
 __all__ = [
     "OPTIMIZERS",
     "Metrics",
+    "TrainerSettings",
     "build_optimizer",
+    "cpu_hours",
+    "finish",
+    "keep_config",
     "load_optimizer",
+    "load_weights",
+    "optimize",
     "optimizer_bytes",
     "optimizer_path",
     "read_metrics",
+    "save_and_publish",
     "save_with_optimizer",
     "write_json",
 ]

@@ -73,11 +73,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from igo.engine.cores import core_budget
-from igo.nets.checkpoint import RULES, hours
-from igo.nets.device import resolve_device
+from igo.nets.checkpoint import RULES
 
-from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
+from .common import Metrics, TrainerSettings, cpu_hours, finish, keep_config, load_weights, optimize, save_and_publish
 from .distill_data import HeldOut, forward_all, read_replay
 from .run import ConfigDict, Retention, RunDir, RunError, check_settings, restore_optimizer, shown, stop_on_signals
 from .sgf_data import LoadStats, PositionStream, corpus_komi, encode_positions, find_sgf_files, split_files
@@ -105,10 +103,11 @@ def _path(p: str | None) -> str | None:
 
 
 @dataclass
-class DistillConfig(Retention, ConfigDict):
-    """Everything about a distillation run; ``config.json`` keeps it. Paths are stored absolute. ``model`` (the
-    student's config) may be left out when ``student`` names a checkpoint, ``size`` always (both come from the
-    checkpoints: :func:`check_networks`)."""
+class DistillConfig(TrainerSettings, Retention, ConfigDict):
+    """Everything about a distillation run; ``config.json`` keeps it (the optimizer, limits, intervals, device and
+    shuffle buffer: :class:`igo.training.common.TrainerSettings`, ``igo train sl``'s). Paths are stored absolute.
+    ``model`` (the student's config) may be left out when ``student`` names a checkpoint, ``size`` always (both come
+    from the checkpoints: :func:`check_networks`)."""
 
     SETTINGS = "distillation settings"
 
@@ -122,24 +121,9 @@ class DistillConfig(Retention, ConfigDict):
     temperature: float = DEFAULT_TEMPERATURE
     alpha: float = DEFAULT_ALPHA  # weight of the teacher's targets; 0: hard-target training only
     value_weight: float = DEFAULT_VALUE_WEIGHT
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_halve_every: int = 20_000_000  # samples; 0: never
-    batch_size: int = 128
     holdout: float = 0.05  # share of SGF files (replay: games) held out
     max_holdout_positions: int = 20_000
     max_replay_positions: int = 1_000_000  # the newest replay positions read (training and held out)
-    max_steps: int | None = None  # steps of the whole run (resumed steps count)
-    max_minutes: float | None = None  # minutes of this invocation
-    eval_every: int = 1000  # steps
-    checkpoint_every: int = 2000  # steps
-    log_every: int = 100  # steps between train rows in metrics.jsonl
-    device: str = "auto"
-    threads: int | None = None  # torch threads (None: core_budget())
-    seed: int = 0
-    shuffle_buffer: int = 20_000  # SGF positions
 
     def __post_init__(self) -> None:
         from igo.nets.config import get_config
@@ -168,34 +152,15 @@ class DistillConfig(Retention, ConfigDict):
             (_finite(self.temperature) and self.temperature > 0, f"temperature must be > 0, got {self.temperature!r}"),
             (_finite(self.alpha) and 0 <= self.alpha <= 1, f"alpha must be in [0, 1], got {self.alpha!r}"),
             (_finite(self.value_weight) and self.value_weight >= 0, "value_weight must be >= 0"),
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (_finite(self.lr) and self.lr > 0, "lr must be positive"),
-            (_finite(self.momentum) and 0 <= self.momentum < 1, "momentum must be in [0, 1)"),
-            (_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
-            (self.lr_halve_every >= 0, "lr_halve_every must be >= 0 (0: never)"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
+            *self.optimizer_checks(_finite),
             (_finite(self.holdout) and 0 < self.holdout < 1, "holdout must be in (0, 1): the metrics need held-out "
              "data"),
             (self.max_holdout_positions >= 1, "max_holdout_positions must be >= 1"),
             (self.max_replay_positions >= 1, "max_replay_positions must be >= 1"),
-            (self.max_steps is None or self.max_steps >= 0, "max_steps must be >= 0"),
-            (self.max_minutes is None or (_finite(self.max_minutes) and self.max_minutes > 0),
-             "max_minutes must be positive"),
-            (self.eval_every >= 1, "eval_every must be >= 1"),
-            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
-            (self.log_every >= 1, "log_every must be >= 1"),
-            (self.threads is None or self.threads >= 1, "threads must be >= 1"),
-            (self.shuffle_buffer >= self.batch_size, "shuffle_buffer must be at least batch_size"),
+            *self.running_checks(_finite),
             *self.retention_checks(),
         ])  # fmt: skip
-        if self.device != "auto":
-            torch.device(self.device)  # RuntimeError for nonsense
-            if not self.device.startswith(("cpu", "cuda")):
-                raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
-
-    def lr_at(self, samples: int) -> float:
-        """The step size after ``samples`` training samples: ``lr`` halved every ``lr_halve_every`` samples."""
-        return self.lr if not self.lr_halve_every else self.lr * 0.5 ** (samples // self.lr_halve_every)
+        self.check_device()
 
 
 def check_networks(config: DistillConfig, student: str | Path | None = None):
@@ -392,11 +357,7 @@ class DistillResult:
 def prepare_run_dir(config: DistillConfig) -> None:
     """Write ``config.json``, or check the existing one: its identity (size, student config, teacher, data
     directory) must be the same."""
-    rd = RunDir(config.run_dir, PREFIX)
-    stored = rd.read_config()
-    if stored is not None:
-        rd.check_unchanged(stored, config.to_dict(), IDENTITY, what="a distillation run")
-    rd.write_config(config.to_dict())
+    keep_config(RunDir(config.run_dir, PREFIX), config, IDENTITY, what="a distillation run")
 
 
 def _sgf_data(config: DistillConfig, features: str):
@@ -464,10 +425,7 @@ def train_distill(
         log.warning("the teacher was trained at komi %g, the data's games at %g: the value targets mix the two",
                     teacher_meta.komi, komi)  # fmt: skip
 
-    device = resolve_device(config.device)
-    threads = config.threads or core_budget()
-    torch.set_num_threads(threads)
-    amp = device.type == "cuda"
+    device, threads, amp = config.start_device()
     try:
         teacher, _ = load_checkpoint(config.teacher, board_size=size, device=device, expect_kind="zero")
     except (CheckpointError, OSError) as e:
@@ -480,26 +438,15 @@ def train_distill(
 
     torch.manual_seed(config.seed)
     model = build_model(net_config, size).to(device)
-    optimizer = build_optimizer(model.parameters(), config.optimizer, config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)  # fmt: skip
+    optimizer = config.build_optimizer(model.parameters())
     step = samples = epoch = files_read = 0
     cpu_hours_before = 0.0
     if start is not None:
-        try:
-            loaded, meta = load_checkpoint(start, board_size=size, expect_kind="zero")
-        except (CheckpointError, OSError, ValueError) as e:
-            raise DistillRunError(f"cannot {'resume' if newest else 'start'} from {start}: {e}") from None
-        if meta.config_name != config.model:
-            raise ValueError(f"{start} holds a {meta.config_name} network, this run trains {config.model}")
-        model.load_state_dict(loaded.state_dict())
-        del loaded
+        meta = load_weights(model, start, size=size, kind="zero", name=config.model, error=DistillRunError,
+                            what="resume" if newest else "start")  # fmt: skip
         if newest is not None:
             restore_optimizer(optimizer, start, kind=config.optimizer, step=meta.step)
-            step = meta.step
-            samples = int(meta.extra.get("samples", step * config.batch_size))
-            epoch = int(meta.extra.get("epoch", 0))
-            files_read = int(meta.extra.get("files_read", 0))
-            cpu_hours_before = hours(meta.extra.get("cpu_hours"))
+            step, samples, epoch, files_read, cpu_hours_before = config.resume_counts(meta)
             rd.announce_resume(step, f"{samples} samples", f"epoch {epoch}")
     model.train()
 
@@ -523,7 +470,7 @@ def train_distill(
 
     stop = stop if stop is not None else threading.Event()
     metrics = Metrics(run_dir)
-    deadline = None if config.max_minutes is None else t0 + 60 * config.max_minutes
+    deadline = config.deadline(t0)
     last_eval: dict | None = None
     eval_step = -1
     ckpt: Path | None = None if newest is None else newest[1]
@@ -532,7 +479,6 @@ def train_distill(
     window = dict.fromkeys(keys, 0.0) | {"t": time.monotonic()}
     run_loss = run_agree = None
     pps = 0.0
-    stopped = "max_steps"
     student_parameters, teacher_parameters = parameter_count(model), parameter_count(teacher)
     metrics.write("teacher", step, **teacher_eval, config=teacher_meta.config_name, parameters=teacher_parameters)
 
@@ -551,16 +497,14 @@ def train_distill(
             "teacher_config": teacher_meta.config_name, "teacher_step": teacher_meta.step,
             "temperature": config.temperature, "alpha": config.alpha, "value_weight": config.value_weight,
             "data": config.sgf_dir or config.replay_dir, "optimizer": config.optimizer, "lr": config.lr_at(samples),
-            "cpu_hours": cpu_hours_before + (time.monotonic() - t0) * threads / 3600.0,
+            "cpu_hours": cpu_hours(cpu_hours_before, t0, threads),
         }  # fmt: skip
         if stream is not None:
             extra.update(epoch=stream.epoch, files_read=stream.files_read)
         if last_eval is not None:
             extra.update({f"holdout_{k}": v for k, v in last_eval.items() if k != "positions"})
-        path = save_with_optimizer(rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step,
-                                   extra=extra, parent=config.student, komi=komi, rules=RULES)  # fmt: skip
-        rd.publish(path, PUBLISHED)
-        config.thin(rd, config.checkpoint_every, step)
+        path = save_and_publish(rd, config, step, model, optimizer, PUBLISHED, extra=extra, parent=config.student,
+                                komi=komi, rules=RULES)  # fmt: skip
         ckpt, ckpt_step = path, step
         log.info("checkpoint %s", path)
         return path
@@ -569,23 +513,12 @@ def train_distill(
         if newest is None:  # where the student starts: the first point of the curves
             do_eval()
         it = batches()
-        while True:
-            if config.max_steps is not None and step >= config.max_steps:
-                stopped = "max_steps"
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                stopped = "max_minutes"
-                break
-            if stop.is_set():
-                stopped = "signal"
-                break
+        while (stopped := config.stop_reason(step, deadline, stop)) is None:
             try:
                 batch, target, z, mask = next(it)
             except ValueError as e:  # a whole SGF epoch without a usable position
                 raise DistillRunError(str(e)) from None
-            lr = config.lr_at(samples)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
+            lr = config.set_lr(optimizer, samples)
             x = torch.from_numpy(batch).to(device, non_blocking=True).float()
             y = torch.from_numpy(target).to(device, non_blocking=True)
             zt = torch.from_numpy(z).to(device, non_blocking=True)
@@ -599,9 +532,7 @@ def train_distill(
             logits, value = out[0].float(), out[1].float()
             loss, parts = distill_loss(logits, value, y, zt, mt, t_logits, t_value, temperature=config.temperature,
                                        alpha=config.alpha, value_weight=config.value_weight)  # fmt: skip
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            optimize(optimizer, loss)
             step += 1
             b = len(z)
             samples += b
@@ -638,12 +569,7 @@ def train_distill(
             if on_status is not None:
                 on_status(DistillStatus(step, samples, stream.epoch if stream is not None else 0, run_loss, run_agree,
                                         lr, pps, time.monotonic() - t0, config.max_steps, last_eval))  # fmt: skip
-        if eval_step != step:
-            do_eval()
-        if ckpt_step != step:
-            save()
-        elif ckpt is not None and not (run_dir / PUBLISHED).exists():
-            rd.publish(ckpt, PUBLISHED)
+        finish(rd, PUBLISHED, step, eval_step=eval_step, do_eval=do_eval, ckpt_step=ckpt_step, save=save, ckpt=ckpt)
     if stream is not None:
         data_info.update(positions_read=stream.stats.positions, games_read=stream.stats.games,
                          skipped=len(stream.skipped_files) + data_info["holdout_skipped"])  # fmt: skip

@@ -53,18 +53,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from igo.engine.cores import core_budget
 from igo.engine.planes import unpack_planes
-from igo.nets.checkpoint import RULES, hours
-from igo.nets.device import resolve_device
+from igo.nets.checkpoint import RULES
 
-from .common import OPTIMIZERS, Metrics, build_optimizer, save_with_optimizer
+from .common import Metrics, TrainerSettings, cpu_hours, finish, keep_config, load_weights, optimize, save_and_publish
 from .run import ConfigDict, Retention, RunDir, RunError, check_settings, restore_optimizer, shown, stop_on_signals
 from .sgf_data import LoadStats, PositionStream, corpus_komi, encode_positions, find_sgf_files, split_files
 
 log = logging.getLogger(__name__)
 
 PREFIX = "sl"  # checkpoints/sl-<step>.safetensors
+PUBLISHED = "sl.safetensors"  # a copy of the newest checkpoint
 IDENTITY = ("size", "model", "sgf_dir")
 EVAL_BATCH = 512
 KINDS = ("lee-policy", "zero")  # the network kinds SL trains
@@ -76,8 +75,9 @@ class SLRunError(RunError):
 
 
 @dataclass
-class SLConfig(Retention, ConfigDict):
-    """Everything about an SL run; ``config.json`` keeps it. ``sgf_dir`` is stored absolute."""
+class SLConfig(TrainerSettings, Retention, ConfigDict):
+    """Everything about an SL run; ``config.json`` keeps it (the optimizer, limits, intervals, device and shuffle
+    buffer: :class:`igo.training.common.TrainerSettings`). ``sgf_dir`` is stored absolute."""
 
     SETTINGS = "SL settings"
 
@@ -86,23 +86,8 @@ class SLConfig(Retention, ConfigDict):
     size: int = 19
     model: str = "lee-policy-192"  # the paper's 13 layers x 192 filters; lee-policy-64 is the CPU-friendly one
     value_weight: float | None = None  # zero-* nets only (None: DEFAULT_VALUE_WEIGHT); lee-policy nets have no value
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_halve_every: int = 20_000_000  # samples; 0: never
-    batch_size: int = 128
     holdout: float = 0.05  # share of the SGF files held out
     max_holdout_positions: int = 20_000
-    max_steps: int | None = None  # steps of the whole run (resumed steps count)
-    max_minutes: float | None = None  # minutes of this invocation
-    eval_every: int = 1000  # steps
-    checkpoint_every: int = 2000  # steps
-    log_every: int = 100  # steps between train rows in metrics.jsonl
-    device: str = "auto"
-    threads: int | None = None  # torch threads, --nn-threads (None: the cores this process may use, core_budget())
-    seed: int = 0
-    shuffle_buffer: int = 20_000  # positions
 
     def __post_init__(self) -> None:
         from igo.engine.coords import check_size
@@ -130,36 +115,13 @@ class SLConfig(Retention, ConfigDict):
                 f"value_weight is for zero-* configs (a value head); {self.model!r} is a policy-only {cfg.kind} net"
             )
         check_settings([
-            (self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-            (_finite(self.lr) and self.lr > 0, "lr must be positive"),
-            (_finite(self.momentum) and 0 <= self.momentum < 1, "momentum must be in [0, 1)"),
-            (_finite(self.weight_decay) and self.weight_decay >= 0, "weight_decay must be >= 0"),
-            (self.lr_halve_every >= 0, "lr_halve_every must be >= 0 (0: never)"),
-            (self.batch_size >= 1, "batch_size must be >= 1"),
+            *self.optimizer_checks(_finite),
             (_finite(self.holdout) and 0 <= self.holdout < 1, "holdout must be in [0, 1)"),
             (self.max_holdout_positions >= 0, "max_holdout_positions must be >= 0"),
-            (self.max_steps is None or self.max_steps >= 0, "max_steps must be >= 0"),
-            (
-                self.max_minutes is None or (_finite(self.max_minutes) and self.max_minutes > 0),
-                "max_minutes must be positive",
-            ),  # fmt: skip
-            (self.eval_every >= 1, "eval_every must be >= 1"),
-            (self.checkpoint_every >= 1, "checkpoint_every must be >= 1"),
-            (self.log_every >= 1, "log_every must be >= 1"),
-            (self.threads is None or self.threads >= 1, "threads must be >= 1"),
-            (self.shuffle_buffer >= self.batch_size, "shuffle_buffer must be at least batch_size"),
+            *self.running_checks(_finite),
             *self.retention_checks(),
         ])  # fmt: skip
-        if self.device != "auto":
-            torch.device(self.device)  # RuntimeError for nonsense
-            if not self.device.startswith(("cpu", "cuda")):
-                raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
-
-    def lr_at(self, samples: int) -> float:
-        """The step size after ``samples`` training samples: ``lr`` halved every ``lr_halve_every`` samples."""
-        if not self.lr_halve_every:
-            return self.lr
-        return self.lr * 0.5 ** (samples // self.lr_halve_every)
+        self.check_device()
 
 
 def _finite(x) -> bool:
@@ -250,11 +212,7 @@ class SLResult:
 
 def prepare_run_dir(config: SLConfig) -> None:
     """Write ``config.json``, or check the existing one: its size, model and SGF directory must be the same."""
-    rd = RunDir(config.run_dir, PREFIX)
-    stored = rd.read_config()
-    if stored is not None:
-        rd.check_unchanged(stored, config.to_dict(), IDENTITY, what="an SL run")
-    rd.write_config(config.to_dict())
+    keep_config(RunDir(config.run_dir, PREFIX), config, IDENTITY, what="an SL run")
 
 
 # --- evaluation --------------------------------------------------------------------------------------------------
@@ -338,7 +296,6 @@ def train_sl(
     """Train (or resume) the SL network of ``config`` (a policy net, or a Zero net's both heads) until
     ``max_steps``, ``max_minutes``, SIGINT/SIGTERM or ``stop`` is set; a checkpoint is saved at the end. SLRunError
     when there is nothing to train on; ValueError for a run directory of another size / model / SGF directory."""
-    from igo.nets.checkpoint import CheckpointError, load_checkpoint
     from igo.nets.config import get_config
     from igo.nets.models import build_model
 
@@ -364,15 +321,10 @@ def train_sl(
     log.info("held-out: %d positions from %d games (%d skipped)", len(held_targets), held_stats.games,
              held_stats.skipped)  # fmt: skip
 
-    device = resolve_device(config.device)
-    threads = config.threads or core_budget()
-    torch.set_num_threads(threads)
-    amp = device.type == "cuda"
+    device, threads, amp = config.start_device()
     torch.manual_seed(config.seed)
     model = build_model(net_config, config.size).to(device)
-    optimizer = build_optimizer(
-        model.parameters(), config.optimizer, config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
+    optimizer = config.build_optimizer(model.parameters())
     step = samples = epoch = files_read = 0
     cpu_hours_before = 0.0  # earlier invocations' (their newest checkpoint's extra.cpu_hours)
     komi: float | None = None  # zero nets: recorded in their checkpoints
@@ -380,20 +332,9 @@ def train_sl(
     newest = rd.newest()
     if newest is not None:
         last = newest[1]
-        try:
-            loaded, meta = load_checkpoint(last, board_size=config.size, expect_kind=net_config.kind)
-        except (CheckpointError, OSError, ValueError) as e:
-            raise SLRunError(f"cannot resume from {last}: {e}") from None
-        if meta.config_name != config.model:
-            raise ValueError(f"{last} holds a {meta.config_name} network, this run trains {config.model}")
-        model.load_state_dict(loaded.state_dict())
-        del loaded
+        meta = load_weights(model, last, size=config.size, kind=net_config.kind, name=config.model, error=SLRunError)
         restore_optimizer(optimizer, last, kind=config.optimizer, step=meta.step)
-        step = meta.step
-        samples = int(meta.extra.get("samples", step * config.batch_size))
-        epoch = int(meta.extra.get("epoch", 0))
-        files_read = int(meta.extra.get("files_read", 0))
-        cpu_hours_before = hours(meta.extra.get("cpu_hours"))
+        step, samples, epoch, files_read, cpu_hours_before = config.resume_counts(meta)
         komi = meta.komi
         log.info("resuming from %s: step %d, %d samples, epoch %d", last.name, step, samples, epoch)
         rd.announce_resume(step, f"{samples} samples", f"epoch {epoch}")
@@ -416,7 +357,7 @@ def train_sl(
     )
     stop = stop if stop is not None else threading.Event()
     metrics = Metrics(run_dir)
-    deadline = None if config.max_minutes is None else t0 + 60 * config.max_minutes
+    deadline = config.deadline(t0)
     last_eval: dict | None = None
     eval_step = -1
     ckpt: Path | None = None if newest is None else newest[1]
@@ -425,7 +366,6 @@ def train_sl(
               "verr": 0.0, "vn": 0}  # fmt: skip
     run_loss = run_top1 = None
     pps = 0.0
-    stopped = "max_steps"
     positions_start = 0
 
     def skipped() -> int:  # distinct files: the stream meets a broken training file again every epoch
@@ -458,7 +398,7 @@ def train_sl(
             "optimizer": config.optimizer,
             "lr": config.lr_at(samples),
             # wall time x torch threads, all invocations: the cost of this net on the curve of Elo against CPU-hours
-            "cpu_hours": cpu_hours_before + (time.monotonic() - t0) * threads / 3600.0,
+            "cpu_hours": cpu_hours(cpu_hours_before, t0, threads),
         }
         if last_eval is not None:
             extra.update(holdout_top1=last_eval["top1"], holdout_top5=last_eval["top5"],
@@ -469,34 +409,19 @@ def train_sl(
             if last_eval is not None:
                 extra.update(holdout_value_mse=last_eval["value_mse"], holdout_value_sign=last_eval["value_sign"])
             known = {"komi": komi, "rules": RULES}
-        path = save_with_optimizer(
-            rd.checkpoint(step), model, optimizer, kind=config.optimizer, step=step, extra=extra, **known
-        )
-        rd.publish(path, "sl.safetensors")
-        config.thin(rd, config.checkpoint_every, step)
+        path = save_and_publish(rd, config, step, model, optimizer, PUBLISHED, extra=extra, **known)
         ckpt, ckpt_step = path, step
         log.info("checkpoint %s", path)
         return path
 
     with stop_on_signals(stop), metrics:
         batches = iter(stream)
-        while True:
-            if config.max_steps is not None and step >= config.max_steps:
-                stopped = "max_steps"
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                stopped = "max_minutes"
-                break
-            if stop.is_set():
-                stopped = "signal"
-                break
+        while (stopped := config.stop_reason(step, deadline, stop)) is None:
             try:
                 batch, target, value_target = next(batches)
             except ValueError as e:  # a whole epoch without a usable position
                 raise SLRunError(str(e)) from None
-            lr = config.lr_at(samples)
-            for g in optimizer.param_groups:
-                g["lr"] = lr
+            lr = config.set_lr(optimizer, samples)
             x = torch.from_numpy(batch).to(device, non_blocking=True).float()
             y = torch.from_numpy(target).to(device, non_blocking=True)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
@@ -512,9 +437,7 @@ def train_sl(
             else:
                 logits = out.float()
                 loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            optimize(optimizer, loss)
             step += 1
             samples += len(target)
             with torch.no_grad():
@@ -566,12 +489,7 @@ def train_sl(
                         last_eval and last_eval.get("value_sign"),
                     )  # fmt: skip
                 )
-        if eval_step != step:
-            do_eval()
-        if ckpt_step != step:
-            save()
-        elif ckpt is not None and not (run_dir / "sl.safetensors").exists():
-            rd.publish(ckpt, "sl.safetensors")
+        finish(rd, PUBLISHED, step, eval_step=eval_step, do_eval=do_eval, ckpt_step=ckpt_step, save=save, ckpt=ckpt)
     positions_start = stream.stats.positions
     return SLResult(
         steps=step,
