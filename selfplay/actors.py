@@ -71,6 +71,7 @@ class SelfPlayWorker:
         self.int8 = False  # whether the current evaluator runs the int8 network
         self._weights = weights
         self._calibration: list[np.ndarray] = []  # packed planes of recent positions, newest last
+        self._calibration_rng = np.random.default_rng(seed)
         self.version = -1
         self.selfplay = SelfPlay(self._evaluator(weights), self.config, seed=seed, name=name)
         self.version = int(version)
@@ -120,7 +121,7 @@ class SelfPlayWorker:
 
     def _keep_positions(self, games: list[dict]) -> None:
         """Keep up to :data:`CALIBRATION_POSITIONS` positions of the newest games, spread over each game."""
-        rng = np.random.default_rng(None if self.seed is None else self.seed + len(self._calibration))
+        rng = self._calibration_rng
         for g in games:
             packed = np.asarray(g["planes"])
             take = min(len(packed), max(1, CALIBRATION_POSITIONS // 8))
