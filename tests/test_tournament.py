@@ -117,6 +117,10 @@ def test_igo_players_are_typed_options(tmp_path):
     q = TournamentPlayer.from_options("p", PlayerOptions(model="n.safetensors", playouts=50, resign=0.05))
     assert q.options == p.options and q.identity() == p.identity() and q.argv(7, 6.5) == argv
     assert TournamentPlayer("g", command="gnugo --mode gtp").options is None
+    # options that are valid only with their model: a Zero net with rollouts mixed in (λ 0.5)
+    z = TournamentPlayer.from_options("z", PlayerOptions(model="z.safetensors", lam=0.5, time=1.0))
+    assert z.options == PlayerOptions(model="z.safetensors", lam=0.5, time=1.0) and z.model == "z.safetensors"
+    assert "--lambda" in z.argv(9, 7.5) and z.igo == "--time 1.0 --lambda 0.5"
 
 
 def test_a_results_directory_of_the_same_players_in_other_words_resumes(tmp_path):
