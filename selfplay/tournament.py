@@ -151,23 +151,17 @@ class TournamentPlayer:
 def _igo_options(igo: str | None, model: str | None) -> PlayerOptions:
     """The options of ``igo`` flags plus a ``model``: a ValueError that names a bad option or a model given twice."""
     argv = shlex.split(igo or "")
-    if model is None or any(a == "--model" or a.startswith("--model=") for a in argv):
-        options = PlayerOptions.from_argv(argv)
-        if model is not None and options.model != model:
-            raise ValueError(f"two models: {options.model!r} in igo options and {model!r}")
-        return options
-    return PlayerOptions.from_argv([*argv, "--model", model])  # parsed with it: some options need a network
+    extra = [] if model is None or "--model" in " ".join(argv) else ["--model", model]  # some options need it
+    options = PlayerOptions.from_argv(argv + extra)
+    if model is not None and options.model != model:
+        raise ValueError(f"two models: {options.model!r} in igo options and {model!r}")
+    return options
 
 
 def _igo_flags(options: PlayerOptions) -> str:
-    """The player flags of ``options`` without its model, one canonical string (defaults left out). The model's
-    flag is dropped from the flags, not from the options: options without their model may be invalid (``--lambda
-    0.5`` needs a value network)."""
+    """The player flags of ``options`` but its model's (``--lambda 0.5`` needs it), one canonical string."""
     argv = options.to_argv()
-    if options.model is not None:
-        i = argv.index("--model")
-        del argv[i : i + 2]
-    return shlex.join(argv)
+    return shlex.join(argv if options.model is None else [a for a in argv if a not in ("--model", options.model)])
 
 
 def _canonical_identity(identity: dict) -> dict:
