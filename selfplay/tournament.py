@@ -151,7 +151,7 @@ class TournamentPlayer:
 def _igo_options(igo: str | None, model: str | None) -> PlayerOptions:
     """The options of ``igo`` flags plus a ``model``: a ValueError that names a bad option or a model given twice."""
     argv = shlex.split(igo or "")
-    extra = [] if model is None or "--model" in " ".join(argv) else ["--model", model]  # some options need it
+    extra = [] if model is None or any(a.split("=")[0] == "--model" for a in argv) else ["--model", model]
     options = PlayerOptions.from_argv(argv + extra)
     if model is not None and options.model != model:
         raise ValueError(f"two models: {options.model!r} in igo options and {model!r}")

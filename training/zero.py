@@ -65,6 +65,7 @@ import numpy as np
 from igo.engine.cores import core_budget
 from igo.engine.fileio import open_regular, read_json_lines
 from igo.nets.checkpoint import RULES
+from igo.selfplay.actors import PRECISIONS
 from igo.selfplay.selfplay import SelfPlayConfig
 
 from . import zero_start
@@ -134,8 +135,8 @@ class ZeroRunConfig(Retention, ConfigDict):
             (self.actor_threads >= 1, "actor_threads must be >= 1"),
             (self.actor_device in ("cpu", "cuda"), "actor_device must be cpu or cuda"),
             (self.actor_gpus >= 0, "actor_gpus must be >= 0"),
-            (self.actor_precision in ("float", "int8") and (self.actor_precision == "float" or self.actor_device ==
-             "cpu"), "actor_precision must be float or int8, and int8 needs actor_device cpu"),
+            (self.actor_precision in PRECISIONS and (self.actor_precision == "float" or self.actor_device == "cpu"),
+             f"actor_precision must be one of {', '.join(PRECISIONS)}, and int8 needs actor_device cpu"),
             (self.actor_seconds > 0, "actor_seconds must be positive"),
             (self.window >= 1, "window must be >= 1"),
             (self.min_positions >= 1, "min_positions must be >= 1"),
