@@ -223,7 +223,8 @@ class PlayerOptions:
             raise ValueError("--player random plays without networks; drop --model/--value-model")
         if self.kind == "policy" and (not self.model_path or self.value_model):
             raise ValueError("--player policy plays the move of one AlphaGo policy net: give --model only")
-        if self.lam is not None and self.lam < 1.0 and not self.uses_networks:
+        if self.lam is not None and self.lam < 1.0 and self.model == NO_MODEL and not self.value_model:
+            # without --model the default network may still play (checked when the player is built)
             raise ValueError("--lambda below 1 needs a value network (--model with a Zero net, or --value-model)")
 
     @property
@@ -448,8 +449,8 @@ def add_player_arguments(p: argparse.ArgumentParser) -> None:
         dest="lam",
         type=_unit,
         default=d.lam,
-        help="weight of rollouts in a leaf's value, 0..1 (default: 0 with a Zero net, 0.5 with a policy and a value "
-        "net, 1 with a policy net alone)",
+        help="weight of rollouts in a leaf's value, 0..1 (default: the network's own play setting when it ships one, "
+        "as igo's 9x9 net does; else 0 with a Zero net, 0.5 with a policy and a value net, 1 with a policy net alone)",
     )
     n.add_argument(
         "--c-puct", type=positive_float, default=d.c_puct, help="exploration constant (default 1.5 Zero, 5 AlphaGo)"

@@ -19,6 +19,7 @@ the kernels they use (:mod:`igo.engine.warmup`). A compile is announced on stder
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -66,8 +67,6 @@ def _default_net_engine(player, options: PlayerOptions, **kwargs):
     """The GTP engine of a player with the default network (:mod:`igo.nets.default`): on another board size
     (``boardsize``, ``loadsgf``) it plays with ``options`` without the network (``--model none``: rollouts, as igo
     did before it shipped a network), and with the network again on the network's size."""
-    import dataclasses
-
     from igo.engine.options import NO_MODEL
     from igo.gtp.engine import GTPEngine
     from igo.nets.player import build_player
@@ -124,9 +123,8 @@ def run(args) -> int:
     from igo.gtp.engine import GTPEngine
     from igo.nets.player import build_player, resolve_play
 
-    options, args.size, args.komi, default_net = resolve_play(
-        PlayerOptions.from_namespace(args), args.size, args.komi, DEFAULT_SIZE
-    )
+    setup = resolve_play(PlayerOptions.from_namespace(args), args.size, args.komi, DEFAULT_SIZE)
+    options, args.size, args.komi, default_net = setup.options, setup.size, setup.komi, setup.default_network
     player = build_player(options, args.size)
     _warm_up(player)  # before the engine's board: its kernels are announced too
     if default_net is None:
@@ -135,7 +133,9 @@ def run(args) -> int:
         from igo.nets.default import default_network_info, describe
 
         log.info("playing with %s; --model none plays rollouts", describe(default_network_info()))
-        engine = _default_net_engine(player, options, size=args.size, komi=args.komi)
+        # without the network (another board size) the settings that came with it do not apply
+        plain = dataclasses.replace(options, **dict.fromkeys(setup.network_play))
+        engine = _default_net_engine(player, plain, size=args.size, komi=args.komi)
     log.info("igo gtp ready in %.3f s: %dx%d, komi %g", time.perf_counter() - start, args.size, args.size, args.komi)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must never corrupt the protocol stream

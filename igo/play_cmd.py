@@ -537,9 +537,8 @@ def run(args) -> int:
     from igo.engine.coords import DEFAULT_SIZE
     from igo.nets.player import build_player, resolve_play
 
-    options, args.size, args.komi, default_net = resolve_play(
-        PlayerOptions.from_namespace(args), args.size, args.komi, DEFAULT_SIZE
-    )
+    setup = resolve_play(PlayerOptions.from_namespace(args), args.size, args.komi, DEFAULT_SIZE)
+    options, args.size, args.komi, default_net = setup.options, setup.size, setup.komi, setup.default_network
     if default_net is not None:  # one line: which network plays, and how to play without it
         from igo.nets.default import default_network_info, describe
 

@@ -301,8 +301,9 @@ def check_provenance(d: Any) -> dict[str, Any]:
     key. Required: ``commands`` (a non-empty list of strings: the command sequence that made the network),
     ``games``, ``positions``, ``learner_steps`` (integers >= 0), ``cpu_hours`` (a finite number >= 0), ``parent``
     (a string or null) and ``elo_vs_gnugo10``: ``{"elo", "low", "high"}`` (finite numbers, low <= elo <= high: the
-    Elo against GNU Go level 10 and its 95% interval) and ``games`` (an integer >= 1, the games behind it). Other
-    keys (``settings``, ``notes``...) are kept as they are."""
+    Elo against GNU Go level 10 and its 95% interval) and ``games`` (an integer >= 1, the games behind it).
+    Optional: ``play``, the search settings it plays with (:func:`igo.nets.play_settings.check_play`). Other keys
+    (``settings``, ``notes``...) are kept as they are."""
 
     def bad(what: str) -> ValueError:
         return ValueError(f"provenance: {what}")
@@ -342,6 +343,13 @@ def check_provenance(d: Any) -> dict[str, Any]:
         raise bad(f"'elo_vs_gnugo10' must have low <= elo <= high, got {elo['low']}, {elo['elo']}, {elo['high']}")
     if not count(elo["games"], 1):
         raise bad(f"'elo_vs_gnugo10.games' must be an integer >= 1, got {_short_repr(elo['games'])}")
+    if "play" in d:
+        from .play_settings import check_play
+
+        try:
+            check_play(d["play"])
+        except ValueError as e:
+            raise bad(str(e)) from None  # "provenance: play: ..."
     return d
 
 

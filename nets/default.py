@@ -1,8 +1,10 @@
 """The network that ships with igo: ``nets/data/igo-9x9.safetensors``, installed as package data of ``igo.nets``.
 
 When the board is 9x9 and no network is named, ``igo gtp``, ``igo play`` and the igo players of ``igo match`` and
-``igo tournament`` (which run ``igo gtp``) play with it: a Zero net, so the search is AlphaGo Zero's (λ = 0) with the
-library's play settings, and the komi is the one it was trained at (:func:`igo.nets.player.resolve_play`).
+``igo tournament`` (which run ``igo gtp``) play with it: a Zero net, searched with the play settings it ships with
+(its provenance's ``play`` block, :mod:`igo.nets.play_settings`: λ = 0.5, rollouts mixed into the value net's
+evaluations, for the current net) wherever the command line leaves them unset, and at the komi it was trained at
+(:func:`igo.nets.player.resolve_play`).
 ``--model none`` plays rollouts instead; other board sizes keep rollouts. Without the file (a source tree before a
 network was trained) everything is as if there were no default network.
 

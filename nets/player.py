@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -96,25 +96,49 @@ def with_default_network(options: PlayerOptions, size: int) -> tuple[PlayerOptio
     return dataclasses.replace(options, model=str(path)), path
 
 
+def network_play(path: str) -> dict[str, Any]:
+    """The ``play`` block of the checkpoint at ``path`` (its provenance's), ``{}`` when it has none. Reads the
+    header only; ValueError for a bad block."""
+    from .checkpoint import read_metadata
+    from .play_settings import check_play
+
+    provenance = read_metadata(path).provenance or {}
+    if "play" not in provenance:
+        return {}
+    try:
+        return check_play(provenance["play"])
+    except ValueError as e:
+        raise ValueError(f"{path}: the provenance's {e}") from None
+
+
 class PlaySetup(NamedTuple):
     """What :func:`resolve_play` decided: the player's ``options`` (``model`` set to the default network when it
-    plays), the board ``size`` and ``komi``, and ``default_network`` (its path, None when it does not play)."""
+    plays), the board ``size`` and ``komi``, ``default_network`` (its path, None when it does not play) and
+    ``network_play``: the settings that the network's own play settings filled in (:mod:`igo.nets.play_settings`,
+    ``{field: value}``; a player without the network drops them)."""
 
     options: PlayerOptions
     size: int
     komi: float
     default_network: Path | None
+    network_play: dict
 
 
 def resolve_play(options: PlayerOptions, size: int | None, komi: float | None, default_size: int) -> PlaySetup:
     """The one place where a command that plays resolves its player: the board size (:func:`resolve_size`, checked),
-    then the default network (:func:`with_default_network`), then the komi (:func:`resolve_komi`: the default
-    network's, like any Zero checkpoint's, when ``komi`` is None)."""
+    then the default network (:func:`with_default_network`), then the search settings the search player's network
+    ships with for those the options leave unset (:func:`igo.nets.play_settings.apply_play`: the shipped net's λ),
+    then the komi (:func:`resolve_komi`: the default network's, like any Zero checkpoint's, when ``komi`` is None)."""
     from igo.engine.coords import check_size
 
     size = check_size(resolve_size(options, size, default_size))
     options, default = with_default_network(options, size)
-    return PlaySetup(options, size, resolve_komi(options, komi), default)
+    filled: dict = {}
+    if options.kind == "mcts" and options.model_path:
+        from .play_settings import apply_play
+
+        options, filled = apply_play(options, network_play(options.model_path))
+    return PlaySetup(options, size, resolve_komi(options, komi), default, filled)
 
 
 def build_evaluator(options: PlayerOptions, size: int) -> NetEvaluator | None:
@@ -197,6 +221,7 @@ __all__ = [
     "build_evaluator",
     "build_player",
     "resolve_komi",
+    "network_play",
     "resolve_play",
     "resolve_size",
     "torch_policy",

@@ -81,7 +81,7 @@ def test_every_field_has_a_flag():
         (["--player", "alphabeta"], "invalid choice"),
         (["--player", "random", "--model", "m"], "drop --model"),
         (["--player", "policy"], "--model only"),
-        (["--lambda", "0.5"], "needs a value network"),
+        (["--model", "none", "--lambda", "0.5"], "needs a value network"),
         (["--move-temperature", "-1"], "--move-temperature"),
         (["--help"], "unrecognized arguments"),
     ],
