@@ -398,3 +398,27 @@ def test_weights_round_trip_into_a_fresh_model():
         load_numpy_weights(fresh, {**w, "extra.weight": np.zeros(3, np.float32)})
     with pytest.raises(ValueError, match="shape"):
         load_numpy_weights(fresh, {**w, "policy_fc.bias": np.zeros(3, np.float32)})
+
+
+def test_gradient_is_the_one_train_step_applies_and_changes_no_weights():
+    planes, policy, value = batch(16, seed=3)
+    a = learner(weight_decay=0.0)
+    before = state(a.model)
+    stats, b = a.gradient(planes, policy, value)
+    assert b == 16 and a.step == 0 and a.samples == 0
+    params = dict(a.model.named_parameters())
+    assert all(params[k].grad is not None for k in params)
+    assert all(torch.equal(params[k].detach(), before[k]) for k in params)  # no optimizer step
+    assert set(stats) == set(learner(weight_decay=0.0).train_step(planes, policy, value)) - {"lr"}
+    # SGD's first step with no weight decay moves every weight by -lr x gradient (its momentum buffer starts there)
+    c = learner(weight_decay=0.0)
+    c.train_step(planes, policy, value)
+    for k, p in c.model.named_parameters():
+        torch.testing.assert_close((before[k] - p.detach()) / 0.02, params[k].grad, rtol=1e-4, atol=1e-5, msg=k)
+    first = {k: p.grad.clone() for k, p in params.items()}
+    again, _ = a.gradient(planes, policy, value)  # replaced, not accumulated (train mode: batch statistics)
+    assert again["policy_loss"] == pytest.approx(stats["policy_loss"])
+    for k, p in params.items():
+        torch.testing.assert_close(p.grad, first[k], msg=k)
+    with pytest.raises(ValueError):
+        a.gradient(planes[:4], policy, value)

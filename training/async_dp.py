@@ -334,17 +334,9 @@ class GradientWorker:
         import torch
 
         learner = self.learner
-        # the learner's own shape checks, tensors and loss terms: the loss is the one ZeroLearner.train_step takes
-        b = learner._check_shapes(planes, policy, value)
-        planes, policy, value = learner._tensor(planes), learner._tensor(policy), learner._tensor(value)
-        learner.model.train()
         before = {f"{n}.{k}": getattr(m, k).detach().clone() for n, m in self.norms
                   for k in ("running_mean", "running_var")}  # fmt: skip
-        learner.model.zero_grad(set_to_none=True)
-        terms = learner._losses(planes, policy, value)
-        terms["l2"] = learner._l2()
-        terms["loss"].backward()
-        stats = learner._floats(terms)
+        stats, b = learner.gradient(planes, policy, value)  # the loss ZeroLearner.train_step takes
         if not math.isfinite(stats["loss"]):
             raise FloatingPointError(
                 f"worker {self.index}: non-finite loss on the weights of version {self.version}: "

@@ -351,11 +351,7 @@ class ZeroLearner:
         self._backup_buffers()
         self.optimizer.zero_grad(set_to_none=True)
         try:
-            terms = self._losses(planes, policy, value)
-            terms["l2"] = self._l2()
-            loss = terms["loss"]
-            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-            stats = self._floats(terms)
+            stats = self._backward(planes, policy, value, self.scaler)
         except BaseException:
             self.optimizer.zero_grad(set_to_none=True)
             self._restore_buffers()
@@ -384,6 +380,26 @@ class ZeroLearner:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("step %d (%d samples): %s", self.step, self.samples, stats)
         return stats
+
+    def gradient(self, planes: Any, policy: Any, value: Any) -> tuple[dict[str, float], int]:
+        """The gradient of :meth:`train_step`'s loss on one batch at the current weights, left in the parameters'
+        ``.grad`` (replaced, not accumulated; no AMP scaling, no clipping, no optimizer step, ``step`` and
+        ``samples`` unchanged), with the losses as floats (:meth:`train_step`'s, less ``lr``) and the batch size. In
+        train mode, so the BatchNorm running statistics move as in a step. ValueError for bad shapes; a loss that
+        is not finite is returned as it is, for the caller to refuse (:mod:`igo.training.async_dp`'s workers)."""
+        b = self._check_shapes(planes, policy, value)
+        planes, policy, value = self._tensor(planes), self._tensor(policy), self._tensor(value)
+        self.model.train()
+        self.model.zero_grad(set_to_none=True)
+        return self._backward(planes, policy, value), b
+
+    def _backward(self, planes: torch.Tensor, policy: torch.Tensor, value: torch.Tensor, scaler=None) -> dict:
+        """The loss terms of one batch as floats, after the (``scaler``-scaled) loss's backward pass."""
+        terms = self._losses(planes, policy, value)
+        terms["l2"] = self._l2()
+        loss = terms["loss"]
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        return self._floats(terms)
 
     def wrap_ddp(self) -> None:
         """Train data-parallel: forward passes go through :class:`torch.nn.parallel.DistributedDataParallel`
