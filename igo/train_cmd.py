@@ -195,9 +195,9 @@ def overrides_from(args) -> dict:
 
         init = args.init
         if init == "default":
-            from igo.nets.default import default_network_path
+            from igo.nets.default import default_training_path
 
-            found = default_network_path()
+            found = default_training_path()
             if found is None:
                 raise ValueError("--init default: this igo has no default network (igo model info --default)")
             init = found

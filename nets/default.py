@@ -16,6 +16,10 @@ Its metadata (:func:`default_network_info`, ``igo model info --default``) is tha
 provenance that ``igo model ship`` writes (:func:`igo.nets.checkpoint.check_provenance`): the commands and settings
 that made it, games, positions, learner steps, CPU-hours, its parent and its Elo against GNU Go level 10.
 
+The shipped file may be int8 (:mod:`igo.nets.quantize`: the search gets about twice the evaluations a second on a
+CPU); its float weights then ship beside it as ``igo-9x9-float.safetensors`` (:func:`float_twin`), which
+``igo train zero --init default`` trains from (:func:`default_training_path`).
+
 Finding the file imports nothing heavy; reading its metadata imports the checkpoint code (torch).
 """
 
@@ -77,6 +81,29 @@ def default_network_info() -> dict[str, Any] | None:
     }
 
 
+def float_twin(path: Path) -> Path:
+    """Where the float weights of an int8 network ``path`` live: ``<stem>-float.safetensors`` beside it."""
+    return path.with_name(f"{path.stem}-float{path.suffix}")
+
+
+def default_training_path() -> Path | None:
+    """The default network's weights to train from (``igo train zero --init default``): the default network itself
+    when it is a float checkpoint, its float twin (:func:`float_twin`) when it is int8 (an int8 file holds a quantized
+    graph for inference, not weights a learner can update); None without a default network, ValueError for an int8
+    network without its twin."""
+    path = default_network_path()
+    if path is None:
+        return None
+    from .checkpoint import read_metadata
+
+    if read_metadata(path).quantized_mode != "int8":
+        return path
+    twin = float_twin(path)
+    if not twin.is_file():
+        raise ValueError(f"the default network {path} is int8, for play only, and its float weights {twin} are missing")
+    return twin
+
+
 def describe(info: dict[str, Any]) -> str:
     """One line about the network of :func:`default_network_info`, for the notice of ``igo play`` and ``igo gtp``."""
     n = info["board_size"]
@@ -89,5 +116,5 @@ def describe(info: dict[str, Any]) -> str:
     return text + ")"
 
 
-__all__ = ["BOARD_SIZE", "ENV_VAR", "FILENAME", "default_network_info", "default_network_path", "describe",
-           "packaged_path"]  # fmt: skip
+__all__ = ["BOARD_SIZE", "ENV_VAR", "FILENAME", "default_network_info", "default_network_path",
+           "default_training_path", "describe", "float_twin", "packaged_path"]  # fmt: skip

@@ -256,3 +256,26 @@ def test_the_shipped_network_loads_and_plays_a_legal_game_to_the_end(monkeypatch
             break
         color = WHITE if color == BLACK else BLACK
     assert move == "resign" or board.is_over, f"no end after {len(board.moves)} moves"
+
+
+def test_an_int8_default_network_trains_from_its_float_twin(tmp_path, monkeypatch, capsys):
+    from igo.nets.default import default_training_path, float_twin
+
+    src = tiny(tmp_path / "igo-9x9-float.safetensors")
+    played = tmp_path / "igo-9x9.safetensors"
+    assert main(["model", "quantize", str(src), "-o", str(played), "--positions", "16"]) == 0
+    assert float_twin(played) == src
+    monkeypatch.setenv(ENV_VAR, str(played))
+    assert default_training_path() == src  # the int8 file plays, its float twin trains
+    setup = resolve_play(PlayerOptions(playouts=8, threads=1, nn_threads=1), None, None, 9)
+    assert setup.default_network == played
+    assert type(build_player(setup.options, 9).evaluator.model).__name__ == "QuantizedNet"
+    args = ["train", "zero", "--run-dir", str(tmp_path / "run"), "--size", "9", "--config", "zero-b2c32"]
+    assert main([*args, "--init", str(played)]) == 2  # an int8 file cannot be trained
+    assert "is an int8 network, for play only; train from its float weights" in capsys.readouterr().err
+    assert main([*args, "--init", "default"]) == 2  # the twin is found (and refused for its config, naming it)
+    assert f"--init {src} is a zero-tiny net" in capsys.readouterr().err
+    src.unlink()
+    with pytest.raises(ValueError, match="is int8, for play only, and its float weights .* are missing"):
+        default_training_path()
+    assert not (tmp_path / "run").exists()

@@ -31,6 +31,10 @@ def check_parent(config) -> None:
     from igo.nets.config import config_to_dict, get_config
 
     meta = read_metadata(config.parent)  # CheckpointError (a ValueError) names the path and the problem
+    if meta.quantized_mode == "int8":
+        source = (meta.quantization or {}).get("source") or "its float checkpoint"
+        raise ValueError(f"--init {config.parent} is an int8 network, for play only; train from its float weights "
+                         f"({source})")  # fmt: skip
     same = config_to_dict(meta.config) == config_to_dict(get_config(config.model))
     if not same or meta.board_size != config.size:
         n, s = meta.board_size, config.size
