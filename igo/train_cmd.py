@@ -90,6 +90,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--simulations", type=positive_int, default=None, help="simulations per move (default 200)")
     g.add_argument("--leaves-per-game", type=positive_int, default=None, help="leaves per game per batch "
                    "(virtual loss; default 8)")  # fmt: skip
+    g.add_argument("--fast-simulations", type=int, default=None, metavar="N", help="playout cap randomisation "
+                   "(KataGo): a move that is not a full search is a fast one of N simulations, without Dirichlet "
+                   "noise, whose position is not recorded for training; below --simulations (default 0: every move "
+                   "a full search)")  # fmt: skip
+    g.add_argument("--full-search-fraction", type=float, default=None, metavar="P", help="with --fast-simulations: "
+                   "the share of moves that are full searches (--simulations, noise, recorded; "
+                   "default 0.25)")  # fmt: skip
     g.add_argument("--temperature-moves", type=int, default=None, help="moves drawn with temperature 1 "
                    "(default 30 x points / 361)")  # fmt: skip
     g.add_argument("--resign-threshold", type=float, default=None, help="resign when the root Q is below this "
@@ -206,7 +213,8 @@ def overrides_from(args) -> dict:
         top["eval_opponents"] = list(args.eval_opponent)
     if args.no_eval_rollout:
         top["eval_rollout"] = False
-    sp = given(args, ("simulations", "leaves_per_game", "temperature_moves", "resign_threshold", "no_resign_fraction"))
+    sp = given(args, ("simulations", "leaves_per_game", "temperature_moves", "resign_threshold", "no_resign_fraction",
+                      "fast_simulations", "full_search_fraction"))  # fmt: skip
     if sp:
         top["selfplay"] = sp
     lr = given(args, ("batch_size", "optimizer", "lr", "weight_decay"))

@@ -11,6 +11,19 @@ search has done ``simulations`` new simulations for the current move plays a mov
 - the move is drawn ∝ N (temperature 1) for the first ``temperature_moves`` moves, then the most visited;
 - Dirichlet noise (ε = 0.25, α = 0.03·361/points) is mixed into every root's priors; the tree below the move played
   is kept (tree reuse);
+- **playout cap randomisation** (KataGo, Wu 2019), off by default (``fast_simulations = 0``): with
+  ``fast_simulations > 0`` each move is, with probability ``full_search_fraction``, a *full* search as above, else a
+  *fast* one: ``fast_simulations`` new simulations, no Dirichlet noise at the root, and the position is **not**
+  recorded (its π would be a poor target); the move is chosen the same way (temperature, then the most visited) and
+  resignation is checked all the same. The value targets z stay those of the whole game, so a network gets many
+  more games' worth of value signal per search. The draw uses the :class:`SelfPlay`'s own generator, and only when
+  ``fast_simulations > 0`` (off, every move is a full search exactly as without the feature). Tree reuse goes on
+  across both kinds: the noise is only ever in the priors of the root searched with it, and the kept subtree below
+  the move played has clean priors, so a fast search never sees noise; a full search after a fast one noises its
+  (reused) root as usual — but the visits it reuses were gathered by the smaller, noise-free search before it (as
+  in KataGo, which does not correct for this either). A game may end with no recorded position at all: it still
+  comes back (with empty ``planes``/``policy``/``value``), counts in ``SelfPlayStats.games`` and has its SGF, where
+  the comment of each fast move says ``fast``;
 - **resignation**: the player to move resigns when the best root Q is below ``resign_threshold`` (after
   ``resign_min_moves`` moves). In a share ``no_resign_fraction`` of the games resignation is disabled; there the
   first player who *would* have resigned is noted, and if that player goes on to win, the game counts as a false
@@ -23,7 +36,8 @@ refused, and then each refusal is counted (``SelfPlayStats.tree_full_events``) a
 
 A game ends by resignation, two passes or the move limit (``2·points``); it is scored by Tromp-Taylor area. Finished
 games come back as dicts for :class:`igo.selfplay.replay.ReplayBuffer` — ``planes`` (uint8, packed), ``policy``,
-``value``, ``sgf`` (with the root value and time of every move as comments), ``meta``.
+``value`` (one row per recorded position: every move's without playout cap randomisation, the full searches' with
+it), ``sgf`` (with the root value, root visits and time of every move as comments), ``meta``.
 
 No Ray here: :mod:`igo.selfplay.actors` wraps this in Ray actors, and ``igo bench selfplay`` runs it in one process.
 """
@@ -74,6 +88,11 @@ class SelfPlayConfig:
     move_limit: int | None = None  # default 2 * points
     tree_reuse: bool = True
     max_nodes: int | None = None  # tree capacity of a game; default 16 * (simulations + leaves_per_game) + 64
+    # playout cap randomisation (KataGo): > 0: a move is a full search (``simulations``, noise, recorded) with
+    # probability ``full_search_fraction``, else a fast one (these new simulations, no noise, not recorded);
+    # 0: every move a full search. Must be below ``simulations``, so the default max_nodes stays enough.
+    fast_simulations: int = 0
+    full_search_fraction: float = 0.25  # share of full searches when fast_simulations > 0; in (0, 1]
 
     def __post_init__(self) -> None:
         from igo.engine.coords import check_size
@@ -96,6 +115,12 @@ class SelfPlayConfig:
                 f"max_nodes must be in 1..{MAX_TREE_NODES}",
             ),
             (math.isfinite(self.komi), "komi must be finite"),
+            (self.fast_simulations >= 0, "fast_simulations must be >= 0 (0: every move a full search)"),
+            (
+                self.fast_simulations == 0 or self.fast_simulations < self.simulations,
+                "fast_simulations must be below simulations",
+            ),
+            (0.0 < self.full_search_fraction <= 1.0, "full_search_fraction must be in (0, 1]"),
         ]
         for ok, message in checks:
             if not ok:
@@ -149,10 +174,14 @@ class _Game:
         self.root_hist = np.zeros((1, (config.size + 2) ** 2), np.int8)  # the root's padded history planes
         self.board = Board(config.size, komi=config.komi)
         max_nodes, max_edges = config.tree_limits()
+        self.full_config = config.search_config()
+        # a fast search's: the same but without root noise (only set_root / add_noise read dirichlet_weight; it is
+        # not among the kernels' packed params, so swapping search.config between the two changes nothing else)
+        self.fast_config = dataclasses.replace(self.full_config, dirichlet_weight=0.0)
         self.search = MCTS(
             config.size,
             config.komi,
-            config.search_config(),
+            self.full_config,
             evaluator=evaluator,
             batch_size=config.leaves_per_game,
             max_nodes=max_nodes,
@@ -171,8 +200,15 @@ class _Game:
         self.target = 0
         self.versions: set[int] = set()
         self.full_mark = 0  # the tree's count of refused expansions when the current move's search began
+        self.fast = False  # the current move's search is a fast one (playout cap randomisation): no noise, no record
+        self.full_moves = 0  # searches of this game that ended in a move (or resignation), full and fast
+        self.fast_moves = 0
 
-    def start_move(self, simulations: int, history_length: int = 1) -> None:
+    def start_move(self, simulations: int, history_length: int = 1, fast: bool = False) -> None:
+        """Set the root to the board and aim the search at ``simulations`` new simulations; ``fast``: without
+        Dirichlet noise at the root (set_root adds it with the search config's dirichlet_weight, once per root)."""
+        self.fast = fast
+        self.search.config = self.fast_config if fast else self.full_config
         self.search.set_root(self.board)
         self.root_history(history_length)
         self.full_mark = int(self.search.tree.meta[M.T_FULL])
@@ -213,6 +249,10 @@ class SelfPlayStats:
     black_wins: int = 0
     draws: int = 0
     tree_full_events: int = 0  # expansions refused because a game's tree reached its max_nodes (0 unless too small)
+    # searches of the finished games (counted with them, like positions), one per move played plus a resigning one:
+    # full ones (recorded; positions == full_moves) and fast ones (playout cap randomisation; 0 when off)
+    full_moves: int = 0
+    fast_moves: int = 0
     network_s: float = 0.0  # seconds in the network: the evaluator's own network_s if it keeps one, else eval_s
 
     def to_dict(self) -> dict:
@@ -284,8 +324,15 @@ class SelfPlay:
         resign_allowed = cfg.resign_threshold > -1.0 and self.rng.random() >= cfg.no_resign_fraction
         g = _Game(self._started, cfg, self.evaluator, int(self.rng.integers(2**31)), resign_allowed)
         self._started += 1
-        g.start_move(cfg.simulations, self._rows.history_length)
+        self._start_move(g)
         return g
+
+    def _start_move(self, g: _Game) -> None:
+        """Begin ``g``'s search for its next move: full, or (playout cap randomisation, drawn only when
+        ``fast_simulations > 0``) fast with probability ``1 - full_search_fraction``."""
+        cfg = self.config
+        fast = cfg.fast_simulations > 0 and self.rng.random() >= cfg.full_search_fraction
+        g.start_move(cfg.fast_simulations if fast else cfg.simulations, self._rows.history_length, fast)
 
     def _fill(self) -> None:
         while len(self._games) < self.config.parallel_games:
@@ -354,9 +401,13 @@ class SelfPlay:
         flat, visits, best = self._root_edges(search)
         best_q = float(self._q[best]) if best >= 0 else 0.0
         color = board.to_move
-        g.planes.append(self.encoder.encode_board(board).astype(np.bool_))
-        g.policies.append(self._policy_target(flat, visits))
-        g.to_move.append(color)
+        if g.fast:
+            g.fast_moves += 1
+        else:  # only a full search's position is a training position
+            g.full_moves += 1
+            g.planes.append(self.encoder.encode_board(board).astype(np.bool_))
+            g.policies.append(self._policy_target(flat, visits))
+            g.to_move.append(color)
         g.versions.add(self.version)
         if board.move_number >= cfg.resign_min_moves and best_q < cfg.resign_threshold:
             if g.resign_allowed:
@@ -370,13 +421,13 @@ class SelfPlay:
             best = int(self.rng.choice(len(visits), p=visits / visits.sum()))
         move = "pass" if flat[best] == self._pass else rc_to_gtp(*divmod(int(flat[best]), cfg.size), cfg.size)
         seconds = time.perf_counter() - g.move_started
-        g.comments.append(f"v={best_q:+.3f} n={search.root_visits} t={seconds:.3f}")
+        g.comments.append(f"v={best_q:+.3f} n={search.root_visits} t={seconds:.3f}" + (" fast" if g.fast else ""))
         board.play(move)
         if board.is_over or board.move_number >= cfg.move_limit:
             return self._finish(g)
         if not (cfg.tree_reuse and search.advance(board)):
             search.reset()
-        g.start_move(cfg.simulations, self._rows.history_length)
+        self._start_move(g)
         return None
 
     def _root_edges(self, search: MCTS) -> tuple[np.ndarray, np.ndarray, int]:
@@ -413,7 +464,12 @@ class SelfPlay:
             result = "0" if winner is None else f"{COLOR_NAME[winner]}+{abs(score):g}"
         to_move = np.asarray(g.to_move, np.int8)
         value = np.zeros(len(to_move), np.float32) if winner is None else np.where(to_move == winner, 1.0, -1.0)
-        planes = np.stack(g.planes)
+        if g.planes:
+            planes = np.stack(g.planes)
+            policy = np.stack(g.policies)
+        else:  # playout cap randomisation: no full search in this game
+            planes = np.zeros((0, self.encoder.planes, cfg.size, cfg.size), np.bool_)
+            policy = np.zeros((0, self._pass + 1), np.float32)
         packed = pack_planes(planes)
         false_resign = None
         if not g.resign_allowed and g.would_resign is not None:
@@ -433,10 +489,15 @@ class SelfPlay:
             "seconds": round(seconds, 3),
             "versions": sorted(g.versions),
             "simulations": cfg.simulations,
+            "fast_simulations": cfg.fast_simulations,
+            "full_moves": g.full_moves,
+            "fast_moves": g.fast_moves,
         }
         st = self.stats
         st.games += 1
         st.positions += len(to_move)
+        st.full_moves += g.full_moves
+        st.fast_moves += g.fast_moves
         st.resigned += int(g.resigned is not None)
         st.no_resign_games += int(not g.resign_allowed)
         st.would_resign += int(not g.resign_allowed and g.would_resign is not None)
@@ -457,7 +518,7 @@ class SelfPlay:
             comments=comments,
         ).decode("utf-8")
         g.search.close()
-        return {"planes": packed, "policy": np.stack(g.policies), "value": value, "sgf": sgf, "meta": meta}
+        return {"planes": packed, "policy": policy, "value": value, "sgf": sgf, "meta": meta}
 
 
 __all__ = ["SelfPlay", "SelfPlayConfig", "SelfPlayStats", "concat_batches"]
