@@ -540,7 +540,7 @@ class ZeroRun:
                                       resigned=s["resigned"],
                                       no_resign_games=s["no_resign_games"], would_resign=s["would_resign"],
                                       false_resign=s["false_resign"], black_wins=s["black_wins"], draws=s["draws"],
-                                      version=out["version"])  # fmt: skip
+                                      fast_moves=s.get("fast_moves", 0), version=out["version"])  # fmt: skip
                         if self._limit_reached(limits, st, t_start) or self.stop_requested.is_set():
                             continue  # do not start more games
                         new = weights_ref if out["version"] != version else None
