@@ -107,6 +107,10 @@ def add_parsers(sub) -> None:
     _net_arguments(sp, "zero-b6c64", "torch threads: of this process (default: the cores it may use, "
                    "OMP_NUM_THREADS respected), or with --actors of each actor (default 1)", seconds=60.0)  # fmt: skip
     sp.add_argument("--simulations", type=int, default=200, help="simulations per move (default 200)")
+    sp.add_argument("--fast-simulations", type=int, default=0, help="playout cap randomisation: fast searches "
+                    "of this many simulations, not recorded (default 0: off)")  # fmt: skip
+    sp.add_argument("--full-search-fraction", type=float, default=0.25, help="with --fast-simulations: the share "
+                    "of full searches (default 0.25)")  # fmt: skip
     sp.add_argument("--games-per-actor", type=int, default=32, help="games played at once (default 32)")
     sp.add_argument("--leaves-per-game", type=int, default=8, help="leaves per game per batch (default 8)")
     sp.add_argument("--actors", type=int, default=0, help="Ray actors (default 0: in this process)")
@@ -366,7 +370,14 @@ def run_selfplay(args) -> int:
     say = _say(args)
     model, cfg, size = _model(args)
     spc = SelfPlayConfig(size=size, komi=args.komi, simulations=args.simulations,
-                         parallel_games=args.games_per_actor, leaves_per_game=args.leaves_per_game)  # fmt: skip
+                         parallel_games=args.games_per_actor, leaves_per_game=args.leaves_per_game,
+                         fast_simulations=args.fast_simulations,
+                         full_search_fraction=args.full_search_fraction)  # fmt: skip
+    # simulations per move played: with playout cap randomisation, the expected mix of full and fast searches
+    per_move = args.simulations
+    if args.fast_simulations > 0:
+        f = args.full_search_fraction
+        per_move = f * args.simulations + (1 - f) * args.fast_simulations
     where = "this process" if args.actors <= 0 else f"{args.actors} Ray actors"
     say(f"igo bench selfplay: {cfg.name} on {size}x{size}, {args.simulations} simulations/move, "
         f"{args.games_per_actor} games x {args.leaves_per_game} leaves per batch, {where}, "
@@ -419,7 +430,7 @@ def run_selfplay(args) -> int:
     lengths = [g["meta"]["moves"] for g in games]
     mean_len = float(np.mean(lengths)) if lengths else float("nan")
     # positions are counted when their game finishes; the simulations of every move made are the steady figure
-    moves_per_s = stats["simulations"] / args.simulations / elapsed
+    moves_per_s = stats["simulations"] / per_move / elapsed
     pos_per_s = positions / elapsed
     gph = len(games) / elapsed * 3600
     gph_steady = moves_per_s / mean_len * 3600 if lengths else float("nan")
@@ -439,6 +450,8 @@ def run_selfplay(args) -> int:
     if args.json:
         print(json.dumps({"benchmark": "selfplay", "config": cfg.name, "size": size, "device": device,
                           "actors": args.actors, "simulations": args.simulations, "seconds": round(elapsed, 2),
+                          "fast_simulations": args.fast_simulations,
+                          "full_search_fraction": args.full_search_fraction if args.fast_simulations else None,
                           "simulations_per_sec": round(stats["simulations"] / elapsed, 1),
                           "moves_per_sec": round(moves_per_s, 2), "positions_per_sec": round(pos_per_s, 2),
                           "games": len(games), "games_per_hour": round(gph, 1),

@@ -251,6 +251,16 @@ def test_igo_bench_selfplay_uniform_evaluator():
     fig = json.loads(r.stdout.strip().splitlines()[-1])
     assert fig["device"] == "none (uniform)" and fig["simulations_per_sec"] > 0
     assert fig["us_per_leaf_outside_network"] > 0 and fig["tree_full_events"] == 0
+    r = subprocess.run(  # playout cap randomisation: 16 or 4 simulations a move, half each: 10 a move on average
+        [sys.executable, "-m", "igo", "bench", "selfplay", "--config", "zero-tiny", "--size", "5", "--simulations",
+         "16", "--fast-simulations", "4", "--full-search-fraction", "0.5", "--games-per-actor", "4", "--seconds", "1",
+         "--evaluator", "uniform", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    fig = json.loads(r.stdout.strip().splitlines()[-1])
+    assert fig["fast_simulations"] == 4 and fig["full_search_fraction"] == 0.5
+    assert fig["moves_per_sec"] == pytest.approx(fig["simulations_per_sec"] / 10, rel=0.01)
     r = subprocess.run(
         [sys.executable, "-m", "igo", "bench", "selfplay", "--config", "zero-tiny", "--size", "5", "--seconds", "1",
          "--evaluator", "uniform", "--actors", "2"],
