@@ -43,6 +43,13 @@ igo train zero --size 9 --komi 7.5 --config zero-b6c64 --init "$PARENT" --run-di
     --actors 1 --cpus 2 --actor-precision int8 --resign-threshold -0.97 --no-resign-fraction 0.2 --eval-every 3 \
     --eval-opponent "gnugo --mode gtp --level 10 --chinese-rules" --max-minutes "$MINUTES"
 
+# 3c. Third sitting: the same run resumed with KataGo's playout cap randomisation (a quarter of the moves full
+#    200-simulation searches, recorded; the others 50 simulations, no noise, not recorded) and two int8 actors of
+#    half a Ray CPU each beside the learner (the learner is mostly idle with fewer positions per game). Sitting of
+#    2026-12-07: ~6,500 games/hour and ~37 positions/s against 1,760-2,060 games/hour before (see the README).
+igo train zero --run-dir "$RUN/zero2" --fast-simulations 50 --full-search-fraction 0.25 --train-ratio 4 \
+    --actors 2 --actor-cpus 0.5 --cpus 2 --max-minutes "$MINUTES"
+
 # 4. Rate the newest network at 1 s a move against GNU Go level 10 (GNU Go referee, colours alternated), then ship it
 #    when it beats the shipped one (>= 55% of >= 200 games at equal time): see the README's "The default network".
 echo "newest network: $RUN/zero2/latest.safetensors"
