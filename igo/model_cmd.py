@@ -65,8 +65,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description="Copy a Zero checkpoint's weights (safetensors, validated, never unpickled) to OUT with a "
         "provenance block in its metadata: the JSON object of --provenance FILE, with the keys commands (the command "
         "lines that made the network), games, positions, learner_steps, cpu_hours, parent and elo_vs_gnugo10 "
-        "{elo, low, high, games}; other keys (settings, notes) are kept. 'igo model info --default' shows it.",
-        epilog="Example: igo model ship runs/z9/latest.safetensors --provenance runs/z9/provenance.json --force",
+        '{elo, low, high, games}; optionally play, the search settings it was measured with, e.g. {"lambda": 0.5} '
+        "(keys: the igo gtp flags without dashes: lambda, c_puct, c_puct_base, fpu_reduction, lcb, expand_after, "
+        "virtual_loss, fill_eyes, policy_temperature), which become the defaults whenever it plays; other keys "
+        "(settings, notes) are kept. 'igo model info --default' shows it. An int8 network (igo model quantize) ships "
+        "with its float weights beside it as <name>-float.safetensors, which 'igo train zero --init default' trains "
+        "from.",
+        epilog="Example: igo model ship runs/z9/int8.safetensors --provenance runs/z9/provenance.json --force; then "
+        "igo model ship runs/z9/latest.safetensors --provenance runs/z9/provenance.json -o "
+        "nets/data/igo-9x9-float.safetensors --force (its float weights)",
     )
     ship.add_argument("checkpoint", help="the Zero checkpoint to ship (.safetensors)")
     ship.add_argument("--provenance", required=True, metavar="FILE.json", help="the provenance, a JSON object")
