@@ -134,6 +134,13 @@ def test_init_warm_starts_a_new_run_from_a_checkpoint(tmp_path):
     assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
     assert meta.parent == str(parent) and meta.extra["cpu_hours"] == 0.0
     assert meta.extra["parent_cpu_hours"] == 1.75  # what the parent cost: its own hours and its parent's
+    # the figure the run recorded at its start stays, even when the parent file is replaced by a costlier network
+    from igo.training.zero_start import parent_cpu_hours
+
+    first = RunDir(run, PREFIX).checkpoint(0)
+    _zero_net(parent, extra={"cpu_hours": 4.0, "parent_cpu_hours": 1.75})
+    assert parent_cpu_hours(zr.config) == 5.75 and parent_cpu_hours(zr.config, first) == 1.75
+    assert parent_cpu_hours(zr.config, tmp_path / "missing.safetensors") == 5.75
     # a resume keeps its parent; another one is refused
     assert prepare_run_dir(run, None, {"parent": str(parent)}).parent == str(parent)
     with pytest.raises(RunError, match="parent"):

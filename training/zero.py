@@ -682,7 +682,7 @@ class ZeroRun:
         st.cpu_hours = self._cpu_hours()
         try:
             extra = {"games": st.games, "positions": st.positions, "cpu_hours": st.cpu_hours,
-                     "parent_cpu_hours": parent_cpu_hours(cfg)}  # fmt: skip
+                     "parent_cpu_hours": parent_cpu_hours(cfg, self.rd.checkpoint(0))}  # fmt: skip
             learner.save(path, extra=extra, **known)
         except OSError as e:
             raise RunError(f"cannot write checkpoint {path}: {e}") from None

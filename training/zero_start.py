@@ -51,15 +51,24 @@ def parent_model(config):
     return model.train()
 
 
-def parent_cpu_hours(config) -> float:
+def parent_cpu_hours(config, first: Path | None = None) -> float:
     """What the ``--init`` network cost before this run: its checkpoint's ``extra.cpu_hours`` plus its own
     ``extra.parent_cpu_hours`` (an ``igo train sl`` net records its training's; a Zero net its run's and its
     parent's); 0 without a parent or a readable figure. Checkpoints of the run record it as ``parent_cpu_hours``, so
-    that Elo can be drawn against all the CPU-hours that made a network (``igo tournament --plot-x cpu-hours``)."""
+    that Elo can be drawn against all the CPU-hours that made a network (``igo tournament --plot-x cpu-hours``).
+    ``first``: the run's step-0 checkpoint; the figure it recorded when the run began wins, so that a parent file
+    replaced since (a candidate overwritten by a newer one) does not change what the run's checkpoints say."""
     if not config.parent:
         return 0.0
     from igo.nets.checkpoint import CheckpointError, network_cpu_hours, read_metadata
 
+    if first is not None and first.is_file():
+        try:
+            recorded = read_metadata(first).extra.get("parent_cpu_hours")
+        except (CheckpointError, OSError):
+            recorded = None
+        if isinstance(recorded, int | float) and not isinstance(recorded, bool) and 0 <= recorded < 1e9:
+            return float(recorded)
     try:
         return network_cpu_hours(read_metadata(config.parent).extra) or 0.0
     except (CheckpointError, OSError):
