@@ -12,6 +12,7 @@ import logging
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from igo.engine.coords import DEFAULT_SIZE
 from igo.engine.options import positive_float, positive_int
@@ -70,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", default=None, help="Ray cluster to join ('auto', or host:port); default: local Ray")
     p.add_argument("--cpus", type=positive_int, default=None, help="CPUs of the local Ray (default: all cores)")
     p.add_argument("--plot", nargs="?", const="elo.png", default=None, metavar="PNG",
-                   help="draw Elo against checkpoint step (default file elo.png in --out)")  # fmt: skip
+                   help="draw Elo against checkpoint step into PNG: a bare file name is written in --out, a "
+                   "path (docs/elo.png) where it says (default file elo.png in --out)")  # fmt: skip
     p.add_argument("--plot-x", choices=("step", "cpu-hours"), default="step", help="what --plot puts on the x axis: "
                    "the checkpoint's training step, or the CPU-hours that made its network (its own training and "
                    "its --init parent's, as the trainers record them; default step)")  # fmt: skip
@@ -163,6 +165,16 @@ def header(cfg, out, done: int, total: int) -> str:
     return text
 
 
+def plot_path(plot: str, out: Path) -> Path:
+    """Where ``--plot PNG`` writes: a bare file name in ``out`` (the tournament's directory), a path as given
+    (relative to the working directory); its folder is made."""
+    path = Path(plot)
+    if path.parent == Path("."):
+        path = Path(out) / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def run(args) -> int:
     from pathlib import Path
 
@@ -237,9 +249,7 @@ def run(args) -> int:
         say(f"\nratings.json, ratings.csv, crosstable.json written to {out}")
         if args.plot:
             steps = t.steps() if args.plot_x == "step" else t.cpu_hours()
-            path = Path(args.plot)
-            if not path.is_absolute():
-                path = out / path
+            path = plot_path(args.plot, out)
             if steps:
                 from igo.selfplay.elo import plot_elo_vs_step
 

@@ -242,3 +242,13 @@ def test_a_command_line_igo_player_holds_the_cpus_its_threads_use():
     assert _parse_player("p=igo:--player random").num_cpus == 1.0
     assert _parse_player("p=igo:--playouts 100 --threads 3").num_cpus == 3.0
     assert _parse_player("p=gnugo --mode gtp").num_cpus == 1.0
+
+
+def test_plot_path_a_bare_name_goes_into_the_tournament_directory_a_path_where_it_says(tmp_path, monkeypatch):
+    from igo.tournament_cmd import plot_path
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs" / "t1"
+    assert plot_path("elo.png", out) == out / "elo.png" and out.is_dir()
+    assert plot_path("docs/elo-9x9.png", out) == Path("docs/elo-9x9.png") and (tmp_path / "docs").is_dir()
+    assert plot_path(str(tmp_path / "abs" / "e.png"), out) == tmp_path / "abs" / "e.png"
