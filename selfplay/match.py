@@ -71,7 +71,7 @@ from .records import RESULTS_FILE, GameResult, write_game_sgf
 from .referee import REFEREES, GnuGoReferee, Referee, RefereeError, make_referee
 from .stats import wilson_interval
 
-__all__ = ["MatchSummary", "ProgressCallback", "play_game", "run_match"]
+__all__ = ["GameStopped", "MatchSummary", "ProgressCallback", "play_game", "run_match"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,11 @@ _VERTEX_RE: Final = re.compile(r"[A-Za-z][0-9]{1,2}")
 
 
 # --- one game ------------------------------------------------------------------------------------------------------
+
+
+class GameStopped(Exception):
+    """Raised by :func:`play_game` when its ``stop()`` said so before a move: the game is dropped (its engines shut
+    down), not scored."""
 
 
 class _Forfeit(Exception):
@@ -146,6 +151,7 @@ def play_game(
     game_name: str | None = None,
     log: logging.Logger | None = None,
     opening: Sequence[tuple[int, str]] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> GameResult:
     """Play one game between two GTP engines and return how it ended (see the module docstring); never raises for
     anything an engine does, and never waits longer than the timeouts.
@@ -156,7 +162,8 @@ def play_game(
     scored as it stands. ``sgf_path``, when given, receives the game record (boards up to 19x19). ``opening``:
     moves ``(colour, vertex)`` played for both sides before the engines choose (from an opening book or SGF), so that
     deterministic players do not replay one game; they must be legal (ValueError otherwise) and are sent to both
-    engines with ``play``."""
+    engines with ``play``. ``stop``: asked before the engines start and before each move; when it returns True the
+    game ends at once with :class:`GameStopped` (its engines shut down, nothing written)."""
     log = log or logger
     if move_timeout <= 0:
         raise ValueError(f"move timeout must be positive, got {move_timeout!r}")
@@ -177,6 +184,8 @@ def play_game(
             check.play(None if v.lower() == "pass" else v, c)
         except ValueError as err:
             raise ValueError(f"opening move {color_name(c) if c in (BLACK, WHITE) else c} {v}: {err}") from err
+    if stop is not None and stop():
+        raise GameStopped("stopped before the game started")
     engines = {
         BLACK: Engine(black) if isinstance(black, PlayerSpec) else black,
         WHITE: Engine(white) if isinstance(white, PlayerSpec) else white,
@@ -206,7 +215,7 @@ def play_game(
             else:
                 _play_opening(board, engines, opening, move_times, comments)
                 winner, result, reason, score, extra_note = _play_moves(
-                    board, engines, ref, move_limit, move_timeout, clock, times, move_times, comments, log
+                    board, engines, ref, move_limit, move_timeout, clock, times, move_times, comments, log, stop
                 )
         except _Forfeit as f:
             winner = _COLOR_LETTER[opponent(f.color)]
@@ -278,8 +287,10 @@ def _play_moves(
     move_times: list[float],
     comments: list[str | None],
     log: logging.Logger,
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[str | None, str, str, float | None, str]:
-    """The move loop; returns (winner, result, reason, score, note) or raises :class:`_Forfeit`."""
+    """The move loop; returns (winner, result, reason, score, note) or raises :class:`_Forfeit` (or
+    :class:`GameStopped` when ``stop()`` says so before a move)."""
     while True:
         if board.is_over or board.move_number >= move_limit:
             reason = "score" if board.is_over else f"move limit: {board.move_number} moves, scored as it stands"
@@ -294,6 +305,8 @@ def _play_moves(
             result = format_result(score)
             winner = "B" if score > 0 else "W" if score < 0 else None
             return winner, result, reason, score, note
+        if stop is not None and stop():
+            raise GameStopped(f"stopped at move {board.move_number + 1}")
         color = board.to_move
         engine, other = engines[color], engines[opponent(color)]
         client = engine.client

@@ -41,7 +41,6 @@ from igo.engine.pool import copy_to_slot, new_pool
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class GameSpec:
     """One game: the network keys for Black and White (into the ``nets`` mapping), optionally a uniformly random

@@ -29,17 +29,18 @@ so colours are balanced (exactly, for an even count). With openings, games ``2k`
 from the same opening with colours swapped, so a deterministic pair of players plays different games and neither
 side is favoured by an opening. A game's id is ``"<a> vs <b> #<g>"``: stable across runs.
 
-**Running.** Every game is a Ray task (:func:`_play_game_task`) that needs ``max(num_cpus)`` of its two players; the
-tournament starts a local Ray (``num_cpus`` = this machine's cores by default) or joins a cluster (``address``).
-Tasks start the two engines (GTP subprocesses) on whichever node runs them — igo's engines with ``OMP_NUM_THREADS``
-set to the game's CPUs (:meth:`TournamentPlayer.engine_env`), so that their threads share the cores — play through
-:func:`igo.selfplay.match.play_game` — which never raises for what an engine does: crashes and timeouts become forfeits
-(``B+F``, ``W+T``), two dead engines a void game — and return the result and the SGF text. The driver writes both:
+**Running.** Every game is a Ray task (:func:`igo.selfplay.game_task.play_game_task`) that needs ``max(num_cpus)`` of
+its two players; the tournament starts a local Ray (``num_cpus`` = this machine's cores by default) or joins a cluster
+(``address``). Tasks start the two engines (GTP subprocesses) on whichever node runs them — igo's engines with
+``OMP_NUM_THREADS`` set to the game's CPUs (:meth:`TournamentPlayer.engine_env`), so that their threads share the cores
+— play through :func:`igo.selfplay.match.play_game` — which never raises for what an engine does: crashes and timeouts
+become forfeits (``B+F``, ``W+T``), two dead engines a void game — and return the result and the SGF text. The driver
+writes both:
 
 **Records** in ``out_dir``: ``tournament.json`` (the config), ``results.jsonl`` (one JSON line per finished game,
 appended and fsynced as each game finishes), ``games/<id>.sgf``. **Resume**: rerunning reads ``results.jsonl`` and
 plays only the games whose ids are not there, so killing the driver loses at most the games in progress; Ctrl-C
-stops cleanly (:meth:`Tournament.run` cancels the games in progress, which shut their engines down, and raises
+stops cleanly (:meth:`Tournament.run` stops the games in progress, which shut their engines down, and raises
 :class:`TournamentInterrupted`). A task that itself fails (a worker died, a node was lost) is recorded with
 ``"status": "error"``, left out of the ratings, and played again on the next run. A rerun with different players,
 size, komi or referee in the same directory is refused; :func:`stored_config` reads a directory's config back (for
@@ -59,9 +60,7 @@ import logging
 import os
 import shlex
 import signal
-import tempfile
 import threading
-import time
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,6 +68,9 @@ from pathlib import Path
 
 from igo.engine.fileio import append_json_line, atomic_write, read_json_lines
 from igo.engine.options import PlayerOptions
+
+from .game_task import StopFlag
+from .game_task import play_game_task as _play_game_task
 
 log = logging.getLogger(__name__)
 
@@ -405,40 +407,6 @@ def safe_filename(game_id_: str) -> str:
     return keep.replace("#", "")
 
 
-# --- one game as a Ray task ----------------------------------------------------------------------------------------
-
-
-def _play_game_task(game: dict, settings: dict) -> dict:
-    """Play one game (in a Ray worker): returns the result row and the SGF text."""
-    from .gtp_players import PlayerSpec
-    from .match import play_game
-
-    black = PlayerSpec(game["black"], game["black_argv"], env=game.get("black_env") or None)
-    white = PlayerSpec(game["white"], game["white_argv"], env=game.get("white_env") or None)
-    with tempfile.TemporaryDirectory(prefix="igo-game-") as tmp:
-        sgf = Path(tmp) / "game.sgf"
-        start = time.time()
-        result = play_game(
-            black,
-            white,
-            size=settings["size"],
-            komi=settings["komi"],
-            move_limit=settings["move_limit"],
-            move_timeout=settings["move_timeout"],
-            referee=settings["referee"],
-            sgf_path=sgf,
-            game_name=game["id"],
-            opening=[tuple(m) for m in game["opening"]],
-        )
-        text = sgf.read_text(encoding="utf-8") if sgf.exists() else None
-    row = result.to_dict()
-    row.pop("sgf_path", None)
-    row.update(id=game["id"], a=game["a"], b=game["b"], index=game["index"], opening=game["opening_name"],
-               started=round(start, 3), wall=round(time.time() - start, 3), node=os.uname().nodename)  # fmt: skip
-    row["status"] = "void" if result.winner is None and result.result == "Void" else "done"
-    return {"row": row, "sgf": text}
-
-
 # --- the tournament ------------------------------------------------------------------------------------------------
 
 
@@ -473,23 +441,25 @@ def sigint_deferred():
         raise KeyboardInterrupt
 
 
-def _stop_tasks(refs: list, grace: float) -> list[tuple]:
-    """Cancel the Ray tasks ``refs`` — a game in progress gets a KeyboardInterrupt, so :func:`play_game` shuts its
-    engines down; a game not started never starts — and wait up to ``grace`` seconds for them to end (a second
-    Ctrl-C stops the wait; Ray's shutdown then ends the workers and their process groups). Returns ``(ref, output)``
-    of the games that finished before the cancel reached them."""
+def _stop_tasks(flag, refs: list, grace: float) -> list[tuple]:
+    """Set the :class:`~igo.selfplay.game_task.StopFlag` ``flag`` — a game in progress stops before its next move and
+    shuts its engines down, a game not started never starts them — and wait up to ``grace`` seconds for the tasks
+    ``refs`` to end (a second Ctrl-C stops the wait; Ray's shutdown then ends the workers and their process groups).
+    No ``ray.cancel``: see :mod:`igo.selfplay.game_task`. Returns ``(ref, output)`` of the games that finished."""
     import ray
 
     finished = []
     try:
-        for ref in refs:
-            ray.cancel(ref)
+        if flag is not None:
+            flag.set.remote()
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=grace) if refs else ([], [])
         for ref in ready:
             try:
-                finished.append((ref, ray.get(ref, timeout=0)))
-            except Exception:  # noqa: BLE001 - cancelled (the usual case) or failed: played on the next run
-                pass
+                out = ray.get(ref, timeout=0)
+            except Exception:  # noqa: BLE001 - failed: played on the next run
+                continue
+            if not out.get("stopped"):
+                finished.append((ref, out))
     except KeyboardInterrupt:
         log.warning("interrupted again: not waiting for the games in progress to shut their engines down")
     return finished
@@ -612,7 +582,7 @@ class Tournament:
         """Play every missing game on Ray; returns the rows recorded in this run. ``on_game(row, done, total)``
         after each game (``done`` counts all finished games, earlier runs included).
 
-        Ctrl-C (KeyboardInterrupt) stops the run cleanly: the games in progress are cancelled (their engines shut
+        Ctrl-C (KeyboardInterrupt) stops the run cleanly: the games in progress are stopped (their engines shut
         down, which takes at most ``stop_grace`` seconds, a second Ctrl-C cuts it short), the games not started are
         dropped, a game that finished meanwhile is still recorded, and nothing is half-written; then
         :class:`TournamentInterrupted` is raised with what was played. Rerunning plays the rest."""
@@ -658,13 +628,15 @@ class Tournament:
 
         from .cluster import init_ray
 
-        started_ray = False
+        started_ray, flag = False, None
         try:
             started_ray = init_ray(address, num_cpus)
             self._check_fits(pending, ray)
             task = ray.remote(_play_game_task)
+            flag = ray.remote(num_cpus=0)(StopFlag).remote()
             for g in pending:
-                ref = task.options(num_cpus=self.cpus_of(g), max_retries=0).remote(self.game_spec(g), settings)
+                spec = self.game_spec(g)
+                ref = task.options(num_cpus=self.cpus_of(g), max_retries=0).remote(spec, settings, flag)
                 refs[ref] = g
                 remaining.append(ref)
             while remaining:
@@ -673,14 +645,16 @@ class Tournament:
                     out, error = ray.get(ready[0]), None
                 except Exception as e:  # noqa: BLE001 - a failed task is recorded as such, the tournament goes on
                     out, error = None, e
-                take(ready[0], out, error)
                 remaining = rest
+                if out is not None and out.get("stopped"):
+                    raise KeyboardInterrupt  # only this driver sets the flag: it was interrupted in between
+                take(ready[0], out, error)
             return recorded
         except KeyboardInterrupt:
             remaining = [r for r in remaining if r not in taken]
-            log.info("interrupted: cancelling %d unfinished games", len(remaining))
+            log.info("interrupted: stopping %d unfinished games", len(remaining))
             try:
-                for ref, out in _stop_tasks(remaining, stop_grace):
+                for ref, out in _stop_tasks(flag, remaining, stop_grace):
                     take(ref, out, None)
             except KeyboardInterrupt:
                 pass  # a second Ctrl-C while recording the games that finished meanwhile: they are played again
