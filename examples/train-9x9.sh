@@ -31,8 +31,8 @@ igo train zero --size 9 --komi 7.5 --config zero-b6c64 --init "$RUN/sl2/sl.safet
     --actors 2 --cpus 3 --resign-threshold -1 --eval-every 3 \
     --eval-opponent "gnugo --mode gtp --level 10 --chinese-rules" --max-minutes "$MINUTES"
 
-# 3b. Second sitting: a new run from the first one's network (the committed candidate
-#    nets/data/candidates/igo-9x9-candidate.safetensors is that run's step 1,335: PARENT=<it> to start from it), with
+# 3b. Second sitting: a new run from the first one's network (its step 1,335 then; PARENT=<a checkpoint> to start
+#    from another, e.g. nets/data/igo-9x9-float.safetensors, the shipped network's float weights), with
 #    self-play in int8 (--actor-precision int8: one actor does what two float actors did, so the learner gets the other
 #    core), resignation below -0.97 with 20% of games played out (at -0.9 / 10% the first 455 steps had 5 false
 #    resignations in 42 checked games). Sitting of 2026-12-07: 68 minutes, 2,394 games, 197,809 positions, 3,091 steps,
@@ -50,6 +50,8 @@ igo train zero --size 9 --komi 7.5 --config zero-b6c64 --init "$PARENT" --run-di
 igo train zero --run-dir "$RUN/zero2" --fast-simulations 50 --full-search-fraction 0.25 --train-ratio 4 \
     --actors 2 --actor-cpus 0.5 --cpus 2 --max-minutes "$MINUTES"
 
+#    Sitting of 2026-12-07 (fourth): its step 5,943 (after the third) ships: 139 of 200 against rollout-only igo and
+#    62 of 100 against GNU Go level 10 at 1 s a move with --lambda 0.5 (README, "The default network").
 # 4. Rate the newest network at 1 s a move against GNU Go level 10 (GNU Go referee, colours alternated), then ship it
 #    when it beats the shipped one (>= 55% of >= 200 games at equal time): see the README's "The default network".
 echo "newest network: $RUN/zero2/latest.safetensors"
