@@ -4,7 +4,6 @@ is set returns ``{"stopped": True}``."""
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
@@ -16,21 +15,11 @@ from igo.selfplay.game_task import FlagPoller, StopFlag, play_game_task
 from igo.selfplay.gtp_players import PlayerSpec
 from igo.selfplay.match import GameStopped, play_game
 
+from .test_tournament_interrupt import _engines_with
+
 
 def _random_player(name: str, marker: str) -> PlayerSpec:
     return PlayerSpec(name, [sys.executable, "-m", "igo.cli", "gtp", "--player", "random", "--seed", marker])
-
-
-def _engines_with(marker: str) -> list[int]:
-    found = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit() and int(d.name) != os.getpid():
-            try:
-                if marker.encode() in (d / "cmdline").read_bytes():
-                    found.append(int(d.name))
-            except OSError:
-                pass
-    return found
 
 
 def _gone(marker: str, seconds: float = 10.0) -> bool:
