@@ -646,8 +646,8 @@ class Tournament:
                 except Exception as e:  # noqa: BLE001 - a failed task is recorded as such, the tournament goes on
                     out, error = None, e
                 remaining = rest
-                if out is not None and out.get("stopped"):
-                    raise KeyboardInterrupt  # only this driver sets the flag: it was interrupted in between
+                if out is not None and out.get("stopped"):  # the flag is set only after this loop: it was unreachable
+                    out, error = None, RuntimeError("the game stopped: its stop flag could not be reached")
                 take(ready[0], out, error)
             return recorded
         except KeyboardInterrupt:
