@@ -12,6 +12,7 @@
   (Han et al.) or filter pruning with retraining (:mod:`igo.model_prune_cmd`, :mod:`igo.nets.prune`);
 - ``igo model ship CHECKPOINT --provenance FILE.json [-o OUT]`` — copy a checkpoint's weights to the shipped network's
   place (default: the package's ``nets/data/igo-9x9.safetensors``) with its provenance in the metadata;
+- ``igo model average CKPT CKPT... -o OUT`` — the mean of several checkpoints' weights (:mod:`igo.nets.average`);
 - ``igo model init --config NAME --size N -o PATH`` — a freshly initialised net, e.g. to start training or to try the
   GTP engine with a network before one is trained.
 """
@@ -81,6 +82,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       "nets/data/igo-9x9.safetensors, which must then be a 9x9 net)")  # fmt: skip
     ship.add_argument("--force", action="store_true", help="replace an existing OUT (default: refuse)")
     ship.set_defaults(run=run_ship)
+    avg = sub.add_parser(
+        "average",
+        help="average the weights of several checkpoints of one run",
+        description="Write the mean of the weights (and batch-norm statistics) of several float checkpoints of the "
+        "same network, usually the last few of one training run (checkpoint averaging, as in stochastic weight "
+        "averaging): the noise of the last SGD steps averages out. The metadata is the newest checkpoint's (step, "
+        "komi, the run's games and CPU-hours), with extra.averaged listing the files and their steps. Quantized "
+        "checkpoints are refused: average the float ones, then quantize. Nothing is unpickled.",
+        epilog="Example: igo model average runs/z9/checkpoints/step-0000{7543,7743,7943,8143,8320}.safetensors -o "
+        "runs/z9/avg5.safetensors; then igo model quantize runs/z9/avg5.safetensors -o avg5-int8.safetensors "
+        "--calibration runs/z9/replay, and rate it with igo tournament against the newest checkpoint.",
+    )
+    avg.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="two or more float checkpoints "
+                     "(.safetensors) of the same config and board size")  # fmt: skip
+    avg.add_argument("-o", "--output", required=True, help="the averaged checkpoint to write")
+    avg.add_argument("--force", action="store_true", help="replace an existing OUT (default: refuse)")
+    avg.add_argument("--json", action="store_true", help="print the written checkpoint's metadata as JSON")
+    avg.set_defaults(run=run_average)
     model_quantize_cmd.add_parser(sub)
     model_prune_cmd.add_parser(sub)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
@@ -287,4 +306,24 @@ def run_init(args) -> int:
     model = build_model(cfg, size)
     path = save_checkpoint(out, model, step=0, notes=args.notes)
     print(f"wrote {path}: {cfg.name} ({cfg.kind}) for {size}x{size}, {parameter_count(model):,} parameters")
+    return 0
+
+
+def run_average(args) -> int:
+    from pathlib import Path
+
+    from igo.nets.average import write_average
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise ValueError(f"{out} exists; give --force to replace it")
+    if any(Path(c).resolve() == out.resolve() for c in args.checkpoints):
+        raise ValueError(f"{out} is one of the checkpoints to average; write the average elsewhere")
+    meta = write_average(args.checkpoints, out)
+    if args.json:
+        print(json.dumps(meta.to_dict() | {"path": str(out)}, indent=2, sort_keys=True))
+        return 0
+    steps = [a["step"] for a in meta.extra["averaged"]]
+    print(f"wrote {out}: the mean of {len(steps)} checkpoints of {meta.config_name} {meta.board_size}x"
+          f"{meta.board_size}, steps {', '.join(map(str, steps))} (metadata of step {meta.step})")
     return 0
