@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from dataclasses import dataclass
 
@@ -84,12 +85,12 @@ COMMANDS: list[Command] = [
     Command(
         "model",
         "igo.model_cmd",
-        "list network configs, inspect, quantize, prune or write a checkpoint",
+        "list network configs, inspect, quantize, prune, average or write a checkpoint",
         "Network checkpoints: 'igo model list' shows the config registry, 'igo model info PATH' a checkpoint's "
         "metadata, parameter count and sparsity, 'igo model quantize IN -o OUT' makes an int8 (or bf16/fp16) copy "
         "for CPU inference, 'igo model prune IN -o OUT' prunes weights or whole filters and retrains, 'igo model "
-        "ship' installs a trained network as the default, 'igo model init --config NAME --size N -o PATH' writes a "
-        "fresh network.",
+        "average' averages checkpoints, 'igo model ship' installs a trained network as the default, 'igo model "
+        "init --config NAME --size N -o PATH' writes a fresh network.",
     ),
     Command(
         "warmup",
@@ -134,10 +135,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        return int(args.run(args) or 0)
+        rc = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, where a reader that went away is caught below, not at exit
+        return rc
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (igo model info X | head): not an error; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not raise again
+        return 141  # 128 + SIGPIPE, as a shell tool killed by the signal
     except (ValueError, OSError) as e:
         print(f"igo {args.command}: error: {e}", file=sys.stderr)
         return 1

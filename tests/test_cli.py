@@ -76,3 +76,14 @@ def test_bench_mcts_json():
     assert data["size"] == 5 and data["simulations_per_search"] == 200
     assert data["simulations_per_sec"] > 0 and data["tree_simulations_per_sec"] > 0
     assert 0 < data["rollout_search_vs_playouts"]
+
+
+def test_a_reader_that_goes_away_is_not_an_error():
+    """``igo model list | head -1``: the pipe closes before igo writes; igo exits quietly (141, as SIGPIPE) instead
+    of printing "error: [Errno 32] Broken pipe" or a traceback at exit."""
+    p = subprocess.Popen([sys.executable, "-m", "igo.cli", "model", "list"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)  # fmt: skip
+    p.stdout.close()  # before the interpreter has even imported igo: every write fails
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 141
+    assert b"Broken pipe" not in err and b"Traceback" not in err and b"Exception ignored" not in err, err
