@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["core_budget", "split_threads"]
+__all__ = ["affinity_cores", "core_budget", "split_threads"]
 
 
 def _omp_limit() -> int | None:
@@ -28,14 +28,20 @@ def _omp_limit() -> int | None:
     return value if value >= 1 else None
 
 
-def core_budget() -> int:
-    """The cores this process may use, at least 1: those of its CPU affinity (``os.sched_getaffinity``; the CPU count
-    where the OS has no affinity), capped by ``OMP_NUM_THREADS`` when that is a positive integer."""
+def affinity_cores() -> int:
+    """The cores of this process's CPU affinity (``os.sched_getaffinity``; the CPU count where the OS has no
+    affinity), at least 1, whatever ``OMP_NUM_THREADS`` says: what a local Ray may hand out to its tasks."""
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
         cores = os.cpu_count() or 1
-    cores = max(1, cores)
+    return max(1, cores)
+
+
+def core_budget() -> int:
+    """The cores this process may use, at least 1: those of its CPU affinity (:func:`affinity_cores`), capped by
+    ``OMP_NUM_THREADS`` when that is a positive integer."""
+    cores = affinity_cores()
     limit = _omp_limit()
     return cores if limit is None else min(cores, limit)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
@@ -402,12 +401,13 @@ def run_selfplay(args) -> int:
     else:
         import ray
 
+        from igo.engine.cores import affinity_cores
         from igo.nets.config import config_to_dict
         from igo.nets.weights import model_to_numpy
         from igo.selfplay.actors import selfplay_actor_class
         from igo.selfplay.cluster import init_ray
 
-        started = init_ray(None, max(args.actors, os.cpu_count() or 1))
+        started = init_ray(None, max(args.actors, affinity_cores()))
         try:
             weights = model_to_numpy(model)
             ref = ray.put(weights)

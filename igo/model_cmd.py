@@ -324,6 +324,8 @@ def run_average(args) -> int:
         print(json.dumps(meta.to_dict() | {"path": str(out)}, indent=2, sort_keys=True))
         return 0
     steps = [a["step"] for a in meta.extra["averaged"]]
-    print(f"wrote {out}: the mean of {len(steps)} checkpoints of {meta.config_name} {meta.board_size}x"
-          f"{meta.board_size}, steps {', '.join(map(str, steps))} (metadata of step {meta.step})")
+    print(
+        f"wrote {out}: the mean of {len(steps)} checkpoints of {meta.config_name} {meta.board_size}x"
+        f"{meta.board_size}, steps {', '.join(map(str, steps))} (metadata of step {meta.step})"
+    )
     return 0

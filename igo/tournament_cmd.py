@@ -165,6 +165,19 @@ def header(cfg, out, done: int, total: int) -> str:
     return text
 
 
+def oversubscription_warning(cpus: int | None, address: str | None, cores: int) -> str | None:
+    """The warning for a local Ray given more CPUs (``--cpus``) than the ``cores`` this process may use: games in
+    parallel then share cores, and a player given ``--time 1`` thinks with less than a second of its cores' work, so
+    equal-time results are not at the time they state. None when there is nothing to say (a cluster counts its own)."""
+    if address or cpus is None or cpus <= cores:
+        return None
+    return (
+        f"warning: --cpus {cpus} is more than the {cores} cores this process may use: the games played at once share "
+        f"cores, so each player thinks with less than its --time and threads say (results at equal time are not at "
+        f"the stated time); --cpus {cores} gives every game its own cores"
+    )
+
+
 def plot_path(plot: str, out: Path) -> Path:
     """Where ``--plot PNG`` writes: a bare file name in ``out`` (the tournament's directory), a path as given
     (relative to the working directory); its folder is made."""
@@ -178,6 +191,7 @@ def plot_path(plot: str, out: Path) -> Path:
 def run(args) -> int:
     from pathlib import Path
 
+    from igo.engine.cores import affinity_cores
     from igo.selfplay.tournament import (
         META_FILE,
         Tournament,
@@ -207,6 +221,9 @@ def run(args) -> int:
     else:
         ids = {g.id for g in t.games()}
         say(header(cfg, out, len(t.finished_ids() & ids), len(ids)))
+        warning = oversubscription_warning(args.cpus, args.address, affinity_cores())
+        if warning:
+            print(warning, file=sys.stderr)
         start = time.time()
         bar = _progress_bar(t)
 

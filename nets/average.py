@@ -81,9 +81,7 @@ def average_checkpoints(paths: list[str | os.PathLike]) -> tuple[dict[str, torch
     assert newest is not None
     _, i_newest, newest_tensors, newest_meta = newest
     n = len(paths)
-    out = {
-        k: (sums[k] / n).to(t.dtype) if t.is_floating_point() else t.clone() for k, t in newest_tensors.items()
-    }
+    out = {k: (sums[k] / n).to(t.dtype) if t.is_floating_point() else t.clone() for k, t in newest_tensors.items()}
     extra = dict(newest_meta.extra)
     extra["averaged"] = steps
     lo, hi = min(s["step"] for s in steps), max(s["step"] for s in steps)

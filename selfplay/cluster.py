@@ -6,8 +6,9 @@ that it is *off* still shows. Ray's own INFO lines ("Started a local Ray instanc
 from __future__ import annotations
 
 import logging
-import os
 import socket
+
+from igo.engine.cores import affinity_cores
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
-    """Join the cluster at ``address`` or start a local Ray with ``num_cpus`` CPUs (default: this machine's);
+    """Join the cluster at ``address`` or start a local Ray with ``num_cpus`` CPUs (default: the cores this process
+    may use, :func:`igo.engine.cores.affinity_cores`);
     returns False when Ray was already initialised (the caller then must not shut it down)."""
     import ray
 
@@ -78,7 +80,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
             ray.init(address=address, log_to_driver=False, logging_level=level)
         else:
             ray.init(
-                num_cpus=num_cpus or os.cpu_count() or 1,
+                num_cpus=num_cpus or affinity_cores(),
                 include_dashboard=False,
                 log_to_driver=False,
                 logging_level=level,

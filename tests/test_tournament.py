@@ -341,3 +341,15 @@ def test_a_game_that_needs_more_cpus_than_ray_has_is_refused_not_left_waiting(ra
     )
     with pytest.raises(ValueError, match="a game of big needs 3 CPUs .* the largest Ray node has 2: give --cpus 3"):
         Tournament(cfg, tmp_path / "out").run()
+
+
+def test_more_cpus_than_cores_is_warned_about():
+    """``--cpus 4`` on 2 cores: two games of two-core players at once share the cores, so a player at --time 1
+    thinks with about half of what it is given: the tournament says so (a cluster, --address, counts its own)."""
+    from igo.tournament_cmd import oversubscription_warning
+
+    said = oversubscription_warning(4, None, 2)
+    assert said is not None and "--cpus 4" in said and "--cpus 2" in said and "2 cores" in said
+    assert oversubscription_warning(2, None, 2) is None
+    assert oversubscription_warning(None, None, 2) is None  # the default is the cores
+    assert oversubscription_warning(4, "auto", 2) is None
