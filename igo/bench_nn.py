@@ -208,17 +208,27 @@ def run_nn(args) -> int:
     import torch
 
     from igo.engine.features import FeatureEncoder, feature_set
-    from igo.nets.models import parameter_count
+    from igo.nets.models import build_model, parameter_count
 
     say = _say(args)
     model, cfg, size = _model(args)
     ev = _evaluator(args, model, size, cache_size=0, symmetry="none", max_batch=max(args.batch))
     fs = feature_set(cfg.feature_set)
     n2 = size * size
+    quantization = getattr(model, "quantization", None)  # an int8 file (igo.nets.quantize.QuantizedNet)
+    if quantization is not None:  # its parameters are packed int8 weights, not torch parameters; its kernels int8
+        with torch.device("meta"):  # the float network's shape, for its parameter count
+            params = parameter_count(build_model(cfg, size))
+        what = f"{cfg.kind}, int8 weights, {params:,} parameters"
+        dtype = "int8"
+        where = f"{ev.device} int8 kernels ({quantization.get('engine', 'x86')})"
+    else:
+        params, dtype = parameter_count(model), str(ev.dtype).replace("torch.", "")
+        what = f"{cfg.kind}, {params:,} parameters"
+        where = f"{ev.device} {dtype}, channels-last {ev.channels_last}"
     say(
-        f"igo bench nn: {cfg.name} ({cfg.kind}, {parameter_count(model):,} parameters) on {size}x{size}, "
-        f"{ev.device} {str(ev.dtype).replace('torch.', '')}, channels-last {ev.channels_last}, "
-        f"compile {args.compile or 'no'}, torch threads {torch.get_num_threads()}"
+        f"igo bench nn: {cfg.name} ({what}) on {size}x{size}, {where}, compile {args.compile or 'no'}, torch threads "
+        f"{torch.get_num_threads()}"
     )
     rng = np.random.default_rng(args.seed)
     figures = {}
@@ -261,7 +271,8 @@ def run_nn(args) -> int:
                     "config": cfg.name,
                     "size": size,
                     "device": str(ev.device),
-                    "dtype": str(ev.dtype).replace("torch.", ""),
+                    "parameters": params,
+                    "dtype": dtype,
                     "channels_last": ev.channels_last,
                     "compile": args.compile,
                     "positions_per_sec": {str(b): round(v, 1) for b, v in figures.items()},

@@ -473,3 +473,14 @@ def test_loading_builds_the_quantized_graph_once(int8_file, monkeypatch):
     load_checkpoint(int8_file)
     assert len(built) == 1
     assert ckpt.FORMAT_VERSION == 2 and ckpt.BASE_FORMAT_VERSION == 1
+
+
+def test_bench_nn_of_an_int8_file_names_its_kernels_and_parameters(int8_file, capsys):
+    """``igo bench nn --model INT8``: int8 kernels and the float network's parameter count, not "bfloat16" and "0
+    parameters" (a QuantizedNet has no torch parameters)."""
+    assert main(["bench", "nn", "--model", str(int8_file), "--batch", "1", "--seconds", "0.05", "--nn-threads", "1",
+                 "--json"]) == 0  # fmt: skip
+    captured = capsys.readouterr()
+    fig = json.loads(captured.out.strip().splitlines()[-1])
+    assert fig["dtype"] == "int8" and fig["parameters"] == sum(p.numel() for p in net().parameters())
+    assert "int8 kernels" in captured.err and " 0 parameters" not in captured.err
