@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import select
 import sys
 from dataclasses import dataclass
 
@@ -126,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (poll says POLLERR on its write end)."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (captured), or no poll on this system
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -141,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (igo model info X | head): not an error; say nothing more
+    except BrokenPipeError as e:
+        if not _stdout_gone():  # another pipe (an engine's, say): an error like any other
+            print(f"igo {args.command}: error: {e}", file=sys.stderr)
+            return 1
+        # the reader of our output went away (igo model info X | head): not an error; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so that flushing stdout at exit does not raise again
         return 141  # 128 + SIGPIPE, as a shell tool killed by the signal

@@ -87,3 +87,19 @@ def test_a_reader_that_goes_away_is_not_an_error():
     _, err = p.communicate(timeout=120)
     assert p.returncode == 141
     assert b"Broken pipe" not in err and b"Traceback" not in err and b"Exception ignored" not in err, err
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_error(monkeypatch, capsys):
+    """A BrokenPipeError from another pipe (a GTP engine that died, say) is reported like any error, exit 1."""
+    import igo.cli as cli
+
+    def boom(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    args = parser.parse_args(["model", "list"])
+    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    args.run = boom
+    assert cli.main(["model", "list"]) == 1
+    assert "igo model: error" in capsys.readouterr().err
