@@ -86,11 +86,12 @@ COMMANDS: list[Command] = [
     Command(
         "model",
         "igo.model_cmd",
-        "list network configs, inspect, quantize, prune, average or write a checkpoint",
+        "list network configs, inspect, quantize, prune, average, compare or write a checkpoint",
         "Network checkpoints: 'igo model list' shows the config registry, 'igo model info PATH' a checkpoint's "
         "metadata, parameter count and sparsity, 'igo model quantize IN -o OUT' makes an int8 (or bf16/fp16) copy "
         "for CPU inference, 'igo model prune IN -o OUT' prunes weights or whole filters and retrains, 'igo model "
-        "average' averages checkpoints, 'igo model ship' installs a trained network as the default, 'igo model "
+        "average' averages checkpoints, 'igo model compare' runs networks side by side on held-out positions, "
+        "'igo model ship' installs a trained network as the default, 'igo model "
         "init --config NAME --size N -o PATH' writes a fresh network.",
     ),
     Command(

@@ -13,6 +13,8 @@
 - ``igo model ship CHECKPOINT --provenance FILE.json [-o OUT]`` — copy a checkpoint's weights to the shipped network's
   place (default: the package's ``nets/data/igo-9x9.safetensors``) with its provenance in the metadata;
 - ``igo model average CKPT CKPT... -o OUT`` — the mean of several checkpoints' weights (:mod:`igo.nets.average`);
+- ``igo model compare REFERENCE NET... --replay DIR | --sgf DIR`` — networks side by side on the same held-out
+  positions (:mod:`igo.model_compare_cmd`, :mod:`igo.training.compare`);
 - ``igo model init --config NAME --size N -o PATH`` — a freshly initialised net, e.g. to start training or to try the
   GTP engine with a network before one is trained.
 """
@@ -24,7 +26,7 @@ import json
 
 from igo.engine.coords import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
 
-from . import model_prune_cmd, model_quantize_cmd
+from . import model_compare_cmd, model_prune_cmd, model_quantize_cmd
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -102,6 +104,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     avg.set_defaults(run=run_average)
     model_quantize_cmd.add_parser(sub)
     model_prune_cmd.add_parser(sub)
+    model_compare_cmd.add_parser(sub)
     p.set_defaults(run=lambda args: (p.print_help(), 2)[1])
 
 
