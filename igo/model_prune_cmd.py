@@ -9,7 +9,10 @@ and write it as an ordinary checkpoint (:mod:`igo.nets.prune`).
 - ``--sgf DIR``: the games the accuracy is measured on (the held-out share, ``--holdout``, split by a hash of each
   path as ``igo train sl`` splits it) before pruning, after it and after retraining; ``--retrain-steps N`` trains
   the pruned net N SGD steps on the other games with the pruned weights held at 0 (the SL trainer's loss: policy
-  cross-entropy, plus ``--value-weight`` times the value MSE for a Zero net).
+  cross-entropy, plus ``--value-weight`` times the value MSE for a Zero net);
+- ``--replay DIR`` (Zero nets): a Zero run's replay directory instead, read as ``igo train distill`` reads it (the
+  newest ``--max-replay-positions``, whole games held out by hash): measured against the search's most visited move,
+  retrained on the visit distributions under random symmetries.
 
 The command prints the per-layer table (layer, weights, % removed, multiply-adds per position) and the total, and
 writes OUT with the source's komi and rules, ``parent`` the source, and ``extra.pruning``: the method, alpha, keep,
@@ -32,19 +35,21 @@ EPILOG = """\
 examples:
   igo model prune zero9.safetensors -o zero9-a1.safetensors --alpha 1.0
   igo model prune zero9.safetensors -o zero9-a1.safetensors --alpha 1.0 --sgf corpus/gnugo9 --retrain-steps 500
+  igo model prune zero9.safetensors -o zero9-a1.safetensors --alpha 1.0 --replay runs/z9/replay --retrain-steps 500
   igo model prune zero9.safetensors -o zero9-k50.safetensors --structured --keep 0.5 --sgf corpus/gnugo9 \\
       --retrain-steps 500
   igo gtp --model zero9-k50.safetensors                   # a pruned net plays like any other
 
 Magnitude pruning leaves the network's shape as it is (its zeros are stored; dense kernels run no faster); filter
-pruning makes the residual blocks narrower inside, so the network is smaller and faster on a CPU. Without --sgf
-nothing is measured and nothing retrained.
+pruning makes the residual blocks narrower inside, so the network is smaller and faster on a CPU. Without --sgf or
+--replay nothing is measured and nothing retrained.
 """
 
 DEFAULT_LR = 0.002  # a tenth of the step size the 9x9 Zero run trained at (Han et al. retrain at a lower rate)
 DEFAULT_BATCH = 128
 DEFAULT_HOLDOUT = 0.05
 DEFAULT_SHUFFLE = 5000
+DEFAULT_REPLAY_POSITIONS = 100_000  # igo train distill's --max-replay-positions
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -57,7 +62,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "conv and linear layer, the weights whose magnitude is below A times the standard deviation of the "
             "layer's weights (Han et al. 2015); --structured --keep F removes whole filters of each residual block's "
             "first conv of a Zero net, keeping the share F of largest L1 norm (Li et al. 2017), so the net becomes "
-            "smaller. With --sgf the held-out policy top-1 (and a Zero net's value MSE) is measured before pruning, "
+            "smaller. With --sgf (or --replay, a Zero run's self-play positions) the held-out policy top-1 (and a Zero "
+            "net's value MSE) is measured before pruning, "
             "after it and after --retrain-steps steps of retraining on the other games, the pruned weights held at 0.",
             100,
         ),
@@ -74,10 +80,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--keep", type=float, default=None, metavar="F", help="with --structured: the share (0, 1] of "
                    "each block's inner filters kept, those of largest L1 norm (no default: required with "
                    "--structured)")  # fmt: skip
-    p.add_argument("--sgf", default=None, metavar="DIR", help="SGF games (of the network's board size) to measure "
-                   "held-out accuracy on and to retrain on (default: none)")  # fmt: skip
-    p.add_argument("--retrain-steps", type=int, default=0, metavar="N", help="SGD steps of retraining on --sgf "
-                   "(default 0)")  # fmt: skip
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--sgf", default=None, metavar="DIR", help="SGF games (of the network's board size) to measure "
+                      "held-out accuracy on and to retrain on (default: none)")  # fmt: skip
+    data.add_argument("--replay", default=None, metavar="DIR", help="Zero nets: a Zero replay directory "
+                      "(chunk-*.npz) instead, its held-out games measured (the hard target the search's most visited "
+                      "move) and the others retrained on (the target the visit distribution), as igo train distill "
+                      "reads it (default: none)")  # fmt: skip
+    p.add_argument("--retrain-steps", type=int, default=0, metavar="N", help="SGD steps of retraining on --sgf or "
+                   "--replay (default 0)")  # fmt: skip
     p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"retraining batch (default "
                    f"{DEFAULT_BATCH})")  # fmt: skip
     p.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"retraining step size, SGD (default {DEFAULT_LR})")
@@ -85,8 +96,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, default=1e-4, help="L2 weight decay (default 1e-4)")
     p.add_argument("--value-weight", type=float, default=None, help="Zero nets: weight of the value MSE in the loss "
                    "(default 0.25, as igo train sl)")  # fmt: skip
-    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT, help="share of the --sgf files held out for "
-                   f"measuring, split as igo train sl splits them (default {DEFAULT_HOLDOUT})")  # fmt: skip
+    p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT, help="share of the --sgf files (--replay: "
+                   f"games) held out for measuring, split as igo train sl and igo train distill split them (default "
+                   f"{DEFAULT_HOLDOUT})")  # fmt: skip
+    p.add_argument("--max-replay-positions", type=int, default=DEFAULT_REPLAY_POSITIONS, help="--replay: read the "
+                   f"newest chunks up to this many positions (default {DEFAULT_REPLAY_POSITIONS})")  # fmt: skip
     p.add_argument("--max-holdout-positions", type=int, default=20_000, help="at most this many held-out positions "
                    "(default 20000)")  # fmt: skip
     p.add_argument("--shuffle-buffer", type=int, default=DEFAULT_SHUFFLE, help="positions in the retraining shuffle "
@@ -115,8 +129,10 @@ def _check_args(args) -> None:
         check_keep(args.keep)
     elif args.keep is not None:
         raise ValueError("--keep is the share of filters kept by --structured; give --structured too")
-    if args.retrain_steps and not args.sgf:
-        raise ValueError("--retrain-steps needs --sgf DIR, the games to retrain on")
+    if args.retrain_steps and not (args.sgf or args.replay):
+        raise ValueError("--retrain-steps needs --sgf DIR or --replay DIR, the games to retrain on")
+    if args.max_replay_positions < 1:
+        raise ValueError(f"--max-replay-positions must be >= 1, got {args.max_replay_positions}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.shuffle_buffer < args.batch_size:
@@ -176,7 +192,10 @@ def run(args) -> int:
     if args.sgf and cfg.kind not in ("zero", "lee-policy"):
         raise ValueError(f"--sgf measures and retrains Zero and AlphaGo policy nets; {args.input} holds a {cfg.kind} "
                          "net (prune it without --sgf)")  # fmt: skip
-    data = _Data(args, cfg, size, device) if args.sgf else None
+    if args.replay and cfg.kind != "zero":
+        raise ValueError(f"--replay holds Zero self-play positions; {args.input} holds a {cfg.kind} net (give --sgf "
+                         "games, or prune it without data)")  # fmt: skip
+    data = _Data(args, cfg, size, device) if args.sgf else _ReplayData(args, cfg, size, device) if args.replay else None
     accuracy: dict[str, dict | None] = {}
     if data is not None:
         accuracy["original"] = data.evaluate(model)
@@ -225,7 +244,8 @@ def run(args) -> int:
         "weights_removed": removed,
         "retrain_steps": steps_done,
         "sgf": str(Path(args.sgf).resolve()) if args.sgf else None,
-        "holdout": args.holdout if args.sgf else None,
+        "replay": str(Path(args.replay).resolve()) if args.replay else None,
+        "holdout": args.holdout if data is not None else None,
         "accuracy": accuracy,
     }
     if steps_done:
@@ -298,6 +318,45 @@ class _Data:
                 yield next(it)
             except ValueError as e:  # a whole epoch without a usable position
                 raise ValueError(f"--sgf: {e}") from None
+
+
+class _ReplayData(_Data):
+    """The ``--replay`` positions of a Zero net: the held-out games of the newest chunks (hard target: the most
+    visited move) and the retraining samples (target: the visit distribution, a random symmetry each)."""
+
+    def __init__(self, args, cfg, size: int, device):
+        import numpy as np
+
+        from igo.selfplay.replay import ReplayBuffer
+        from igo.training.distill_data import read_replay
+
+        self.size, self.device, self.zero = size, device, True
+        self.features, self.planes = cfg.feature_set, cfg.input_planes
+        try:
+            train, held, stats = read_replay(args.replay, size, self.planes, args.holdout, args.max_replay_positions)
+        except OSError as e:  # FileNotFoundError, NotADirectoryError: the message names the directory
+            raise ValueError(f"--replay: {e}") from None
+        if len(train) + len(held) == 0:
+            raise ValueError(f"--replay: no readable replay chunks in {args.replay}")
+        if args.retrain_steps and len(train) == 0:
+            raise ValueError(f"--replay: all {len(held)} positions read are held out; lower --holdout or add games")
+        cap = args.max_holdout_positions
+        self.packed = held.planes[:cap]
+        self.targets = held.policy[:cap].astype(np.float32).argmax(axis=1).astype(np.int64)
+        self.values = held.value[:cap]
+        self.buffer = None
+        if len(train):
+            self.buffer = ReplayBuffer(size, self.planes, len(train), seed=args.seed)
+            self.buffer.add([{"planes": train.planes, "policy": train.policy, "value": train.value}])
+        log.info("replay: %d positions of %d games read, %d held out, %d to retrain on", stats["positions"],
+                 stats["games"], len(self.targets), len(train))  # fmt: skip
+
+    def stream(self, batch_size: int, shuffle_buffer: int, seed: int):
+        import numpy as np
+
+        rng = np.random.default_rng([seed, 3])
+        while True:
+            yield self.buffer.sample(batch_size, rng)
 
 
 __all__ = ["add_parser", "run"]

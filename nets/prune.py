@@ -25,9 +25,11 @@ retraining the smaller network computes exactly what the original computes with 
 Both work on a model built by :func:`igo.nets.models.build_model` (or loaded by :func:`igo.nets.checkpoint.
 load_checkpoint`). :func:`layer_table` measures what was removed, layer by layer, from the weights themselves, as in
 Han et al.'s tables. Retraining reads batches of encoded positions, ``(planes uint8 [B, C, N, N], flat move targets
-int64 [B], value targets int8 [B])`` as :class:`igo.training.sgf_data.PositionStream` gives them (``igo model prune``
-builds one); the loss is that of ``igo train sl``: the policy's cross-entropy on the expert's move, plus for a Zero
-net ``value_weight`` times the value's squared error over the positions with a result (z != 0).
+int64 [B], value targets int8 [B])`` as :class:`igo.training.sgf_data.PositionStream` gives them (``igo model prune
+--sgf`` builds one), or a Zero replay buffer's samples with distributions as policy targets (``float32 [B, N*N+1]``,
+``--replay``); the loss is that of ``igo train sl`` (or ``igo train zero``): the policy's cross-entropy on the
+expert's move (or the search's visit distribution), plus for a Zero net ``value_weight`` times the value's squared
+error over the positions with a result (z != 0).
 """
 
 from __future__ import annotations
@@ -379,7 +381,8 @@ def retrain(
         positions += b
         window["loss"] += float(loss.detach()) * b
         window["policy"] += float(policy_loss.detach()) * b
-        window["top1"] += int((logits.detach().argmax(dim=1) == y).sum())
+        hard = y if y.dim() == 1 else y.argmax(dim=1)  # a visit distribution's most visited move
+        window["top1"] += int((logits.detach().argmax(dim=1) == hard).sum())
         window["n"] += b
         if step % report_every == 0 or step == steps:
             now = time.monotonic()

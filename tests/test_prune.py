@@ -364,3 +364,36 @@ def test_igo_model_prune_runs_from_the_command_line(tmp_path, tiny_checkpoint, c
     assert "total" in capsys.readouterr().out and read_metadata(out).extra["pruning"]["alpha"] == 1.0
     assert main(["model", "prune", str(tiny_checkpoint), "-o", str(out), "--alpha", "1"]) == 1  # exists, no --force
     assert "--force" in capsys.readouterr().err
+
+
+def test_command_measures_and_retrains_on_a_replay_directory(tmp_path, tiny_checkpoint, capsys):
+    from .test_distill import replay_dir
+
+    replay = replay_dir(tmp_path / "replay", games=40, size=SIZE)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in replay.iterdir())
+    out = tmp_path / "out.safetensors"
+    code = prune_cmd(str(tiny_checkpoint), "-o", str(out), "--alpha", "0.5", "--replay", str(replay), "--holdout",
+                     "0.3", "--retrain-steps", "6", "--batch-size", "8", "--nn-threads", "1", "--json")  # fmt: skip
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "retrained:" in captured.err and "(6 steps, 48 positions" in captured.err
+    model, meta = load_checkpoint(out)
+    pruning = meta.extra["pruning"]
+    assert pruning["replay"] == str(replay.resolve()) and pruning["sgf"] is None and pruning["holdout"] == 0.3
+    acc = pruning["accuracy"]
+    assert acc["original"]["positions"] == acc["retrained"]["positions"] > 0
+    assert acc["original"]["value_positions"] == acc["original"]["positions"]  # every replay position has a result
+    assert acc["retrained"] != acc["pruned"]  # the retraining changed the network
+    for (_, _, removed), (k, w) in zip(pruning["layers"], prunable_weights(model), strict=True):
+        assert removed == int((w == 0).sum()) and (removed > 0 or not k.startswith("tower")), k
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in replay.iterdir()) == before  # read-only
+    # a replay directory holds Zero positions only; --sgf and --replay exclude each other
+    lee = save_checkpoint(tmp_path / "lee.safetensors", build_model(get_config("lee-policy-tiny"), SIZE))
+    with pytest.raises(ValueError, match="--replay holds Zero"):
+        prune_cmd(str(lee), "-o", str(tmp_path / "l.safetensors"), "--alpha", "1", "--replay", str(replay))
+    with pytest.raises(ValueError, match="--replay"):
+        prune_cmd(str(tiny_checkpoint), "-o", str(tmp_path / "m.safetensors"), "--alpha", "1", "--replay",
+                  str(tmp_path / "none"))  # fmt: skip
+    with pytest.raises(SystemExit):
+        prune_cmd(str(tiny_checkpoint), "-o", str(tmp_path / "n.safetensors"), "--alpha", "1", "--replay",
+                  str(replay), "--sgf", str(replay))  # fmt: skip
