@@ -16,8 +16,8 @@ EPILOG = """\
 examples:
   igo model compare zero9.safetensors zero9-int8.safetensors zero9-bf16.safetensors --replay runs/z9/replay
   igo model compare teacher.safetensors runs/d/distill.safetensors --sgf corpus/gnugo9 --holdout 1 --json
-  igo model compare zero9.safetensors zero9-int8.safetensors --replay runs/z9/replay --dtype bf16
-      # --dtype applies to every float network: run fp32 and bf16 as two commands to compare the two
+  igo model compare zero9.safetensors zero9.safetensors --replay runs/z9/replay --dtype bf16 --reference-dtype fp32
+      # the same network in float32 (the reference) and under bf16 autocast
 
 columns: top-1 / top-5 against the data's move (replay: the search's most visited move), value MSE against the
 results; for each network after the reference: agrees (the same top move as the reference), KL(reference || net)
@@ -55,6 +55,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="float networks: run in float32 or "
                    "under bfloat16 autocast (the evaluator's default on CPUs with bf16 arithmetic); int8 networks "
                    "always run their int8 kernels (default fp32)")  # fmt: skip
+    p.add_argument("--reference-dtype", choices=("fp32", "bf16"), default=None, help="the reference's dtype, when "
+                   "it differs: NET NET --dtype bf16 --reference-dtype fp32 measures what bf16 arithmetic changes "
+                   "(default: --dtype)")  # fmt: skip
     p.add_argument("--nn-threads", type=int, default=None, help="torch threads (default: the cores this process may "
                    "use)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the result as one JSON object on the last line")
@@ -72,12 +75,11 @@ def _num(x, fmt: str = ".4f") -> str:
 
 def table(result: dict) -> str:
     """The comparison as a text table, the reference first."""
-    rows = [("network", "params", "bits", "top-1", "top-5", "value MSE", "agrees", "KL", "value diff²")]
+    rows = [("network", "params", "dtype", "top-1", "top-5", "value MSE", "agrees", "KL", "value diff²")]
     for i, r in enumerate([result["reference"], *result["networks"]]):
-        bits = str(r["bits"]) if r.get("bits") else "float"
         name = ("ref  " if i == 0 else f"{i:<4} ") + r["path"]
         vs_ref = (_pct(r["agree"]), _num(r["kl"]), _num(r["value_mse_teacher"], ".2e")) if i else ("—",) * 3
-        rows.append((name, f"{r['parameters']:,}", bits, _pct(r["top1"]), _pct(r["top5"]), _num(r["value_mse"]),
+        rows.append((name, f"{r['parameters']:,}", r["dtype"], _pct(r["top1"]), _pct(r["top5"]), _num(r["value_mse"]),
                      *vs_ref))  # fmt: skip
     widths = [max(len(row[j]) for row in rows) for j in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True)))
@@ -97,8 +99,8 @@ def run(args) -> int:
         raise ValueError(f"--nn-threads must be >= 1, got {args.nn_threads}")
     torch.set_num_threads(args.nn_threads or core_budget())
     paths = [args.reference, *args.networks]
-    result = compare_networks(paths, dtype=args.dtype, replay_dir=args.replay, sgf_dir=args.sgf,
-                              holdout=args.holdout, max_positions=args.positions,
+    result = compare_networks(paths, dtype=args.dtype, reference_dtype=args.reference_dtype, replay_dir=args.replay,
+                              sgf_dir=args.sgf, holdout=args.holdout, max_positions=args.positions,
                               max_replay_positions=args.max_replay_positions)  # fmt: skip
     if args.json:
         print_json(result)
@@ -108,6 +110,7 @@ def run(args) -> int:
              if d["source"] == "replay" else
              f"{d['held_out_files']} held-out SGF files of {d['files']} in {d['directory']}")  # fmt: skip
     print(f"{d['positions']:,} positions ({d['value_positions']:,} with a result) from {where}, holdout "
-          f"{d['holdout']:g}; float networks in {d['dtype']}")  # fmt: skip
+          f"{d['holdout']:g}; float networks in {d['dtype']}"
+          + (f", the reference in {d['reference_dtype']}" if d["reference_dtype"] != d["dtype"] else ""))  # fmt: skip
     print(table(result))
     return 0

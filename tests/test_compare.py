@@ -61,6 +61,10 @@ def test_sgf_positions_bf16_and_the_json_of_the_command(nets, corpus, capsys):  
     assert fp["networks"][0]["agree"] == 1.0 and bf["networks"][0]["agree"] == 1.0  # both sides in the same dtype
     assert bf["reference"]["value_mse"] != fp["reference"]["value_mse"]  # bf16 really ran
     assert bf["reference"]["value_mse"] == pytest.approx(fp["reference"]["value_mse"], rel=0.05)
+    mixed = compare_networks([t, t], sgf_dir=corpus, holdout=1, max_positions=120, dtype="bf16", reference_dtype="fp32")
+    ref, net = mixed["reference"], mixed["networks"][0]
+    assert (ref["dtype"], net["dtype"]) == ("fp32", "bf16") and ref["value_mse"] == fp["reference"]["value_mse"]
+    assert net["value_mse"] == bf["reference"]["value_mse"] and 0 < net["value_mse_teacher"] < 1e-3
     assert main(["model", "compare", str(t), str(s), "--sgf", str(corpus), "--holdout", "1", "--positions", "120",
                  "--json", "--nn-threads", "1"]) == 0  # fmt: skip
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -73,7 +77,7 @@ def test_the_text_table(nets, replay, capsys):  # noqa: F811
                  "--holdout", "0.3", "--positions", "40"]) == 0  # fmt: skip
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("40 positions (40 with a result) from held-out games of the replay")
-    assert out[1].split()[:4] == ["network", "params", "bits", "top-1"]
+    assert out[1].split()[:4] == ["network", "params", "dtype", "top-1"]
     assert out[2].startswith("ref  ") and str(nets["teacher"]) in out[2] and out[2].rstrip().endswith("—")
     assert out[3].startswith("1    ") and str(nets["other"]) in out[3] and "%" in out[3]
 
@@ -114,5 +118,5 @@ def test_an_int8_network_runs_its_kernels(nets, replay, tmp_path, capsys):  # no
     capsys.readouterr()
     res = compare_networks([nets["teacher"], path], replay_dir=replay, holdout=0.3, max_positions=64)
     r = res["networks"][0]
-    assert r["quantization"] == "int8" and r["bits"] == 8
+    assert r["quantization"] == "int8" and r["bits"] == 8 and r["dtype"] == "int8"
     assert r["agree"] >= 0.8 and r["value_mse_teacher"] < 0.01

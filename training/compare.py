@@ -12,11 +12,12 @@ game's move and the outcome its result (games without a decisive result give no 
 
 Every network is run over the same positions (:func:`igo.training.distill_data.forward_all`; int8 nets on their
 quantized kernels; float nets in float32, or with ``dtype="bf16"`` under bfloat16 autocast, the evaluator's default
-on CPUs with bf16 arithmetic). For each: ``top1`` / ``top5`` against the hard target and ``value_mse`` against the
-outcomes (:func:`igo.training.distill.held_metrics`), and for every network but the reference ``agree`` (the same top
-move as the reference), ``kl`` (KL(reference || net) at T = 1) and ``value_mse_teacher`` (the mean squared
-difference of the values). The networks must be Zero nets of one board size reading the same planes; anything else
-is a ValueError before a position is read.
+on CPUs with bf16 arithmetic; ``reference_dtype`` sets the reference's apart, so ``igo model compare NET NET --dtype
+bf16 --reference-dtype fp32`` measures what bf16 arithmetic changes). For each: ``top1`` / ``top5`` against the hard
+target and ``value_mse`` against the outcomes (:func:`igo.training.distill.held_metrics`), and for every network but
+the reference ``agree`` (the same top move as the reference), ``kl`` (KL(reference || net) at T = 1) and
+``value_mse_teacher`` (the mean squared difference of the values). The networks must be Zero nets of one board size
+reading the same planes; anything else is a ValueError before a position is read.
 """
 
 from __future__ import annotations
@@ -104,29 +105,35 @@ def _describe(path, meta) -> dict:
             "quantization": q.get("mode"), "bits": q.get("bits")}  # fmt: skip
 
 
-def compare_networks(paths: Sequence[str | Path], *, dtype: str = "fp32", **positions) -> dict:
+def compare_networks(paths: Sequence[str | Path], *, dtype: str = "fp32", reference_dtype: str | None = None,
+                     **positions) -> dict:  # fmt: skip
     """Compare ``paths[1:]`` with the reference ``paths[0]`` on held-out positions (``positions``: the keyword
-    arguments of :func:`held_positions`). Returns ``{"data": ..., "reference": {...}, "networks": [{...}, ...]}``,
+    arguments of :func:`held_positions`); float networks run in ``dtype``, the reference in ``reference_dtype``
+    (default: ``dtype``), so one network in float32 and under bf16 autocast compare as two entries. Returns
+    ``{"data": ..., "reference": {...}, "networks": [{...}, ...]}``,
     each network's entry its path, config, parameters, step, quantization and the figures of the module
     docstring."""
     from igo.nets.checkpoint import load_checkpoint
 
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    reference_dtype = dtype if reference_dtype is None else reference_dtype
+    for d in (dtype, reference_dtype):
+        if d not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {d!r}")
     metas = check_networks(paths)
     held, info = held_positions(metas[0], **positions)
-    info["dtype"] = dtype
+    info.update(dtype=dtype, reference_dtype=reference_dtype)
     size, planes = metas[0].board_size, metas[0].config.input_planes
     out: list[dict] = []
     ref_out = None
-    for path, meta in zip(paths, metas, strict=True):
+    for i, (path, meta) in enumerate(zip(paths, metas, strict=True)):
         model, _ = load_checkpoint(path, board_size=size, expect_kind="zero")
         float_net = not meta.quantization or meta.quantization.get("mode") != "int8"
-        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if dtype == "bf16" and float_net else nullcontext()
+        bf16 = (reference_dtype if i == 0 else dtype) == "bf16" and float_net
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
         with ctx:
             logits, value = forward_all(model, held.planes, planes, size, "cpu", False)
         figures = held_metrics(logits, value, held, teacher=ref_out)
-        out.append({**_describe(path, meta), **figures})
+        out.append({**_describe(path, meta), "dtype": ("bf16" if bf16 else "fp32") if float_net else "int8", **figures})
         if ref_out is None:
             ref_out = (logits, value)
         log.info("%s: top-1 %.3f", path, figures["top1"])
