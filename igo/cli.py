@@ -67,6 +67,15 @@ COMMANDS: list[Command] = [
         "intervals, likelihood of superiority and a crosstable.",
     ),
     Command(
+        "ratings",
+        "igo.ratings_cmd",
+        "rate the recorded games of several tournament directories together (one Elo scale, the training curve)",
+        "Read the finished games of one or more igo tournament directories (each evaluation in its own --out), "
+        "check that a player name means the same settings everywhere, and rate all the games together by "
+        "Bradley-Terry maximum likelihood with 95% intervals; --plot draws Elo against the training step or "
+        "CPU-hours of the players' checkpoints. Plays nothing; writes only the PNG.",
+    ),
+    Command(
         "train",
         "igo.train_cmd",
         "train networks: AlphaGo's pipeline (sl, rollout, rl, value), AlphaGo Zero (zero) on Ray, distillation",

@@ -685,12 +685,15 @@ def plot_elo_vs_step(
     title: str | None = None,
     others: bool = True,
     xlabel: str = "training step",
+    levels: Iterable[str] | None = None,
+    series: Mapping[str, Iterable[str]] | None = None,
 ) -> None:
     """Draw Elo with 95% error bars against training step (or any other measure of training, e.g. CPU-hours, named
-    by ``xlabel``) for the rated players in ``steps`` and, with
-    ``others``, the rated players without a step (e.g. GNU Go levels) as labelled horizontal lines (their 95%
-    interval a faint band; none for the anchor); write a PNG (matplotlib's Agg canvas, no pyplot state).
-    Raises ValueError when no rated player has a step."""
+    by ``xlabel``) for the rated players in ``steps`` — one line, or with ``series`` (label -> players) one labelled
+    line each (e.g. one per play setting) — and, with ``others``, the rated players without a step (e.g. GNU Go
+    levels; only those in ``levels`` when given) as labelled horizontal lines (their 95% interval a faint band; none
+    for the anchor); write a PNG (matplotlib's Agg canvas, no pyplot state). Raises ValueError when no rated player
+    has a step."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -703,16 +706,22 @@ def plot_elo_vs_step(
     fig = Figure(figsize=(8, 5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    xs = [s for s, _ in stepped]
-    ys = [ratings.elo[p] for _, p in stepped]
-    err = [Z95 * ratings.sigma[p] if math.isfinite(ratings.sigma[p]) else 0.0 for _, p in stepped]
-    ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=4, color="C0", label="checkpoints (95% interval)")
-    for x, y, (_, p) in zip(xs, ys, stepped, strict=True):
-        ax.annotate(p, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7, color="C0")
+    groups = {"checkpoints": [p for _, p in stepped]} if series is None else {k: list(v) for k, v in series.items()}
+    for c, (label, names) in enumerate(groups.items()):
+        pts = sorted((steps[p], p) for p in names if p in steps and p in ratings.elo)
+        if not pts:
+            continue
+        xs = [x for x, _ in pts]
+        ys = [ratings.elo[p] for _, p in pts]
+        err = [Z95 * ratings.sigma[p] if math.isfinite(ratings.sigma[p]) else 0.0 for _, p in pts]
+        ax.errorbar(xs, ys, yerr=err, fmt="o-", capsize=4, color=f"C{c}", label=f"{label} (95% interval)")
+        for x, y, (_, p) in zip(xs, ys, pts, strict=True):
+            ax.annotate(p, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=7, color=f"C{c}")
     if others:
-        refs = [p for p in ratings.players if p not in steps]
+        chosen = None if levels is None else set(levels)
+        refs = [p for p in ratings.players if p not in steps and (chosen is None or p in chosen)]
         for k, p in enumerate(refs):
-            colour = f"C{(k % 9) + 1}"
+            colour = f"C{(k + len(groups)) % 10}"
             ax.axhline(ratings.elo[p], color=colour, linestyle="--", linewidth=1)
             lo, hi = ratings.interval[p]
             if 0 < hi - lo < 1e4:  # its 95% interval, faintly
