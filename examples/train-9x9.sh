@@ -54,8 +54,9 @@ igo train zero --run-dir "$RUN/zero2" --fast-simulations 50 --full-search-fracti
 #    62 of 100 against GNU Go level 10 at 1 s a move with --lambda 0.5 (README, "The default network").
 # 3d. Fifth sitting, a change of method after a fourth sitting of the same settings showed no gain: the learning
 #    rate divided by 10 from the samples trained so far (2,130,000 then; a resume takes a new --lr-schedule). Sitting
-#    of 2026-12-07: 50 min, 7,983 games (~9,500 games/hour), 2,452 steps; its step 10,772 (the candidate file) won 69
-#    of 100 against GNU Go level 10 where the shipped network won 62 under the same conditions.
+#    of 2026-12-07: 50 min, 7,983 games (~9,500 games/hour), 2,452 steps; its step 10,772 won 69 of 100 against
+#    GNU Go level 10 where the first shipped network won 62 under the same conditions, and 163 of 200 against it
+#    head to head: it is the shipped network now (int8, --lambda 0.5).
 igo train zero --run-dir "$RUN/zero2" --fast-simulations 50 --full-search-fraction 0.25 --train-ratio 4 \
     --actors 2 --actor-cpus 0.5 --cpus 2 --lr-schedule 0:0.02,2130000:0.002 --max-minutes "$MINUTES"
 

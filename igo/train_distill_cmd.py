@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 DISTILL_EPILOG = """\
 examples:
-  igo train distill --teacher nets/data/candidates/igo-9x9-candidate.safetensors --config zero-b2c32 \\
+  igo train distill --teacher nets/data/igo-9x9-float.safetensors --config zero-b2c32 \\
       --sgf corpus/gnugo9 --run-dir runs/distill9 --max-steps 20000          # T 2, alpha 0.7
   igo train distill --teacher T.safetensors --config zero-b2c32 --sgf corpus/gnugo9 --run-dir runs/hard9 \\
       --alpha 0 --max-steps 20000                                             # the hard-target baseline
