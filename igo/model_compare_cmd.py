@@ -43,8 +43,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("networks", nargs="+", metavar="NET", help="networks to compare with it (.safetensors)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--replay", metavar="DIR", help="a Zero replay directory (chunk-*.npz): its held-out games "
-                     "among the newest --max-replay-positions positions")  # fmt: skip
-    src.add_argument("--sgf", metavar="DIR", help="a directory of SGF games: its held-out files")
+                     "among the newest --max-replay-positions positions (this or --sgf is required to give the "
+                     "positions)")  # fmt: skip
+    src.add_argument("--sgf", metavar="DIR", help="a directory of SGF games: its held-out files (this or --replay is "
+                     "required to give the positions)")  # fmt: skip
     p.add_argument("--holdout", type=float, default=DEFAULT_HOLDOUT, help="share of the games held out, as the "
                    f"trainers split them; 1 takes every game (default {DEFAULT_HOLDOUT})")  # fmt: skip
     p.add_argument("--positions", type=int, default=DEFAULT_POSITIONS, help="at most this many held-out positions "
