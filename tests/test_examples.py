@@ -40,3 +40,13 @@ def test_every_igo_command_of_an_example_parses(script):
         except SystemExit as e:  # argparse's way of refusing
             raise AssertionError(f"{script.name}: igo {' '.join(argv)} does not parse (exit {e.code})") from None
         assert hasattr(args, "run"), argv
+
+
+@pytest.mark.parametrize("config", sorted(EXAMPLES.glob("*.toml")), ids=lambda p: p.name)
+def test_every_tournament_config_loads(config):
+    """The example tournaments load as igo tournament reads them: players' igo options parse, names are unique."""
+    from igo.selfplay.tournament import load_config
+
+    cfg = load_config(config)
+    assert len(cfg.players) >= 2 and cfg.pairings()
+    assert cfg.anchor is None or cfg.anchor in {p.name for p in cfg.players}
