@@ -634,12 +634,17 @@ class Tournament:
             self._check_fits(pending, ray)
             task = ray.remote(_play_game_task)
             flag = ray.remote(num_cpus=0)(StopFlag).remote()
-            for g in pending:
-                spec = self.game_spec(g)
-                ref = task.options(num_cpus=self.cpus_of(g), max_retries=0).remote(spec, settings, flag)
-                refs[ref] = g
-                remaining.append(ref)
-            while remaining:
+            # admission here, not by Ray alone: a game task waiting on its stop flag (ray.get) lends its CPUs back
+            # to Ray, which would then start more games at once than the CPUs hold (3 on 2 CPUs, measured)
+            capacity, queue = float(ray.cluster_resources().get("CPU", 0.0)), list(pending)
+            while remaining or queue:
+                held = sum(self.cpus_of(refs[r]) for r in remaining)
+                while queue and (not remaining or held + self.cpus_of(queue[0]) <= capacity + 1e-9):
+                    g = queue.pop(0)
+                    ref = task.options(num_cpus=self.cpus_of(g), max_retries=0).remote(self.game_spec(g), settings,
+                                                                                        flag)  # fmt: skip
+                    refs[ref], held = g, held + self.cpus_of(g)
+                    remaining.append(ref)
                 ready, rest = ray.wait(remaining, num_returns=1)
                 try:
                     out, error = ray.get(ready[0]), None

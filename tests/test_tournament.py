@@ -343,6 +343,24 @@ def test_a_game_that_needs_more_cpus_than_ray_has_is_refused_not_left_waiting(ra
         Tournament(cfg, tmp_path / "out").run()
 
 
+def test_games_never_hold_more_cpus_than_ray_has(ray_local, tmp_path):
+    """A game task lends its CPUs back to Ray while it waits on its stop flag; the tournament admits games itself,
+    so two games of 2 CPUs on a 2-CPU Ray are played one after the other (they overlapped before)."""
+    cfg = TournamentConfig(
+        [
+            TournamentPlayer("a", igo="--player random --seed 1", num_cpus=2),
+            TournamentPlayer("b", igo="--player random"),
+        ],
+        games_per_pairing=4,
+        size=5,
+    )
+    rows = Tournament(cfg, tmp_path / "out").run()
+    spans = sorted((r["started"], r["started"] + r["wall"]) for r in rows)
+    assert len(spans) == 4
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end - 0.05, spans  # the next game starts after the previous one ended
+
+
 def test_more_cpus_than_cores_is_warned_about():
     """``--cpus 4`` on 2 cores: two games of two-core players at once share the cores, so a player at --time 1
     thinks with about half of what it is given: the tournament says so (a cluster, --address, counts its own)."""
